@@ -1,0 +1,52 @@
+# One entry point for people and CI. `make help` lists the targets.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+JIGSAW := $(VENV)/bin/jigsaw
+PYTEST_ARGS ?=
+ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help venv demo test lint bench kafka-up kafka-down clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+venv: $(VENV)/.installed ## Create .venv and install the package with its dev extra
+
+demo: venv ## The main job: run Jigsaw on the embedded defaults (ARGS=--once to run and exit)
+	$(JIGSAW) demo $(ARGS)
+
+# Kafka is stopped whether or not the tests pass; the suite's exit status is kept.
+test: venv ## Start a real local Kafka, run the whole suite, stop Kafka
+	$(JIGSAW) kafka up
+	status=0; \
+	JIGSAW_TEST_BOOTSTRAP=$$($(JIGSAW) kafka status --json | $(PY) -c 'import json,sys; print(json.load(sys.stdin)["bootstrap"])') \
+		$(PY) -m pytest -v $(PYTEST_ARGS) || status=$$?; \
+	$(JIGSAW) kafka down; \
+	exit $$status
+
+lint: venv ## ruff (format and check) and mypy --strict on the package code
+	$(VENV)/bin/ruff format --check jigsaw services connectors tests bench
+	$(VENV)/bin/ruff check jigsaw services connectors tests bench
+	$(VENV)/bin/mypy jigsaw services connectors
+
+bench: venv ## Run the benchmarks and print their tables
+	$(JIGSAW) kafka up
+	status=0; for b in bench/*.py; do $(PY) $$b || status=$$?; done; exit $$status
+
+kafka-up: venv ## Start the local Kafka (idempotent)
+	$(JIGSAW) kafka up
+
+kafka-down: venv ## Stop the local Kafka
+	$(JIGSAW) kafka down
+
+clean: ## Stop Kafka and remove the venv, runtime state and caches (not the jar cache)
+	-$(JIGSAW) kafka down --purge
+	rm -rf $(VENV) .jigsaw .pytest_cache .mypy_cache .ruff_cache

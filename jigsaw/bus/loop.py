@@ -1,0 +1,248 @@
+"""The consume loop every service runs.
+
+It survives broker errors (log, count, back off, go on), maps each typed handler outcome to a commit, a
+paused retry or a dead letter, and on stop it stops fetching, lets in-flight work finish within the grace
+period, commits what was done and exits. Bad input never ends the loop; only a ``FatalError`` does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.structs import TopicPartition
+
+from jigsaw.bus.clients import Consumer
+from jigsaw.bus.dlq import DeadLetterPublisher
+from jigsaw.bus.records import DeadLetter, Outcome, Record, RetryLater
+from jigsaw.config import ConsumerSettings, KafkaSettings
+from jigsaw.errors import DeadLetterReason, FatalError, RejectedInput, TransientError
+from jigsaw.lifecycle import Component, require, wait_or_stop
+from jigsaw.metrics import KernelMetrics
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Record], Awaitable[Outcome]]
+Positions = Callable[[], dict[tuple[str, int], int]]
+
+
+async def call_handler(handler: Handler, record: Record) -> Outcome:
+    """Run a handler and turn what it raises into a typed outcome. ``FatalError`` propagates."""
+    try:
+        return await handler(record)
+    except FatalError:
+        raise
+    except RejectedInput as exc:
+        return DeadLetter(exc.reason, str(exc))
+    except TransientError as exc:
+        return RetryLater(str(exc))
+    except Exception as exc:
+        # An unexpected error is a bug, but the record may be fine: park it rather than lose it or
+        # crash-loop on it. Only the exception type is recorded, since its text may quote the input.
+        log.exception("handler failed on %s[%d]@%d", record.topic, record.partition, record.offset)
+        return DeadLetter(DeadLetterReason.UNHANDLED, type(exc).__name__)
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, loop: ConsumeLoop) -> None:
+        self._loop = loop
+
+    async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
+        await self._loop._on_revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
+        await self._loop._on_assigned(assigned)
+
+
+class ConsumeLoop(Component):
+    """Consumes ``topics`` and hands each record to ``handler`` in partition order.
+
+    ``positions``, when given, returns the offsets a store committed with its state; the loop seeks to
+    them on assignment (and to the beginning where the store has none), so the store, not Kafka's
+    committed offsets, decides where processing resumes.
+    """
+
+    def __init__(
+        self,
+        *,
+        kafka: KafkaSettings,
+        consumer: ConsumerSettings,
+        topics: Sequence[str],
+        handler: Handler,
+        metrics: KernelMetrics,
+        dlq: DeadLetterPublisher | None = None,
+        positions: Positions | None = None,
+        stop: asyncio.Event | None = None,
+        poll_ms: int = 200,
+    ) -> None:
+        self._settings = consumer
+        self._consumer = Consumer(kafka, consumer, topics, listener=_Listener(self))
+        self._handler = handler
+        self._metrics = metrics
+        self._dlq = dlq
+        self._positions = positions
+        self.stopping = stop or asyncio.Event()
+        self._poll_ms = poll_ms
+        self._lock = asyncio.Lock()
+        self._done: dict[TopicPartition, int] = {}
+        self._paused: dict[TopicPartition, float] = {}
+        self._retries: dict[TopicPartition, int] = {}
+        self._task: asyncio.Task[None] | None = None
+        self.assigned = asyncio.Event()
+
+    async def _start(self) -> None:
+        await self._consumer.start()
+        self._task = asyncio.create_task(self._run(), name="consume-loop")
+
+    async def wait(self) -> None:
+        """Return when the loop ends; raises what ended it (a ``FatalError``)."""
+        self._check_started()
+        await asyncio.shield(require(self._task, "consume task"))
+
+    async def _stop(self) -> None:
+        self.stopping.set()
+        if self._task is not None:
+            done, _ = await asyncio.wait({self._task}, timeout=self._settings.shutdown_grace_s)
+            if not done:
+                log.warning(
+                    "in-flight work outlived the %.1fs grace period; cut short",
+                    self._settings.shutdown_grace_s,
+                )
+                self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, FatalError):
+                await self._task
+        with contextlib.suppress(KafkaError):
+            await self._commit()
+        await self._consumer.stop()
+
+    @property
+    def _client(self) -> AIOKafkaConsumer:
+        return require(self._consumer.client, "consumer")
+
+    async def _run(self) -> None:
+        while not self.stopping.is_set():
+            self._resume_due()
+            try:
+                batches = await self._client.getmany(
+                    timeout_ms=self._poll_ms, max_records=self._settings.max_poll_records
+                )
+            except KafkaError as exc:
+                self._metrics.consume_error(type(exc).__name__)
+                log.warning("fetch failed (%s); backing off", type(exc).__name__)
+                await wait_or_stop(self.stopping, self._settings.retry_backoff_s)
+                continue
+            for tp, messages in batches.items():
+                await self._process_partition(tp, messages)
+                if self.stopping.is_set():
+                    break
+            try:
+                await self._commit()
+            except KafkaError as exc:
+                self._metrics.consume_error(type(exc).__name__)
+                log.warning("offset commit failed (%s); will retry", type(exc).__name__)
+
+    async def _process_partition(self, tp: TopicPartition, messages: Sequence[object]) -> None:
+        for msg in messages:
+            if self.stopping.is_set() or tp in self._paused:
+                return
+            async with self._lock:
+                if tp not in self._client.assignment():
+                    return
+                if not await self._handle(tp, Record.from_consumer(msg)):
+                    return
+        lag_tp = self._client.highwater(tp)
+        if lag_tp is not None and tp in self._done:
+            self._metrics.lag(tp.topic, max(0, lag_tp - self._done[tp]))
+
+    async def _handle(self, tp: TopicPartition, record: Record) -> bool:
+        """Process one record. Returns False when the partition must stop for now."""
+        self._metrics.consumed(record.topic)
+        started = time.perf_counter()
+        outcome = await call_handler(self._handler, record)
+        self._metrics.handled(time.perf_counter() - started)
+        if isinstance(outcome, DeadLetter):
+            if self._dlq is None:
+                raise FatalError(f"a record on {record.topic} was rejected and there is no DLQ")
+            try:
+                await self._dlq.publish(record, outcome.reason, outcome.detail)
+            except KafkaError as exc:
+                outcome = RetryLater(f"DLQ publish failed: {type(exc).__name__}")
+            else:
+                log.warning(
+                    "dead-lettered %s[%d]@%d: %s",
+                    record.topic,
+                    record.partition,
+                    record.offset,
+                    outcome.reason.value,
+                )
+        self._metrics.outcome(type(outcome).__name__)
+        if isinstance(outcome, RetryLater):
+            self._retry(tp, record, outcome)
+            return False
+        self._done[tp] = record.offset + 1
+        self._retries.pop(tp, None)
+        return True
+
+    def _retry(self, tp: TopicPartition, record: Record, outcome: RetryLater) -> None:
+        n = self._retries.get(tp, 0)
+        self._retries[tp] = n + 1
+        delay = min(self._settings.retry_backoff_s * 2**n, self._settings.retry_backoff_max_s)
+        log.info(
+            "retrying %s[%d]@%d in %.2fs: %s",
+            tp.topic,
+            tp.partition,
+            record.offset,
+            delay,
+            outcome.why,
+        )
+        self._client.seek(tp, record.offset)
+        self._client.pause(tp)
+        self._paused[tp] = time.monotonic() + delay
+
+    def _resume_due(self) -> None:
+        now = time.monotonic()
+        for tp, at in list(self._paused.items()):
+            if at <= now:
+                del self._paused[tp]
+                if tp in self._client.assignment():
+                    self._client.resume(tp)
+
+    async def _commit(self, only: Sequence[TopicPartition] | None = None) -> None:
+        pending = {tp: off for tp, off in self._done.items() if only is None or tp in only}
+        if not pending:
+            return
+        try:
+            await self._client.commit(pending)
+        except CommitFailedError:
+            # The group moved on: the new owner re-reads from the last commit. Handlers are idempotent.
+            self._metrics.consume_error("CommitFailedError")
+            log.warning("commit failed after a rebalance; records may be redelivered")
+        for tp, off in pending.items():
+            if self._done.get(tp) == off:
+                del self._done[tp]
+
+    async def _on_revoked(self, revoked: Sequence[TopicPartition]) -> None:
+        async with self._lock:
+            with contextlib.suppress(KafkaError):
+                await self._commit(only=revoked)
+            for tp in revoked:
+                self._paused.pop(tp, None)
+                self._retries.pop(tp, None)
+                self._done.pop(tp, None)
+
+    async def _on_assigned(self, assigned: Sequence[TopicPartition]) -> None:
+        if self._positions is not None:
+            stored = self._positions()
+            for tp in assigned:
+                offset = stored.get((tp.topic, tp.partition))
+                if offset is None:
+                    await self._client.seek_to_beginning(tp)
+                else:
+                    self._client.seek(tp, offset)
+        self.assigned.set()

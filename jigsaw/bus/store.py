@@ -1,0 +1,173 @@
+"""A local SQLite store that commits a service's state, its consumed offsets and its outbox together.
+
+This is how Jigsaw gets effectively-once processing without Kafka transactions (see the design's
+"Exactly once" section and docs/architecture.md): a record's effects, the offset after it and whatever it
+must publish are one local transaction. After a crash the service seeks to the stored offsets, so no input
+is applied twice or skipped, and the outbox publisher sends what was committed but not yet acknowledged.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from jigsaw.lifecycle import ClosedError
+
+_KERNEL_SCHEMA = """
+CREATE TABLE IF NOT EXISTS kernel_offsets (
+    topic TEXT NOT NULL, partition INTEGER NOT NULL, next_offset INTEGER NOT NULL,
+    PRIMARY KEY (topic, partition)
+);
+CREATE TABLE IF NOT EXISTS kernel_outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    topic TEXT NOT NULL, key BLOB, value BLOB NOT NULL, headers BLOB NOT NULL,
+    enqueued_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS kernel_seen (msg_id TEXT PRIMARY KEY, seen_at REAL NOT NULL)
+    WITHOUT ROWID;
+"""
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    seq: int
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: list[tuple[str, bytes]]
+    enqueued_at: float
+
+
+def _pack_headers(headers: Sequence[tuple[str, bytes]]) -> bytes:
+    # Length-prefixed pairs: header names and values are arbitrary bytes, so no separator is safe.
+    out = bytearray()
+    for name, value in headers:
+        raw = name.encode()
+        out += len(raw).to_bytes(2, "big") + raw + len(value).to_bytes(4, "big") + value
+    return bytes(out)
+
+
+def _unpack_headers(blob: bytes) -> list[tuple[str, bytes]]:
+    out, i = [], 0
+    while i < len(blob):
+        n = int.from_bytes(blob[i : i + 2], "big")
+        name = blob[i + 2 : i + 2 + n].decode()
+        i += 2 + n
+        m = int.from_bytes(blob[i : i + 4], "big")
+        out.append((name, blob[i + 4 : i + 4 + m]))
+        i += 4 + m
+    return out
+
+
+class Tx:
+    """One open transaction. Handlers write their own tables through ``execute``."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.enqueued = 0
+
+    def execute(self, sql: str, params: Sequence[object] = ()) -> sqlite3.Cursor:
+        return self.conn.execute(sql, params)
+
+    def set_offset(self, topic: str, partition: int, next_offset: int) -> None:
+        self.conn.execute(
+            "INSERT INTO kernel_offsets VALUES (?, ?, ?) ON CONFLICT(topic, partition)"
+            " DO UPDATE SET next_offset = excluded.next_offset",
+            (topic, partition, next_offset),
+        )
+
+    def enqueue(
+        self,
+        topic: str,
+        value: bytes,
+        key: bytes | None = None,
+        headers: Sequence[tuple[str, bytes]] = (),
+    ) -> None:
+        self.conn.execute(
+            "INSERT INTO kernel_outbox (topic, key, value, headers, enqueued_at) VALUES (?, ?, ?, ?, ?)",
+            (topic, key, value, _pack_headers(headers), time.time()),
+        )
+        self.enqueued += 1
+
+    def first_seen(self, msg_id: str) -> bool:
+        """Record ``msg_id``; False when it was recorded before (a duplicate to drop)."""
+        cur = self.conn.execute("INSERT OR IGNORE INTO kernel_seen VALUES (?, ?)", (msg_id, time.time()))
+        return cur.rowcount == 1
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Roll back only the work inside, keeping the rest of the transaction."""
+        self.conn.execute("SAVEPOINT handler")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK TO handler")
+            self.conn.execute("RELEASE handler")
+            raise
+        self.conn.execute("RELEASE handler")
+
+
+class Store:
+    """SQLite in WAL mode. ``schema`` holds the owning service's own ``CREATE TABLE`` statements."""
+
+    def __init__(self, path: Path, schema: str = "") -> None:
+        self.path = path
+        self._schema = schema
+        self._conn: sqlite3.Connection | None = None
+
+    def open(self) -> None:
+        if self._conn is not None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode survives a process crash (kill -9); only an OS crash can lose the last
+        # transactions, and those are then re-read from Kafka because their offsets went with them.
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=5000")
+        conn.executescript(_KERNEL_SCHEMA + self._schema)
+        self._conn = conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise ClosedError(f"store {self.path} is not open")
+        return self._conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield Tx(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def offsets(self) -> dict[tuple[str, int], int]:
+        rows = self.conn.execute("SELECT topic, partition, next_offset FROM kernel_offsets")
+        return {(t, p): o for t, p, o in rows}
+
+    def outbox_batch(self, limit: int) -> list[OutboxRow]:
+        rows = self.conn.execute(
+            "SELECT seq, topic, key, value, headers, enqueued_at FROM kernel_outbox ORDER BY seq LIMIT ?",
+            (limit,),
+        )
+        return [OutboxRow(s, t, k, v, _unpack_headers(h), e) for s, t, k, v, h, e in rows]
+
+    def outbox_done(self, up_to_seq: int) -> None:
+        self.conn.execute("DELETE FROM kernel_outbox WHERE seq <= ?", (up_to_seq,))
+
+    def outbox_stats(self) -> tuple[int, float]:
+        n, oldest = self.conn.execute("SELECT count(*), min(enqueued_at) FROM kernel_outbox").fetchone()
+        return int(n), (time.time() - oldest) if oldest is not None else 0.0

@@ -1,0 +1,87 @@
+"""Adapts a stateful handler to the consume loop: one local transaction per record.
+
+The handler is a plain function ``(record, tx) -> outcome``. It writes its state through ``tx``, checks
+duplicates with ``tx.first_seen`` and enqueues what it must publish with ``tx.enqueue``. This adapter adds
+the consumed offset to the same transaction, and turns a rejection into a dead letter in the outbox, so the
+state, the offset, the outputs and the DLQ record all commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from jigsaw.bus.dlq import DeadLetterCodec
+from jigsaw.bus.records import COMMIT, DeadLetter, Outcome, Record, RetryLater
+from jigsaw.bus.store import Store, Tx
+from jigsaw.errors import DeadLetterReason, FatalError, RejectedInput
+from jigsaw.metrics import KernelMetrics
+
+log = logging.getLogger(__name__)
+
+StatefulHandler = Callable[[Record, Tx], Outcome]
+
+
+class _Rollback(Exception):
+    pass
+
+
+class TransactionalHandler:
+    def __init__(
+        self,
+        store: Store,
+        handler: StatefulHandler,
+        dead_letters: DeadLetterCodec,
+        dlq_topic: str,
+        metrics: KernelMetrics,
+        on_enqueue: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._store = store
+        self._handler = handler
+        self._dead_letters = dead_letters
+        self._dlq_topic = dlq_topic
+        self._metrics = metrics
+        self._on_enqueue = on_enqueue
+
+    async def __call__(self, record: Record) -> Outcome:
+        try:
+            with self._store.transaction() as tx:
+                outcome = self._apply(record, tx)
+                if isinstance(outcome, RetryLater):
+                    raise _Rollback
+                if isinstance(outcome, DeadLetter):
+                    tx.enqueue(
+                        self._dlq_topic,
+                        self._dead_letters.encode(record, outcome.reason, outcome.detail),
+                        key=record.key,
+                    )
+                    self._metrics.dead_lettered(outcome.reason)
+                tx.set_offset(record.topic, record.partition, record.offset + 1)
+                enqueued = tx.enqueued
+        except _Rollback:
+            return outcome
+        if enqueued:
+            self._on_enqueue()
+        # The DLQ record is already durable in the outbox: to the loop this record is simply done.
+        return COMMIT
+
+    def _apply(self, record: Record, tx: Tx) -> Outcome:
+        tx.execute("SAVEPOINT handler")
+        try:
+            outcome = self._handler(record, tx)
+        except FatalError:
+            raise
+        except RejectedInput as exc:
+            outcome = DeadLetter(exc.reason, str(exc))
+        except Exception as exc:
+            if getattr(exc, "retriable", False):
+                outcome = RetryLater(str(exc))
+            else:
+                log.exception("handler failed on %s[%d]@%d", record.topic, record.partition, record.offset)
+                outcome = DeadLetter(DeadLetterReason.UNHANDLED, type(exc).__name__)
+        if not isinstance(outcome, type(COMMIT)):
+            # Whatever a rejected or retried record half-wrote must not commit with its offset.
+            tx.execute("ROLLBACK TO handler")
+            tx.enqueued = 0
+        tx.execute("RELEASE handler")
+        return outcome

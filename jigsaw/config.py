@@ -1,0 +1,104 @@
+"""Settings models shared by every service and connector.
+
+Library code takes these objects explicitly and never reads the environment; each service has one
+``BaseSettings`` subclass (see :class:`ServiceSettings`) that reads ``JIGSAW_<SERVICE>__...`` variables.
+"""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+
+class TlsSettings(BaseModel):
+    model_config = _FROZEN
+
+    cafile: Path | None = None
+    certfile: Path | None = None
+    keyfile: Path | None = None
+    key_password: SecretStr | None = None
+
+    def context(self) -> ssl.SSLContext:
+        ctx = ssl.create_default_context(cafile=str(self.cafile) if self.cafile else None)
+        if self.certfile:
+            password = self.key_password.get_secret_value() if self.key_password else None
+            ctx.load_cert_chain(self.certfile, self.keyfile, password)
+        return ctx
+
+
+class KafkaSettings(BaseModel):
+    """How to reach Kafka. The defaults suit the local single-node broker."""
+
+    model_config = _FROZEN
+
+    bootstrap: str = "127.0.0.1:9092"
+    client_id: str = "jigsaw"
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    tls: TlsSettings | None = None
+    # Prepended to every topic name, so tests and tenants can share one cluster.
+    topic_prefix: str = ""
+    request_timeout_ms: int = Field(default=30_000, ge=1_000)
+    max_message_bytes: int = Field(default=1_048_576, ge=1_024)
+
+    def client_kwargs(self) -> dict[str, Any]:
+        kw: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap,
+            "client_id": self.client_id,
+            "security_protocol": self.security_protocol,
+            "request_timeout_ms": self.request_timeout_ms,
+        }
+        if self.tls is not None:
+            kw["ssl_context"] = self.tls.context()
+        if self.sasl_mechanism is not None:
+            kw["sasl_mechanism"] = self.sasl_mechanism
+            kw["sasl_plain_username"] = self.sasl_username
+            kw["sasl_plain_password"] = self.sasl_password.get_secret_value() if self.sasl_password else None
+        return kw
+
+
+class MetricsSettings(BaseModel):
+    model_config = _FROZEN
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    # 0 picks a free port; the service logs the one it got.
+    port: int = Field(default=0, ge=0, le=65535)
+
+
+class ConsumerSettings(BaseModel):
+    model_config = _FROZEN
+
+    group_id: str
+    max_poll_records: int = Field(default=500, ge=1)
+    # How long in-flight work may run after SIGTERM before it is cut short (and redelivered later).
+    shutdown_grace_s: float = Field(default=10.0, ge=0)
+    retry_backoff_s: float = Field(default=0.5, gt=0)
+    retry_backoff_max_s: float = Field(default=30.0, gt=0)
+    session_timeout_ms: int = 10_000
+    heartbeat_interval_ms: int = 3_000
+
+
+class ServiceSettings(BaseSettings):
+    """Base for each service's settings: env prefix ``JIGSAW_<NAME>__``, nested with ``__``."""
+
+    model_config = SettingsConfigDict(
+        env_nested_delimiter="__", frozen=True, extra="forbid", case_sensitive=False
+    )
+
+    kafka: KafkaSettings = KafkaSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    state_dir: Path = Path(".jigsaw/state")
+
+
+def masked(settings: BaseModel) -> dict[str, Any]:
+    """The settings as a dict for a start-up log line. ``SecretStr`` fields print as ``**********``."""
+    return settings.model_dump(mode="json")

@@ -1,0 +1,93 @@
+"""The start/stop/``async with`` shape every component shares."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import signal
+from types import TracebackType
+from typing import Self, TypeVar
+
+from jigsaw.errors import JigsawError
+
+T = TypeVar("T")
+
+
+class ClosedError(JigsawError):
+    """A component was used after it was stopped. Components are not reusable."""
+
+
+def require(value: T | None, what: str) -> T:
+    """``value``, which a component only has while it is started."""
+    if value is None:
+        raise ClosedError(f"{what} is not available: the component is not started")
+    return value
+
+
+class _State(enum.Enum):
+    NEW = "new"
+    STARTED = "started"
+    STOPPED = "stopped"
+
+
+class Component:
+    """``start()`` once, ``stop()`` any number of times; a stopped component cannot start again."""
+
+    _state: _State = _State.NEW
+
+    async def _start(self) -> None:
+        """Acquire resources. Subclasses override."""
+
+    async def _stop(self) -> None:
+        """Release resources. Called at most once, only after a successful start."""
+
+    @property
+    def started(self) -> bool:
+        return self._state is _State.STARTED
+
+    def _check_started(self) -> None:
+        if self._state is not _State.STARTED:
+            raise ClosedError(f"{type(self).__name__} is {self._state.value}, not started")
+
+    async def start(self) -> None:
+        if self._state is _State.STARTED:
+            return
+        if self._state is _State.STOPPED:
+            raise ClosedError(f"{type(self).__name__} was stopped and cannot be restarted")
+        await self._start()
+        self._state = _State.STARTED
+
+    async def stop(self) -> None:
+        was_started = self._state is _State.STARTED
+        self._state = _State.STOPPED
+        if was_started:
+            await self._stop()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+
+async def wait_or_stop(stop: asyncio.Event, seconds: float) -> bool:
+    """Sleep up to ``seconds``, cut short by ``stop``. Returns True when stop was set."""
+    if stop.is_set():
+        return True
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    return stop.is_set()
+
+
+def install_stop_signals(stop: asyncio.Event) -> None:
+    """SIGTERM and SIGINT set ``stop``: services then stop fetching, drain, commit and exit."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)

@@ -1,0 +1,1 @@
+"""The wire contract: schemas, the codec, the sealed envelope and participant keys."""

@@ -1,0 +1,1 @@
+"""Jigsaw's services: the broker, the hub, the local Kafka manager and the command line."""

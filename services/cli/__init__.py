@@ -1,0 +1,41 @@
+"""The ``jigsaw`` command line: one tool, a subcommand group per service."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from jigsaw.errors import JigsawError
+from services.cli.demo import demo
+from services.cli.kafka import kafka
+
+
+class _Group(click.Group):
+    """Turns a ``JigsawError`` into one clear line on stderr and exit status 1, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except JigsawError as exc:
+            click.secho(f"error: {exc}", fg="red", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=_Group)
+@click.option("-v", "--verbose", is_flag=True, help="Log at DEBUG level.")
+def cli(verbose: bool) -> None:
+    """Jigsaw: secure multi-agency safeguarding information sharing over Apache Kafka."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+
+
+cli.add_command(kafka)
+cli.add_command(demo)
+
+
+def main() -> None:
+    cli()

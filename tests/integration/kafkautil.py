@@ -1,0 +1,118 @@
+"""Helpers for tests that read and write real topics."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.structs import TopicPartition
+
+from jigsaw.bus.admin import ensure_topics
+from jigsaw.bus.clients import Producer
+from jigsaw.bus.records import Record
+from jigsaw.config import KafkaSettings
+from jigsaw.topics import TopicSpec
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+async def create(kafka: KafkaSettings, *names: str, partitions: int = 3) -> None:
+    await ensure_topics(kafka, [TopicSpec(n, partitions) for n in names])  # type: ignore[arg-type]
+
+
+async def produce(kafka: KafkaSettings, topic: str, items: Sequence[tuple[bytes, bytes]]) -> None:
+    async with Producer(kafka) as producer:
+        futures = [await producer.send(topic, value, key=key) for key, value in items]
+        await asyncio.gather(*futures)
+
+
+async def partitions(kafka: KafkaSettings, topic: str) -> list[int]:
+    admin = AIOKafkaAdminClient(**kafka.client_kwargs())
+    await admin.start()
+    try:
+        (described,) = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    assert described["error_code"] == 0, f"topic {topic}: error {described['error_code']}"
+    return [p["partition"] for p in described["partitions"]]
+
+
+async def read_all(kafka: KafkaSettings, topic: str) -> list[Record]:
+    """Every record on ``topic`` up to its current end, in partition order."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=kafka.bootstrap,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+    )
+    await consumer.start()
+    try:
+        parts = await partitions(kafka, topic)
+        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        out: list[Record] = []
+        remaining = {tp for tp in tps if ends[tp] > 0}
+        while remaining:
+            batch = await consumer.getmany(*remaining, timeout_ms=500)
+            for msgs in batch.values():
+                out.extend(Record.from_consumer(m) for m in msgs)
+            for tp in list(remaining):
+                if await consumer.position(tp) >= ends[tp]:
+                    remaining.discard(tp)
+        return out
+    finally:
+        await consumer.stop()
+
+
+async def eventually(check: Callable[[], object], timeout_s: float = 60.0, what: str = "") -> None:
+    """Poll ``check`` until it is truthy. The timeout only bounds a hung test; nothing is timed."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never happened: {what}")
+        await asyncio.sleep(0.1)
+
+
+class Worker:
+    """A child process whose output goes to a file (a pipe nobody reads could block it)."""
+
+    def __init__(self, args: list[str], log: Path) -> None:
+        self.log = log
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        with log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, *args], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT
+            )
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    async def ready(self, timeout_s: float = 60.0) -> None:
+        def check() -> bool:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"worker exited ({self.proc.returncode}):\n{self.output()}")
+            return "ready" in self.output().splitlines()[-50:]
+
+        await eventually(check, timeout_s, "worker ready")
+
+    def kill9(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def terminate(self, timeout_s: float = 60.0) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=timeout_s)

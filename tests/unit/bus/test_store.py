@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from jigsaw.bus.store import Store
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    s = Store(tmp_path / "s.sqlite", "CREATE TABLE IF NOT EXISTS state (k TEXT PRIMARY KEY, v INTEGER);")
+    s.open()
+    yield s  # type: ignore[misc]
+    s.close()
+
+
+def test_state_offsets_and_outbox_commit_together(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.execute("INSERT INTO state VALUES ('a', 1)")
+        tx.set_offset("in", 0, 5)
+        tx.enqueue("out", b"v1", key=b"R-1", headers=[("jigsaw-msg-id", b"m1"), ("x", b"\x00\xff")])
+
+    assert store.offsets() == {("in", 0): 5}
+    (row,) = store.outbox_batch(10)
+    assert (row.topic, row.key, row.value) == ("out", b"R-1", b"v1")
+    assert row.headers == [("jigsaw-msg-id", b"m1"), ("x", b"\x00\xff")]
+
+
+def test_a_failed_transaction_leaves_nothing_behind(store: Store) -> None:
+    def crash_mid_record() -> None:
+        with store.transaction() as tx:
+            tx.execute("INSERT INTO state VALUES ('a', 1)")
+            tx.set_offset("in", 0, 5)
+            tx.enqueue("out", b"v1")
+            raise RuntimeError("crash mid-record")
+
+    with pytest.raises(RuntimeError):
+        crash_mid_record()
+
+    assert store.offsets() == {}
+    assert store.outbox_batch(10) == []
+    assert store.conn.execute("SELECT count(*) FROM state").fetchone()[0] == 0
+
+
+def test_first_seen_detects_a_replayed_id(store: Store) -> None:
+    with store.transaction() as tx:
+        assert tx.first_seen("m-1")
+        assert not tx.first_seen("m-1")
+        assert tx.first_seen("m-2")
+
+
+def test_outbox_done_deletes_up_to_a_sequence_number(store: Store) -> None:
+    with store.transaction() as tx:
+        for i in range(5):
+            tx.enqueue("out", str(i).encode())
+    rows = store.outbox_batch(3)
+    store.outbox_done(rows[-1].seq)
+    assert [r.value for r in store.outbox_batch(10)] == [b"3", b"4"]
+    depth, _ = store.outbox_stats()
+    assert depth == 2
+
+
+def test_state_survives_reopening(tmp_path: Path) -> None:
+    s = Store(tmp_path / "s.sqlite")
+    s.open()
+    with s.transaction() as tx:
+        tx.set_offset("in", 2, 9)
+    s.close()
+    again = Store(tmp_path / "s.sqlite")
+    again.open()
+    assert again.offsets() == {("in", 2): 9}
+    again.close()
