@@ -8,6 +8,7 @@ is applied twice or skipped, and the outbox publisher sends what was committed b
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
@@ -15,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from jigsaw.errors import Replay
 from jigsaw.lifecycle import ClosedError
 
 _KERNEL_SCHEMA = """
@@ -27,8 +29,9 @@ CREATE TABLE IF NOT EXISTS kernel_outbox (
     topic TEXT NOT NULL, key BLOB, value BLOB NOT NULL, headers BLOB NOT NULL,
     enqueued_at REAL NOT NULL
 );
-CREATE TABLE IF NOT EXISTS kernel_seen (msg_id TEXT PRIMARY KEY, seen_at REAL NOT NULL)
-    WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS kernel_seen (
+    msg_id TEXT PRIMARY KEY, digest BLOB NOT NULL, seen_at REAL NOT NULL
+) WITHOUT ROWID;
 """
 
 
@@ -93,22 +96,21 @@ class Tx:
         )
         self.enqueued += 1
 
-    def first_seen(self, msg_id: str) -> bool:
-        """Record ``msg_id``; False when it was recorded before (a duplicate to drop)."""
-        cur = self.conn.execute("INSERT OR IGNORE INTO kernel_seen VALUES (?, ?)", (msg_id, time.time()))
-        return cur.rowcount == 1
+    def first_seen(self, msg_id: str, value: bytes = b"") -> bool:
+        """Record ``msg_id``. False for an exact copy of a message seen before: a duplicate to drop.
 
-    @contextmanager
-    def savepoint(self) -> Iterator[None]:
-        """Roll back only the work inside, keeping the rest of the transaction."""
-        self.conn.execute("SAVEPOINT handler")
-        try:
-            yield
-        except BaseException:
-            self.conn.execute("ROLLBACK TO handler")
-            self.conn.execute("RELEASE handler")
-            raise
-        self.conn.execute("RELEASE handler")
+        The same id with different content is not a retry's duplicate but a replay, and raises ``Replay``.
+        """
+        digest = hashlib.sha256(value).digest()
+        cur = self.conn.execute(
+            "INSERT OR IGNORE INTO kernel_seen VALUES (?, ?, ?)", (msg_id, digest, time.time())
+        )
+        if cur.rowcount == 1:
+            return True
+        (known,) = self.conn.execute("SELECT digest FROM kernel_seen WHERE msg_id = ?", (msg_id,)).fetchone()
+        if known != digest:
+            raise Replay(f"msg_id {msg_id} was seen before with different content")
+        return False
 
 
 class Store:

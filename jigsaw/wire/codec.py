@@ -30,7 +30,7 @@ from jigsaw.errors import (
 
 MAGIC = b"\xc3\x01"
 HEADER_LEN = len(MAGIC) + 8
-_FILE = re.compile(r"^(?P<name>[A-Za-z][A-Za-z0-9_]*)\.v(?P<version>[1-9][0-9]*)\.avsc$")
+SCHEMA_FILE = re.compile(r"^(?P<name>[A-Za-z][A-Za-z0-9_]*)\.v(?P<version>[1-9][0-9]*)\.avsc$")
 
 
 def default_schemas_dir() -> Path:
@@ -51,7 +51,7 @@ class SchemaVersion:
 
 
 def _parse_file(path: Path) -> SchemaVersion:
-    m = _FILE.match(path.name)
+    m = SCHEMA_FILE.match(path.name)
     if not m:
         raise ConfigError(f"{path}: schema files are named <Name>.v<N>.avsc")
     try:
@@ -125,7 +125,7 @@ class SchemaRegistry:
         """The Avro binary body alone, without the single-object header."""
         buf = io.BytesIO()
         try:
-            fastavro.schemaless_writer(buf, schema.parsed, record, strict=True)
+            fastavro.schemaless_writer(buf, schema.parsed, record, strict_allow_default=True)
         except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
             raise PayloadInvalid(f"record does not fit {schema}: {type(exc).__name__}") from exc
         return buf.getvalue()

@@ -10,6 +10,8 @@ import click
 from jigsaw.errors import JigsawError
 from services.cli.demo import demo
 from services.cli.kafka import kafka
+from services.cli.keys import keys
+from services.cli.schemas import schemas
 
 
 class _Group(click.Group):
@@ -35,6 +37,8 @@ def cli(verbose: bool) -> None:
 
 cli.add_command(kafka)
 cli.add_command(demo)
+cli.add_command(keys)
+cli.add_command(schemas)
 
 
 def main() -> None:

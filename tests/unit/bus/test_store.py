@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from jigsaw.bus.store import Store
+from jigsaw.errors import Replay
 
 
 @pytest.fixture
@@ -43,11 +44,13 @@ def test_a_failed_transaction_leaves_nothing_behind(store: Store) -> None:
     assert store.conn.execute("SELECT count(*) FROM state").fetchone()[0] == 0
 
 
-def test_first_seen_detects_a_replayed_id(store: Store) -> None:
+def test_first_seen_drops_exact_copies_and_rejects_a_replayed_id(store: Store) -> None:
     with store.transaction() as tx:
-        assert tx.first_seen("m-1")
-        assert not tx.first_seen("m-1")
-        assert tx.first_seen("m-2")
+        assert tx.first_seen("m-1", b"value")
+        assert not tx.first_seen("m-1", b"value"), "an exact copy is a duplicate to drop"
+        assert tx.first_seen("m-2", b"value")
+        with pytest.raises(Replay):
+            tx.first_seen("m-1", b"other value")
 
 
 def test_outbox_done_deletes_up_to_a_sequence_number(store: Store) -> None:

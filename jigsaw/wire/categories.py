@@ -1,0 +1,62 @@
+"""Data categories: the unit the broker decides on. Each names its payload schema.
+
+The classification here is the wire default a connector seals with; the information sharing agreement
+(the policy) is what decides who may see a category.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Classification(StrEnum):
+    OFFICIAL = "OFFICIAL"
+    OFFICIAL_SENSITIVE = "OFFICIAL_SENSITIVE"
+
+
+@dataclass(frozen=True)
+class Category:
+    id: str
+    schema: str
+    classification: Classification
+
+
+_O, _OS = Classification.OFFICIAL, Classification.OFFICIAL_SENSITIVE
+
+CATEGORIES: dict[str, Category] = {
+    c.id: c
+    for c in (
+        Category("identity", "jigsaw.payload.Identity", _O),
+        Category("contact", "jigsaw.payload.Contact", _O),
+        Category("referral_details", "jigsaw.payload.ReferralDetails", _OS),
+        Category("referrer_identity", "jigsaw.payload.ReferrerIdentity", _OS),
+        Category("police_incidents", "jigsaw.payload.PoliceIncidents", _OS),
+        Category("police_convictions", "jigsaw.payload.PoliceConvictions", _OS),
+        Category("police_intelligence", "jigsaw.payload.PoliceIntelligence", _OS),
+        Category("domestic_abuse", "jigsaw.payload.DomesticAbuse", _OS),
+        Category("victim_safe_contact", "jigsaw.payload.VictimSafeContact", _OS),
+        Category("probation", "jigsaw.payload.ProbationOffenderManagement", _OS),
+        Category("health_summary", "jigsaw.payload.HealthSummary", _OS),
+        Category("mental_health", "jigsaw.payload.MentalHealth", _OS),
+        Category("education_attendance", "jigsaw.payload.EducationAttendance", _O),
+        Category("education_sen_exclusions", "jigsaw.payload.EducationSenExclusions", _O),
+        Category("social_care_history", "jigsaw.payload.SocialCareHistory", _OS),
+        Category("youth_justice", "jigsaw.payload.YouthJustice", _OS),
+        Category("housing", "jigsaw.payload.HousingTenancy", _O),
+    )
+}
+
+# The body schema each kind of envelope carries.
+BODY_SCHEMAS: dict[str, str] = {
+    "REFERRAL": "jigsaw.body.Referral",
+    "ENQUIRY": "jigsaw.body.Enquiry",
+    "INTEL": "jigsaw.body.IntelReturn",
+    "CONSENT": "jigsaw.body.Consent",
+    "ASSIGNMENT": "jigsaw.body.Assignment",
+    "DECISION": "jigsaw.body.Decision",
+    "RELEASE": "jigsaw.body.Release",
+    "AUDIT": "jigsaw.body.AuditRecord",
+    "KEY": "jigsaw.body.KeyRecord",
+    "DEAD_LETTER": "jigsaw.body.DeadLetter",
+}

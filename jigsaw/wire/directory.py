@@ -1,0 +1,180 @@
+"""The key directory: participants' public keys, signed by the admin root key.
+
+Records travel on the compacted ``jigsaw.keys.v1`` topic, keyed ``<participant>/<epoch>`` so compaction
+keeps every epoch (old messages must stay verifiable) and a revocation replaces the record it revokes.
+Revocation takes effect for messages created at or after ``revoked_at``; a key revoked as compromised is
+refused for every message, since whoever holds it can backdate ``created_at``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from jigsaw.errors import BadSignature, PayloadInvalid, RevokedKey, UnknownSender
+from jigsaw.wire.codec import SchemaRegistry, SchemaVersion
+from jigsaw.wire.framing import frame, micros, now_micros
+from jigsaw.wire.keys import KeyGeneration, ParticipantKeys, kid, load_ed25519, load_x25519, unb64
+
+KEY_RECORD = "jigsaw.body.KeyRecord"
+_DOMAIN = b"jigsaw-keyrecord-v1"
+
+
+@dataclass(frozen=True)
+class PublishedKey:
+    participant_id: str
+    role: str
+    agency: str | None
+    epoch: int
+    sign_kid: str
+    sign_public: Ed25519PublicKey
+    kex_kid: str
+    kex_public: Any  # X25519PublicKey
+    revoked_at: int | None
+    compromised: bool
+
+    def usable_at(self, at: int) -> bool:
+        if self.compromised:
+            return False
+        return self.revoked_at is None or at < self.revoked_at
+
+
+def directory_key(participant_id: str, epoch: int) -> bytes:
+    return f"{participant_id}/{epoch}".encode()
+
+
+def _signing_bytes(registry: SchemaRegistry, schema: SchemaVersion, record: dict[str, Any]) -> bytes:
+    unsigned = {**record, "signature": b""}
+    return frame([_DOMAIN, schema.fingerprint, registry.encode_body(schema, unsigned)])
+
+
+def issue_key_record(
+    registry: SchemaRegistry,
+    root: ParticipantKeys,
+    keys: dict[str, Any],
+    *,
+    participant_id: str,
+    role: str,
+    agency: str | None,
+    revoked: bool = False,
+    revocation_reason: str | None = None,
+) -> tuple[bytes, bytes]:
+    """A signed KeyRecord for one public-key generation (``Keystore.public`` form): (kafka key, value)."""
+    schema = registry.latest(KEY_RECORD)
+    signer: KeyGeneration = root.current
+    now = now_micros()
+    record: dict[str, Any] = {
+        "participant_id": participant_id,
+        "role": role,
+        "agency": agency,
+        "sign_kid": keys["sign_kid"],
+        "sign_public": unb64(keys["sign_public"]),
+        "kex_kid": keys["kex_kid"],
+        "kex_public": unb64(keys["kex_public"]),
+        "epoch": int(keys["epoch"]),
+        "not_before": int(keys["created_at"]),
+        "not_after": None,
+        "revoked": revoked,
+        "revoked_at": now if revoked else None,
+        "revocation_reason": revocation_reason if revoked else None,
+        "issued_at": now,
+        "issuer": root.participant_id,
+        "issuer_kid": signer.sign_kid,
+        "signature": b"",
+    }
+    record["signature"] = signer.sign.sign(_signing_bytes(registry, schema, record))
+    return directory_key(participant_id, record["epoch"]), registry.encode(schema, record)
+
+
+class KeyDirectory:
+    """Verified public keys by participant and key id. ``version`` changes whenever a record is applied."""
+
+    def __init__(self, registry: SchemaRegistry, root_public: Ed25519PublicKey) -> None:
+        self._registry = registry
+        self._root = root_public
+        self.root_kid = kid("ed25519", root_public.public_bytes_raw())
+        self._by_sign: dict[tuple[str, str], PublishedKey] = {}
+        self._by_kex: dict[tuple[str, str], PublishedKey] = {}
+        self._epochs: dict[str, dict[int, PublishedKey]] = {}
+        self.version = 0
+
+    def apply(self, value: bytes) -> PublishedKey:
+        """Verify a KeyRecord against the root key and take it in. Raises a typed error otherwise."""
+        writer, body = self._registry.split(value)
+        if writer.fullname != KEY_RECORD:
+            raise PayloadInvalid(f"expected a key record, got {writer}")
+        record = self._registry.decode_body(body, writer, writer)
+        if record["issuer_kid"] != self.root_kid:
+            raise UnknownSender(f"key record signed by {record['issuer_kid']}, not the admin root")
+        try:
+            self._root.verify(record["signature"], _signing_bytes(self._registry, writer, record))
+        except InvalidSignature:
+            raise BadSignature(f"key record for {record['participant_id']} has a bad signature") from None
+        return self._take(record)
+
+    def _take(self, record: dict[str, Any]) -> PublishedKey:
+        pid, epoch = record["participant_id"], int(record["epoch"])
+        known = self._epochs.get(pid, {}).get(epoch)
+        if known is not None and known.revoked_at is not None and not record["revoked"]:
+            return known  # a revocation is final: an older, unrevoked copy replayed later changes nothing
+        sign_raw, kex_raw = bytes(record["sign_public"]), bytes(record["kex_public"])
+        if kid("ed25519", sign_raw) != record["sign_kid"] or kid("x25519", kex_raw) != record["kex_kid"]:
+            raise PayloadInvalid(f"key record for {pid} names key ids that do not match its keys")
+        key = PublishedKey(
+            participant_id=pid,
+            role=record["role"],
+            agency=record["agency"],
+            epoch=epoch,
+            sign_kid=record["sign_kid"],
+            sign_public=load_ed25519(sign_raw),
+            kex_kid=record["kex_kid"],
+            kex_public=load_x25519(kex_raw),
+            revoked_at=micros(record["revoked_at"]) if record["revoked"] else None,
+            compromised=record["revoked"] and record["revocation_reason"] == "KEY_COMPROMISE",
+        )
+        self._by_sign[(pid, key.sign_kid)] = key
+        self._by_kex[(pid, key.kex_kid)] = key
+        self._epochs.setdefault(pid, {})[epoch] = key
+        self.version += 1
+        return key
+
+    def participants(self) -> list[str]:
+        return sorted(self._epochs)
+
+    def knows(self, participant_id: str) -> bool:
+        return participant_id in self._epochs
+
+    def _usable(self, key: PublishedKey | None, participant_id: str, at: int, what: str) -> PublishedKey:
+        if key is None:
+            if participant_id not in self._epochs:
+                raise UnknownSender(f"{participant_id} is not in the key directory")
+            raise UnknownSender(f"{participant_id} has no published {what}")
+        if not key.usable_at(at):
+            raise RevokedKey(f"{participant_id}'s {what} of epoch {key.epoch} is revoked")
+        return key
+
+    def has_kex(self, participant_id: str, kex_kid: str) -> bool:
+        return (participant_id, kex_kid) in self._by_kex
+
+    def signer(self, participant_id: str, sign_kid: str, at: int) -> PublishedKey:
+        return self._usable(self._by_sign.get((participant_id, sign_kid)), participant_id, at, "signing key")
+
+    def kex(self, participant_id: str, kex_kid: str, at: int) -> PublishedKey:
+        return self._usable(self._by_kex.get((participant_id, kex_kid)), participant_id, at, "key")
+
+    def current(self, participant_id: str) -> PublishedKey:
+        """The newest unrevoked epoch: what new messages to this participant are wrapped for."""
+        epochs = self._epochs.get(participant_id)
+        if not epochs:
+            raise UnknownSender(f"{participant_id} is not in the key directory")
+        now = now_micros()
+        for epoch in sorted(epochs, reverse=True):
+            if epochs[epoch].usable_at(now):
+                return epochs[epoch]
+        raise RevokedKey(f"every key of {participant_id} is revoked")
+
+    def role(self, participant_id: str) -> str:
+        return self.current(participant_id).role

@@ -1,0 +1,123 @@
+"""Loads the key directory from ``jigsaw.keys.v1`` and keeps following it.
+
+Every participant runs one. ``loaded`` is set once the topic has been read to the end it had at start-up, so a
+service can wait for the directory before it seals or opens anything. A record that fails verification is
+dead-lettered (when a publisher is given) and counted, never applied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
+from aiokafka.structs import TopicPartition
+
+from jigsaw.bus.dlq import DeadLetterPublisher
+from jigsaw.bus.records import Record
+from jigsaw.config import KafkaSettings
+from jigsaw.errors import RejectedInput, TransientError
+from jigsaw.lifecycle import Component, require, wait_or_stop
+from jigsaw.metrics import KernelMetrics
+from jigsaw.wire.directory import KeyDirectory
+
+log = logging.getLogger(__name__)
+
+
+class KeyDirectoryFollower(Component):
+    def __init__(
+        self,
+        kafka: KafkaSettings,
+        topic: str,
+        directory: KeyDirectory,
+        metrics: KernelMetrics,
+        dlq: DeadLetterPublisher | None = None,
+    ) -> None:
+        self._kafka = kafka
+        self._topic = topic
+        self.directory = directory
+        self._metrics = metrics
+        self._dlq = dlq
+        self.loaded = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def _start(self) -> None:
+        partitions = await self._partitions()
+        self._consumer = AIOKafkaConsumer(
+            **self._kafka.client_kwargs(), enable_auto_commit=False, isolation_level="read_committed"
+        )
+        await self._consumer.start()
+        tps = [TopicPartition(self._topic, p) for p in partitions]
+        self._consumer.assign(tps)
+        await self._consumer.seek_to_beginning(*tps)
+        ends = await self._consumer.end_offsets(tps)
+        self._task = asyncio.create_task(self._run(ends), name="key-directory")
+
+    async def _partitions(self) -> list[int]:
+        admin = AIOKafkaAdminClient(**self._kafka.client_kwargs())
+        await admin.start()
+        try:
+            (described,) = await admin.describe_topics([self._topic])
+        except KafkaError as exc:
+            raise TransientError(f"cannot describe {self._topic}: {exc}") from exc
+        finally:
+            await admin.close()
+        if described["error_code"] != 0 or not described["partitions"]:
+            raise TransientError(f"topic {self._topic} is not available (error {described['error_code']})")
+        return [p["partition"] for p in described["partitions"]]
+
+    async def wait_loaded(self, timeout_s: float = 30.0) -> None:
+        try:
+            await asyncio.wait_for(self.loaded.wait(), timeout_s)
+        except TimeoutError:
+            raise TransientError(f"the key directory did not load within {timeout_s:.0f}s") from None
+
+    async def _run(self, ends: dict[TopicPartition, int]) -> None:
+        consumer = require(self._consumer, "key directory consumer")
+        pending = {tp for tp, end in ends.items() if end > 0}
+        if not pending:
+            self.loaded.set()
+        while not self._stopping.is_set():
+            try:
+                batch = await consumer.getmany(timeout_ms=500)
+            except KafkaError as exc:
+                self._metrics.consume_error(type(exc).__name__)
+                await wait_or_stop(self._stopping, 1.0)
+                continue
+            for msgs in batch.values():
+                for msg in msgs:
+                    await self._apply(Record.from_consumer(msg))
+            for tp in list(pending):
+                if await consumer.position(tp) >= ends[tp]:
+                    pending.discard(tp)
+            if not pending and not self.loaded.is_set():
+                log.info("key directory loaded: %d participants", len(self.directory.participants()))
+                self.loaded.set()
+
+    async def _apply(self, record: Record) -> None:
+        self._metrics.consumed(record.topic)
+        if record.value is None:
+            return  # a tombstone: compaction's deletion marker, nothing to apply
+        try:
+            self.directory.apply(record.value)
+        except RejectedInput as exc:
+            log.warning("rejected a key record at %s[%d]@%d: %s", record.topic, record.partition,
+                        record.offset, exc.reason.value)  # fmt: skip
+            if self._dlq is not None:
+                await self._dlq.publish(record, exc.reason, str(exc))
+            else:
+                self._metrics.dead_lettered(exc.reason)
+
+    async def _stop(self) -> None:
+        self._stopping.set()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._consumer is not None:
+            await self._consumer.stop()
