@@ -8,10 +8,17 @@ from __future__ import annotations
 
 import ssl
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from jigsaw.errors import ConfigError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from jigsaw.wire.keys import Keystore
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
@@ -85,6 +92,35 @@ class ConsumerSettings(BaseModel):
     retry_backoff_max_s: float = Field(default=30.0, gt=0)
     session_timeout_ms: int = 10_000
     heartbeat_interval_ms: int = 3_000
+
+
+class KeystoreSettings(BaseModel):
+    """Where a participant's encrypted keystore lives, its passphrase, and the directory's trust anchor."""
+
+    model_config = _FROZEN
+
+    dir: Path = Path(".jigsaw/keys")
+    passphrase: SecretStr | None = None
+    # The admin root's public key (base64 Ed25519); by default <dir>/root.pub, written by `keys init`.
+    root_public: Path | None = None
+
+    def keystore(self) -> Keystore:
+        from jigsaw.wire.keys import Keystore
+
+        if self.passphrase is None:
+            raise ConfigError("set the keystore passphrase (JIGSAW_<SERVICE>__KEYS__PASSPHRASE)")
+        return Keystore(self.dir, self.passphrase)
+
+    def root_key(self) -> Ed25519PublicKey:
+        from jigsaw.wire.keys import load_ed25519, unb64
+
+        path = self.root_public or self.dir / "root.pub"
+        try:
+            return load_ed25519(unb64(path.read_text().strip()))
+        except OSError as exc:
+            raise ConfigError(f"no admin root public key at {path}: run `jigsaw keys init`") from exc
+        except ValueError as exc:
+            raise ConfigError(f"{path} does not hold a base64 Ed25519 public key") from exc
 
 
 class ServiceSettings(BaseSettings):

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import enum
 import signal
+from collections.abc import Awaitable
 from types import TracebackType
 from typing import Self, TypeVar
 
@@ -91,3 +92,13 @@ def install_stop_signals(stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+
+
+async def until_stopped(stop: asyncio.Event, *waits: Awaitable[None]) -> None:
+    """Return when ``stop`` is set, or when any of ``waits`` ends; a failure among them is raised."""
+    futures = [asyncio.ensure_future(stop.wait()), *(asyncio.ensure_future(w) for w in waits)]
+    done, pending = await asyncio.wait(futures, return_when=asyncio.FIRST_COMPLETED)
+    for fut in pending:
+        fut.cancel()
+    for fut in done:
+        fut.result()

@@ -63,13 +63,18 @@ class Producer(Component):
             await self._producer.stop()
 
     async def send(
-        self, topic: str, value: bytes, key: bytes | None = None, headers: Headers = ()
+        self,
+        topic: str,
+        value: bytes,
+        key: bytes | None = None,
+        headers: Headers = (),
+        partition: int | None = None,
     ) -> asyncio.Future[RecordMetadata]:
         """Queue a record; the returned future resolves when Kafka acknowledges it."""
         self._check_started()
         producer = require(self._producer, "producer")
         fut: asyncio.Future[RecordMetadata] = await producer.send(
-            topic, value=value, key=key, headers=list(headers)
+            topic, value=value, key=key, headers=list(headers), partition=partition
         )
         return fut
 

@@ -26,7 +26,7 @@ CREATE TABLE IF NOT EXISTS kernel_offsets (
 );
 CREATE TABLE IF NOT EXISTS kernel_outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    topic TEXT NOT NULL, key BLOB, value BLOB NOT NULL, headers BLOB NOT NULL,
+    topic TEXT NOT NULL, partition INTEGER, key BLOB, value BLOB NOT NULL, headers BLOB NOT NULL,
     enqueued_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS kernel_seen (
@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS kernel_seen (
 class OutboxRow:
     seq: int
     topic: str
+    partition: int | None
     key: bytes | None
     value: bytes
     headers: list[tuple[str, bytes]]
@@ -89,10 +90,14 @@ class Tx:
         value: bytes,
         key: bytes | None = None,
         headers: Sequence[tuple[str, bytes]] = (),
+        partition: int | None = None,
     ) -> None:
+        """Queue a record to publish once this transaction commits. ``partition`` pins where it lands
+        (the audit chain is per partition); by default the key decides."""
         self.conn.execute(
-            "INSERT INTO kernel_outbox (topic, key, value, headers, enqueued_at) VALUES (?, ?, ?, ?, ?)",
-            (topic, key, value, _pack_headers(headers), time.time()),
+            "INSERT INTO kernel_outbox (topic, partition, key, value, headers, enqueued_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (topic, partition, key, value, _pack_headers(headers), time.time()),
         )
         self.enqueued += 1
 
@@ -162,10 +167,11 @@ class Store:
 
     def outbox_batch(self, limit: int) -> list[OutboxRow]:
         rows = self.conn.execute(
-            "SELECT seq, topic, key, value, headers, enqueued_at FROM kernel_outbox ORDER BY seq LIMIT ?",
+            "SELECT seq, topic, partition, key, value, headers, enqueued_at FROM kernel_outbox"
+            " ORDER BY seq LIMIT ?",
             (limit,),
         )
-        return [OutboxRow(s, t, k, v, _unpack_headers(h), e) for s, t, k, v, h, e in rows]
+        return [OutboxRow(s, t, p, k, v, _unpack_headers(h), e) for s, t, p, k, v, h, e in rows]
 
     def outbox_done(self, up_to_seq: int) -> None:
         self.conn.execute("DELETE FROM kernel_outbox WHERE seq <= ?", (up_to_seq,))

@@ -8,6 +8,7 @@ import sys
 import click
 
 from jigsaw.errors import JigsawError
+from services.cli.broker import audit, broker, policy
 from services.cli.demo import demo
 from services.cli.kafka import kafka
 from services.cli.keys import keys
@@ -39,7 +40,10 @@ cli.add_command(kafka)
 cli.add_command(demo)
 cli.add_command(keys)
 cli.add_command(schemas)
+cli.add_command(broker)
+cli.add_command(policy)
+cli.add_command(audit)
 
 
-def main() -> None:
-    cli()
+def main(argv: list[str] | None = None) -> None:
+    cli(args=argv)

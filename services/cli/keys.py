@@ -13,7 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from jigsaw.bus.admin import ensure_topics
 from jigsaw.bus.clients import Producer
-from jigsaw.config import KafkaSettings
+from jigsaw.config import KafkaSettings, KeystoreSettings
 from jigsaw.errors import ConfigError
 from jigsaw.topics import Topics
 from jigsaw.wire.codec import SchemaRegistry
@@ -25,23 +25,21 @@ ROLES = ["AGENCY_CONNECTOR", "BROKER", "SUBSCRIBER", "HUB", "ADMIN"]
 REASONS = ["SUPERSEDED", "KEY_COMPROMISE", "CESSATION_OF_OPERATION", "AFFILIATION_CHANGED", "UNSPECIFIED"]
 
 
-class KeysSettings(BaseSettings):
+class KeysSettings(BaseSettings, KeystoreSettings):
     """``JIGSAW_KEYS__DIR``, ``JIGSAW_KEYS__PASSPHRASE``, ``JIGSAW_KEYS__ROOT_ID``."""
 
     model_config = SettingsConfigDict(env_prefix="JIGSAW_KEYS__", frozen=True, extra="forbid")
 
-    dir: Path = Path(".jigsaw/keys")
-    passphrase: SecretStr | None = None
     root_id: str = "admin.root"
 
     def keystore(self) -> Keystore:
         if self.passphrase is None:
             raise ConfigError("set JIGSAW_KEYS__PASSPHRASE: keystores are encrypted at rest under it")
-        return Keystore(self.dir, self.passphrase)
+        return super().keystore()
 
 
 def root_public_path(settings: KeysSettings) -> Path:
-    return settings.dir / "root.pub"
+    return settings.root_public or settings.dir / "root.pub"
 
 
 @click.group()

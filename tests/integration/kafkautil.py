@@ -11,12 +11,9 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.structs import TopicPartition
-
 from jigsaw.bus.admin import ensure_topics
 from jigsaw.bus.clients import Producer
+from jigsaw.bus.reader import read_to_end
 from jigsaw.bus.records import Record
 from jigsaw.config import KafkaSettings
 from jigsaw.topics import TopicSpec
@@ -34,43 +31,8 @@ async def produce(kafka: KafkaSettings, topic: str, items: Sequence[tuple[bytes,
         await asyncio.gather(*futures)
 
 
-async def partitions(kafka: KafkaSettings, topic: str) -> list[int]:
-    admin = AIOKafkaAdminClient(**kafka.client_kwargs())
-    await admin.start()
-    try:
-        (described,) = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    assert described["error_code"] == 0, f"topic {topic}: error {described['error_code']}"
-    return [p["partition"] for p in described["partitions"]]
-
-
 async def read_all(kafka: KafkaSettings, topic: str) -> list[Record]:
-    """Every record on ``topic`` up to its current end, in partition order."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=kafka.bootstrap,
-        enable_auto_commit=False,
-        isolation_level="read_committed",
-    )
-    await consumer.start()
-    try:
-        parts = await partitions(kafka, topic)
-        tps = [TopicPartition(topic, p) for p in sorted(parts)]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
-        out: list[Record] = []
-        remaining = {tp for tp in tps if ends[tp] > 0}
-        while remaining:
-            batch = await consumer.getmany(*remaining, timeout_ms=500)
-            for msgs in batch.values():
-                out.extend(Record.from_consumer(m) for m in msgs)
-            for tp in list(remaining):
-                if await consumer.position(tp) >= ends[tp]:
-                    remaining.discard(tp)
-        return out
-    finally:
-        await consumer.stop()
+    return await read_to_end(kafka, topic)
 
 
 async def eventually(check: Callable[[], object], timeout_s: float = 60.0, what: str = "") -> None:

@@ -1,0 +1,48 @@
+"""Read a whole topic, up to the end it has now: for audits, rebuilds and tools (not for services)."""
+
+from __future__ import annotations
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.structs import TopicPartition
+
+from jigsaw.bus.records import Record
+from jigsaw.config import KafkaSettings
+from jigsaw.errors import ConfigError
+
+
+async def partitions(kafka: KafkaSettings, topic: str) -> list[int]:
+    admin = AIOKafkaAdminClient(**kafka.client_kwargs())
+    await admin.start()
+    try:
+        (described,) = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    if described["error_code"] != 0:
+        raise ConfigError(f"topic {topic} cannot be read (error {described['error_code']})")
+    return sorted(p["partition"] for p in described["partitions"])
+
+
+async def read_to_end(kafka: KafkaSettings, topic: str) -> list[Record]:
+    """Every record on ``topic`` from the beginning to its current end, partition by partition."""
+    tps = [TopicPartition(topic, p) for p in await partitions(kafka, topic)]
+    consumer = AIOKafkaConsumer(
+        **kafka.client_kwargs(), enable_auto_commit=False, isolation_level="read_committed"
+    )
+    await consumer.start()
+    try:
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        out: list[Record] = []
+        remaining = {tp for tp in tps if ends[tp] > 0}
+        while remaining:
+            batch = await consumer.getmany(*remaining, timeout_ms=500)
+            for msgs in batch.values():
+                out.extend(Record.from_consumer(m) for m in msgs)
+            for tp in list(remaining):
+                if await consumer.position(tp) >= ends[tp]:
+                    remaining.discard(tp)
+        return out
+    finally:
+        await consumer.stop()

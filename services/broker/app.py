@@ -1,0 +1,79 @@
+"""The broker's lifespan: every component composed in one exit stack, closed in reverse order."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import AsyncExitStack
+
+from prometheus_client import CollectorRegistry
+
+from jigsaw.bus.admin import ensure_topics
+from jigsaw.bus.clients import Producer
+from jigsaw.bus.dlq import DeadLetterCodec, DeadLetterPublisher
+from jigsaw.bus.loop import ConsumeLoop
+from jigsaw.bus.outbox import OutboxPublisher
+from jigsaw.bus.store import Store
+from jigsaw.bus.transactional import TransactionalHandler
+from jigsaw.config import masked
+from jigsaw.lifecycle import until_stopped
+from jigsaw.metrics import KernelMetrics, MetricsServer
+from jigsaw.topics import Topics
+from jigsaw.wire.codec import SchemaRegistry
+from jigsaw.wire.directory import KeyDirectory
+from jigsaw.wire.envelope import Envelopes
+from jigsaw.wire.follower import KeyDirectoryFollower
+from services.broker import state
+from services.broker.config import BrokerSettings
+from services.broker.decide import Decider
+from services.broker.metrics import BrokerMetrics
+from services.broker.policy import load_policy
+from services.broker.processor import BrokerProcessor
+from services.broker.watcher import PolicyWatcher
+
+log = logging.getLogger(__name__)
+
+
+async def run(settings: BrokerSettings, stop: asyncio.Event) -> None:
+    log.info("broker starting with %s", masked(settings))
+    registry = SchemaRegistry.load(max_record_bytes=settings.kafka.max_message_bytes)
+    policy = load_policy(settings.policy)
+    keys = settings.keys.keystore().load(settings.participant_id)
+    directory = KeyDirectory(registry, settings.keys.root_key())
+    topics = Topics(settings.kafka.topic_prefix)
+    prom = CollectorRegistry()
+    kernel_metrics, metrics = KernelMetrics(prom, "broker"), BrokerMetrics(prom)
+    decider = Decider(policy)
+    processor = BrokerProcessor(Envelopes(registry, directory, keys), decider, topics, metrics)
+    agencies = sorted({p.agency for p in policy.participants.values() if p.agency})
+    await ensure_topics(settings.kafka, topics.specs(agencies, list(policy.subscribers), settings.partitions))
+    dead_letters = DeadLetterCodec(registry, "broker")
+    store = Store(settings.state_dir / "broker.sqlite", state.SCHEMA)
+
+    async with AsyncExitStack() as stack:
+        server = await stack.enter_async_context(MetricsServer(settings.metrics, prom))
+        producer = await stack.enter_async_context(Producer(settings.kafka))
+        dlq = DeadLetterPublisher(producer, dead_letters, topics.dlq, kernel_metrics)
+        follower = KeyDirectoryFollower(settings.kafka, topics.keys, directory, kernel_metrics, dlq)
+        await stack.enter_async_context(follower)
+        await follower.wait_loaded()
+        store.open()
+        stack.callback(store.close)
+        outbox = await stack.enter_async_context(OutboxPublisher(store, producer, kernel_metrics))
+        handler = TransactionalHandler(
+            store, processor, dead_letters, topics.dlq, kernel_metrics, outbox.notify
+        )
+        loop = ConsumeLoop(
+            kafka=settings.kafka, consumer=settings.consumer, topics=processor.inputs, handler=handler,
+            metrics=kernel_metrics, positions=store.offsets, stop=stop,
+        )  # fmt: skip
+        await stack.enter_async_context(loop)
+        await stack.enter_async_context(
+            PolicyWatcher(settings.policy, decider, metrics, settings.policy_poll_s)
+        )
+        where = f"http://{settings.metrics.host}:{server.port}/metrics" if settings.metrics.enabled else "off"
+        log.info(
+            "broker ready: policy %s, %d inputs, metrics %s", policy.version, len(processor.inputs), where
+        )
+        await until_stopped(stop, loop.wait())
+    log.info("broker stopped")

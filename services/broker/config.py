@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from jigsaw.config import ConsumerSettings, KeystoreSettings, ServiceSettings
+
+
+class BrokerSettings(ServiceSettings):
+    """``JIGSAW_BROKER__*``, nested with ``__`` (``JIGSAW_BROKER__KEYS__PASSPHRASE``)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="JIGSAW_BROKER__", env_nested_delimiter="__", frozen=True, extra="forbid"
+    )
+
+    participant_id: str = "broker"
+    policy: Path = Path("deploy/policy/devon-mash.yaml")
+    policy_poll_s: float = Field(default=1.0, gt=0)
+    keys: KeystoreSettings = KeystoreSettings()
+    consumer: ConsumerSettings = ConsumerSettings(group_id="jigsaw-broker")
+    partitions: int = Field(default=3, ge=1)

@@ -1,0 +1,43 @@
+"""The broker's metrics. Labels: subscriber and rule ids come from the policy, outcomes from a fixed set."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from jigsaw.metrics import LATENCY_BUCKETS
+
+
+class BrokerMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._decisions = Counter(
+            "jigsaw_broker_decisions", "Section decisions, by subscriber, outcome and rule.",
+            ["subscriber", "outcome", "rule"], registry=registry,
+        )  # fmt: skip
+        self._latency = Histogram(
+            "jigsaw_broker_decision_seconds", "Time to decide one message for one subscriber.",
+            buckets=LATENCY_BUCKETS, registry=registry,
+        )  # fmt: skip
+        self._duplicates = Counter(
+            "jigsaw_broker_duplicates",
+            "Exact copies of messages already processed, dropped.",
+            registry=registry,
+        )
+        self.cache_hit_ratio = Gauge(
+            "jigsaw_broker_decision_cache_hit_ratio", "Share of decisions served from the cache.",
+            registry=registry,
+        )  # fmt: skip
+        self._reloads = Counter(
+            "jigsaw_broker_policy_reloads", "Policy reloads, by result.", ["result"], registry=registry
+        )
+
+    def decided(self, subscriber: str, outcome: str, rule: str) -> None:
+        self._decisions.labels(subscriber, outcome, rule).inc()
+
+    def decided_in(self, seconds: float) -> None:
+        self._latency.observe(seconds)
+
+    def duplicate(self) -> None:
+        self._duplicates.inc()
+
+    def reloaded(self, ok: bool) -> None:
+        self._reloads.labels("ok" if ok else "rejected").inc()
