@@ -87,7 +87,9 @@ class OutboxPublisher(Component):
                     await asyncio.wait_for(self._wake.wait(), self._idle_s)
                 continue
             try:
-                futures = [await self._producer.send(r.topic, r.value, r.key, r.headers, r.partition) for r in rows]
+                futures = [
+                    await self._producer.send(r.topic, r.value, r.key, r.headers, r.partition) for r in rows
+                ]
                 await asyncio.gather(*futures)
             except KafkaError as exc:
                 self._metrics.consume_error(f"outbox:{type(exc).__name__}")

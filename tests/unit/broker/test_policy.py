@@ -77,8 +77,9 @@ def test_check_reports_rules_that_never_fire_and_rules_that_conflict(tmp_path: P
 
 
 def test_explain_prints_the_decision_and_its_rule() -> None:
-    args = ["policy", "explain", "--policy", str(POLICY), "--subscriber", "partner-hub", "--category",
-            "housing", "--purpose", "EARLY_HELP", "--stage", "GREEN", "--consent", "REFUSED", "--on", "2026-11-26"]  # fmt: skip
+    args = ["policy", "explain", "--policy", str(POLICY), "--subscriber", "partner-hub",
+            "--category", "housing", "--purpose", "EARLY_HELP", "--stage", "GREEN",
+            "--consent", "REFUSED", "--on", "2026-11-26"]  # fmt: skip
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert "WITHHOLD by SYS-CONSENT-REFUSED" in result.output
