@@ -79,9 +79,14 @@ class Producer(Component):
         return fut
 
     async def send_and_wait(
-        self, topic: str, value: bytes, key: bytes | None = None, headers: Headers = ()
+        self,
+        topic: str,
+        value: bytes,
+        key: bytes | None = None,
+        headers: Headers = (),
+        partition: int | None = None,
     ) -> RecordMetadata:
-        return await (await self.send(topic, value, key, headers))
+        return await (await self.send(topic, value, key, headers, partition))
 
     async def flush(self) -> None:
         self._check_started()

@@ -67,23 +67,35 @@ class BrokerProcessor:
         kind = verified.envelope["kind"]
         self._authorize(record.topic, kind, verified.envelope["sender"])
         referral_id = verified.envelope["referral_id"]
-        if kind in ("REFERRAL", "INTEL"):
-            if kind == "INTEL":
-                state.record_matches(tx, verified.msg_id, verified.body["matches"])
+        if kind == "INTEL":
+            state.record_matches(tx, verified.msg_id, verified.body["matches"])
             state.hold(tx, verified.msg_id, referral_id, record.topic, record.value)
             self._evaluate(tx, verified, record.partition, trigger="")
             return COMMIT
-        if not self._apply(tx, kind, referral_id, verified.body):
-            return COMMIT
+        if kind == "REFERRAL":
+            state.hold(tx, verified.msg_id, referral_id, record.topic, record.value)
+            rag = verified.body["rag"]
+            if rag in ("RED", "AMBER", "GREEN") and state.load(tx, referral_id).rag is None:
+                state.set_rag(tx, referral_id, rag)
+        else:
+            self._apply(tx, kind, referral_id, verified.body)
+        # A change of state re-evaluates what is held: returns may arrive before their referral, and
+        # consent, assignments and decisions change what may be released.
         target = verified.body.get("review_target") if kind == "DECISION" else None
-        for _, value in state.held(tx, referral_id, target["msg_id"] if target else None):
-            try:
-                held = self.envelopes.verify(value, referral_id.encode())
-            except RejectedInput as exc:  # e.g. its sender's key was revoked as compromised since
-                log.warning("not re-evaluating a held message: %s", exc.reason.value)
-                continue
-            self._evaluate(tx, held, record.partition, trigger=verified.msg_id)
+        for msg_id, value in state.held(tx, referral_id, target["msg_id"] if target else None):
+            held = verified if msg_id == verified.msg_id else self._reverify(value, referral_id)
+            if held is not None:
+                self._evaluate(
+                    tx, held, record.partition, trigger="" if held is verified else verified.msg_id
+                )
         return COMMIT
+
+    def _reverify(self, value: bytes, referral_id: str) -> Verified | None:
+        try:
+            return self.envelopes.verify(value, referral_id.encode())
+        except RejectedInput as exc:  # e.g. its sender's key was revoked as compromised since
+            log.warning("not re-evaluating a held message: %s", exc.reason.value)
+            return None
 
     def _authorize(self, topic: str, kind: str, sender: str) -> None:
         participant = self.decider.policy.participants.get(sender)
@@ -100,8 +112,8 @@ class BrokerProcessor:
         elif kind not in _HUB_KINDS | {"CONSENT"}:
             raise PayloadInvalid(f"the broker does not take {kind} messages on {topic}")
 
-    def _apply(self, tx: Tx, kind: str, referral_id: str, body: dict[str, Any]) -> bool:
-        """Update the referral's state. Returns True when held messages need re-evaluating."""
+    def _apply(self, tx: Tx, kind: str, referral_id: str, body: dict[str, Any]) -> None:
+        """Update the referral's state from a consent, assignment or decision record."""
         if kind == "CONSENT":
             consent = _CONSENT.get(body["kind"])
             if consent is None:
@@ -122,16 +134,10 @@ class BrokerProcessor:
             state.set_approval(tx, t["msg_id"], t["subscriber"], t["category"], t["approved"])
         else:
             raise PayloadInvalid(f"a {body['kind']} decision the broker cannot apply")
-        return True
 
     # -- deciding -----------------------------------------------------------------------------------
     def _evaluate(self, tx: Tx, v: Verified, partition: int, trigger: str) -> None:
-        env = v.envelope
-        if env["kind"] == "REFERRAL":
-            rag = v.body["rag"]
-            if rag in ("RED", "AMBER", "GREEN") and state.load(tx, env["referral_id"]).rag is None:
-                state.set_rag(tx, env["referral_id"], rag)
-        ref = state.load(tx, env["referral_id"])
+        ref = state.load(tx, v.envelope["referral_id"])
         confidence = state.confidence(tx, v.msg_id)
         approvals = state.approvals(tx, v.msg_id)
         today = datetime.now(UTC).date()

@@ -125,11 +125,13 @@ def hold(tx: Tx, msg_id: str, referral_id: str, topic: str, value: bytes) -> Non
 
 
 def held(tx: Tx, referral_id: str, msg_id: str | None = None) -> list[tuple[str, bytes]]:
+    """(msg_id, envelope) of the messages held for a referral, oldest first; or just ``msg_id``."""
     if msg_id is not None:
-        rows = tx.execute("SELECT topic, value FROM held WHERE msg_id = ?", (msg_id,))
+        rows = tx.execute("SELECT msg_id, value FROM held WHERE msg_id = ? AND referral_id = ?",
+                          (msg_id, referral_id))  # fmt: skip
     else:
-        rows = tx.execute("SELECT topic, value FROM held WHERE referral_id = ? ORDER BY seq", (referral_id,))
-    return [(t, v) for t, v in rows]
+        rows = tx.execute("SELECT msg_id, value FROM held WHERE referral_id = ? ORDER BY seq", (referral_id,))
+    return [(m, v) for m, v in rows]
 
 
 def record_matches(tx: Tx, msg_id: str, matches: list[dict[str, object]]) -> None:

@@ -31,6 +31,13 @@ async def produce(kafka: KafkaSettings, topic: str, items: Sequence[tuple[bytes,
         await asyncio.gather(*futures)
 
 
+async def produce_records(kafka: KafkaSettings, topic: str, records: Sequence[Record]) -> None:
+    """Copy records to ``topic``, each to the partition it came from."""
+    async with Producer(kafka) as producer:
+        for r in records:
+            await producer.send_and_wait(topic, r.value or b"", key=r.key, partition=r.partition)
+
+
 async def read_all(kafka: KafkaSettings, topic: str) -> list[Record]:
     return await read_to_end(kafka, topic)
 
@@ -52,9 +59,9 @@ async def eventually(check: Callable[[], object], timeout_s: float = 60.0, what:
 class Worker:
     """A child process whose output goes to a file (a pipe nobody reads could block it)."""
 
-    def __init__(self, args: list[str], log: Path) -> None:
+    def __init__(self, args: list[str], log: Path, env: dict[str, str] | None = None) -> None:
         self.log = log
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
         with log.open("ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, *args], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT
@@ -63,11 +70,11 @@ class Worker:
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
-    async def ready(self, timeout_s: float = 60.0) -> None:
+    async def ready(self, marker: str = "ready", timeout_s: float = 60.0) -> None:
         def check() -> bool:
             if self.proc.poll() is not None:
                 raise AssertionError(f"worker exited ({self.proc.returncode}):\n{self.output()}")
-            return "ready" in self.output().splitlines()[-50:]
+            return any(marker in line for line in self.output().splitlines())
 
         await eventually(check, timeout_s, "worker ready")
 
