@@ -13,8 +13,8 @@ import logging
 from aiokafka.errors import KafkaError
 
 from jigsaw.bus.clients import Producer
-from jigsaw.bus.store import Store
-from jigsaw.lifecycle import Component, require, wait_or_stop
+from jigsaw.bus.store import OutboxRow, Store
+from jigsaw.lifecycle import Component, require
 from jigsaw.metrics import KernelMetrics
 
 log = logging.getLogger(__name__)
@@ -86,19 +86,35 @@ class OutboxPublisher(Component):
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._idle_s)
                 continue
-            try:
-                futures = [
-                    await self._producer.send(r.topic, r.value, r.key, r.headers, r.partition) for r in rows
-                ]
-                await asyncio.gather(*futures)
-            except KafkaError as exc:
-                self._metrics.consume_error(f"outbox:{type(exc).__name__}")
-                log.warning("outbox publish failed (%s); retrying in %.1fs", type(exc).__name__, backoff)
-                # A stop does not cut this wait short: draining is the point of stopping gracefully,
-                # and _stop() bounds the whole drain with its own grace period.
-                await wait_or_stop(asyncio.Event(), backoff)
+            sent = await self._send(rows)
+            if sent:
+                self._store.outbox_done(sent)
+                self._metrics.outbox_published(len(sent))
+            if len(sent) < len(rows):
+                # Acknowledged rows are gone; only the rest is sent again, so a retry duplicates nothing
+                # Kafka already holds. (Within a partition, the idempotent producer fails a batch's
+                # successors with it, so what is left still goes out in order.)
+                self._metrics.consume_error("outbox:send")
+                log.warning(
+                    "outbox: %d of %d records not acknowledged; retrying in %.1fs",
+                    len(rows) - len(sent),
+                    len(rows),
+                    backoff,
+                )
+                # Not cut short by a stop: draining is the point of stopping gracefully, and _stop()
+                # bounds the whole drain with its own grace period.
+                await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
                 continue
             backoff = self._backoff_s
-            self._store.outbox_done(rows[-1].seq)
-            self._metrics.outbox_published(len(rows))
+
+    async def _send(self, rows: list[OutboxRow]) -> list[int]:
+        """Send ``rows``; return the sequence numbers Kafka acknowledged."""
+        futures = []
+        for r in rows:
+            try:
+                futures.append(await self._producer.send(r.topic, r.value, r.key, r.headers, r.partition))
+            except KafkaError:
+                break
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        return [r.seq for r, res in zip(rows, results, strict=False) if not isinstance(res, BaseException)]

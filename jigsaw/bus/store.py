@@ -173,8 +173,8 @@ class Store:
         )
         return [OutboxRow(s, t, p, k, v, _unpack_headers(h), e) for s, t, p, k, v, h, e in rows]
 
-    def outbox_done(self, up_to_seq: int) -> None:
-        self.conn.execute("DELETE FROM kernel_outbox WHERE seq <= ?", (up_to_seq,))
+    def outbox_done(self, seqs: Sequence[int]) -> None:
+        self.conn.executemany("DELETE FROM kernel_outbox WHERE seq = ?", [(s,) for s in seqs])
 
     def outbox_stats(self) -> tuple[int, float]:
         n, oldest = self.conn.execute("SELECT count(*), min(enqueued_at) FROM kernel_outbox").fetchone()

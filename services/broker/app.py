@@ -64,9 +64,14 @@ async def run(settings: BrokerSettings, stop: asyncio.Event) -> None:
             store, processor, dead_letters, topics.dlq, kernel_metrics, outbox.notify
         )
         loop = ConsumeLoop(
-            kafka=settings.kafka, consumer=settings.consumer, topics=processor.inputs, handler=handler,
-            metrics=kernel_metrics, positions=store.offsets, stop=stop,
-        )  # fmt: skip
+            kafka=settings.kafka,
+            consumer=settings.consumer,
+            topics=processor.inputs,
+            handler=handler,
+            metrics=kernel_metrics,
+            positions=store.offsets,
+            stop=stop,
+        )
         await stack.enter_async_context(loop)
         await stack.enter_async_context(
             PolicyWatcher(settings.policy, decider, metrics, settings.policy_poll_s)

@@ -10,22 +10,27 @@ from jigsaw.metrics import LATENCY_BUCKETS
 class BrokerMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self._decisions = Counter(
-            "jigsaw_broker_decisions", "Section decisions, by subscriber, outcome and rule.",
-            ["subscriber", "outcome", "rule"], registry=registry,
-        )  # fmt: skip
+            "jigsaw_broker_decisions",
+            "Section decisions, by subscriber, outcome and rule.",
+            ["subscriber", "outcome", "rule"],
+            registry=registry,
+        )
         self._latency = Histogram(
-            "jigsaw_broker_decision_seconds", "Time to decide one message for one subscriber.",
-            buckets=LATENCY_BUCKETS, registry=registry,
-        )  # fmt: skip
+            "jigsaw_broker_decision_seconds",
+            "Time to decide one message for one subscriber.",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
         self._duplicates = Counter(
             "jigsaw_broker_duplicates",
             "Exact copies of messages already processed, dropped.",
             registry=registry,
         )
         self.cache_hit_ratio = Gauge(
-            "jigsaw_broker_decision_cache_hit_ratio", "Share of decisions served from the cache.",
+            "jigsaw_broker_decision_cache_hit_ratio",
+            "Share of decisions served from the cache.",
             registry=registry,
-        )  # fmt: skip
+        )
         self._reloads = Counter(
             "jigsaw_broker_policy_reloads", "Policy reloads, by result.", ["result"], registry=registry
         )

@@ -22,8 +22,13 @@ Purpose = Literal["SCREENING", "TRIAGE", "STRATEGY_DISCUSSION", "S47_ENQUIRY", "
 ConsentState = Literal["NONE", "GIVEN", "REFUSED", "WITHDRAWN", "NOT_SOUGHT", "OVERRIDE"]
 STAGES: tuple[Stage, ...] = ("SCREENING", "RED", "AMBER", "GREEN")
 PURPOSES: tuple[Purpose, ...] = (
-    "SCREENING", "TRIAGE", "STRATEGY_DISCUSSION", "S47_ENQUIRY", "S17_ASSESSMENT", "EARLY_HELP",
-)  # fmt: skip
+    "SCREENING",
+    "TRIAGE",
+    "STRATEGY_DISCUSSION",
+    "S47_ENQUIRY",
+    "S17_ASSESSMENT",
+    "EARLY_HELP",
+)
 CONSENT_STATES: tuple[ConsentState, ...] = ("NONE", "GIVEN", "REFUSED", "WITHDRAWN", "NOT_SOUGHT", "OVERRIDE")
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)

@@ -148,17 +148,23 @@ class BrokerProcessor:
             changed: list[tuple[str, str]] = []
             for s in v.sections:
                 cell = (s["category"], s["subject_ref"])
-                ctx = Context(subscriber, s["category"], ref.purpose, ref.stage, ref.consent,
-                              subscriber in ref.assigned)  # fmt: skip
-                d = self._match_check(self.decider(ctx, today), confidence.get(s["subject_ref"], 1.0),
-                                      approvals.get((subscriber, s["category"])))  # fmt: skip
+                ctx = Context(
+                    subscriber, s["category"], ref.purpose, ref.stage, ref.consent, subscriber in ref.assigned
+                )
+                d = self._match_check(
+                    self.decider(ctx, today),
+                    confidence.get(s["subject_ref"], 1.0),
+                    approvals.get((subscriber, s["category"])),
+                )
                 before = previous.get(cell)
                 if before is not None and before[0] == "RELEASE":
                     d = Decision("RELEASE", before[1], "released before; never taken back")
                 elif before != (d.outcome, d.rule_id):
                     changed.append(cell)
                 final[cell] = d
-            if changed:
+            # A newly assigned subscriber gets its first release even when no decision changed.
+            first = subscriber in ref.assigned and not state.was_sent(tx, v.msg_id, subscriber)
+            if changed or first:
                 self._emit(tx, v, partition, subscriber, ref, final, changed, trigger)
             self.metrics.decided_in(time.perf_counter() - started)
 
@@ -168,8 +174,11 @@ class BrokerProcessor:
             return d
         if approved is False:
             return Decision("WITHHOLD", "SYS-REVIEW-DECLINED", "a reviewer declined the uncertain match")
-        return Decision("REVIEW", "SYS-MATCH-REVIEW",
-                        f"subject match confidence {confidence:.2f} is below {threshold:.2f}")  # fmt: skip
+        return Decision(
+            "REVIEW",
+            "SYS-MATCH-REVIEW",
+            f"subject match confidence {confidence:.2f} is below {threshold:.2f}",
+        )
 
     def _emit(
         self,
@@ -192,12 +201,22 @@ class BrokerProcessor:
             self.metrics.decided(subscriber, d.outcome, d.rule_id)
         if subscriber not in ref.assigned:
             return  # need to know: an unassigned subscriber does not learn the referral exists
-        withheld = {c: Withhold(f"{d.outcome}: {d.reason}", d.rule_id) for c, d in final.items()
-                    if d.outcome != "RELEASE"}  # fmt: skip
-        release = self.envelopes.rekey(v, subscriber, withheld, decision_id=decision_id,
-                                       policy_version=policy.version)  # fmt: skip
-        tx.enqueue(self.topics.release(subscriber), release, key=key, partition=partition,
-                   headers=[(HEADER_MSG_ID, decision_id.encode()), (HEADER_KIND, b"RELEASE")])  # fmt: skip
+        state.mark_sent(tx, v.msg_id, subscriber)
+        withheld = {
+            c: Withhold(f"{d.outcome}: {d.reason}", d.rule_id)
+            for c, d in final.items()
+            if d.outcome != "RELEASE"
+        }
+        release = self.envelopes.rekey(
+            v, subscriber, withheld, decision_id=decision_id, policy_version=policy.version
+        )
+        tx.enqueue(
+            self.topics.release(subscriber),
+            release,
+            key=key,
+            partition=partition,
+            headers=[(HEADER_MSG_ID, decision_id.encode()), (HEADER_KIND, b"RELEASE")],
+        )
 
     def _audit(
         self,
@@ -212,14 +231,27 @@ class BrokerProcessor:
         ref: state.ReferralState,
     ) -> None:
         seq, last = state.chain_head(tx, partition)
-        value = seal_audit_record(self.envelopes.registry, self.envelopes.keys.current, {
-            "seq": seq + 1, "prev_hash": last, "decision_id": decision_id,
-            "referral_id": ref.referral_id, "source_msg_id": v.msg_id, "subscriber": subscriber,
-            "category": category, "outcome": d.outcome, "rule_id": d.rule_id, "reason": d.reason,
-            "lawful_basis": d.lawful_basis, "policy_version": self.decider.policy.version,
-            "purpose": ref.purpose, "stage": ref.stage, "consent_state": ref.consent_note,
-            "decided_at": now_micros(),
-        })  # fmt: skip
+        value = seal_audit_record(
+            self.envelopes.registry,
+            self.envelopes.keys.current,
+            {
+                "seq": seq + 1,
+                "prev_hash": last,
+                "decision_id": decision_id,
+                "referral_id": ref.referral_id,
+                "source_msg_id": v.msg_id,
+                "subscriber": subscriber,
+                "category": category,
+                "outcome": d.outcome,
+                "rule_id": d.rule_id,
+                "reason": d.reason,
+                "lawful_basis": d.lawful_basis,
+                "policy_version": self.decider.policy.version,
+                "purpose": ref.purpose,
+                "stage": ref.stage,
+                "consent_state": ref.consent_note,
+                "decided_at": now_micros(),
+            },
+        )
         state.set_chain_head(tx, partition, seq + 1, chain_hash(value))
-        tx.enqueue(self.topics.audit, value, key=key, partition=partition,
-                   headers=[(HEADER_KIND, b"AUDIT")])  # fmt: skip
+        tx.enqueue(self.topics.audit, value, key=key, partition=partition, headers=[(HEADER_KIND, b"AUDIT")])

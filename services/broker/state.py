@@ -6,6 +6,7 @@ Everything here is derived from the input topics, so a fresh store replayed from
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from jigsaw.bus.store import Tx
 
@@ -34,6 +35,9 @@ CREATE TABLE IF NOT EXISTS decisions (
     msg_id TEXT NOT NULL, subscriber TEXT NOT NULL, category TEXT NOT NULL, subject_ref TEXT NOT NULL,
     outcome TEXT NOT NULL, rule_id TEXT NOT NULL,
     PRIMARY KEY (msg_id, subscriber, category, subject_ref)
+);
+CREATE TABLE IF NOT EXISTS sent (
+    msg_id TEXT NOT NULL, subscriber TEXT NOT NULL, PRIMARY KEY (msg_id, subscriber)
 );
 CREATE TABLE IF NOT EXISTS audit_chain (
     partition INTEGER PRIMARY KEY, seq INTEGER NOT NULL, last_hash BLOB NOT NULL
@@ -84,9 +88,13 @@ def load(tx: Tx, referral_id: str) -> ReferralState:
     rag, outcome, consent, informed = row if row else (None, None, "NONE", None)
     subs = tx.execute("SELECT subscriber FROM assignments WHERE referral_id = ?", (referral_id,))
     return ReferralState(
-        referral_id, rag, outcome, consent, None if informed is None else bool(informed),
+        referral_id,
+        rag,
+        outcome,
+        consent,
+        None if informed is None else bool(informed),
         frozenset(s for (s,) in subs),
-    )  # fmt: skip
+    )
 
 
 def _ensure(tx: Tx, referral_id: str) -> None:
@@ -127,17 +135,19 @@ def hold(tx: Tx, msg_id: str, referral_id: str, topic: str, value: bytes) -> Non
 def held(tx: Tx, referral_id: str, msg_id: str | None = None) -> list[tuple[str, bytes]]:
     """(msg_id, envelope) of the messages held for a referral, oldest first; or just ``msg_id``."""
     if msg_id is not None:
-        rows = tx.execute("SELECT msg_id, value FROM held WHERE msg_id = ? AND referral_id = ?",
-                          (msg_id, referral_id))  # fmt: skip
+        rows = tx.execute(
+            "SELECT msg_id, value FROM held WHERE msg_id = ? AND referral_id = ?", (msg_id, referral_id)
+        )
     else:
         rows = tx.execute("SELECT msg_id, value FROM held WHERE referral_id = ? ORDER BY seq", (referral_id,))
     return [(m, v) for m, v in rows]
 
 
-def record_matches(tx: Tx, msg_id: str, matches: list[dict[str, object]]) -> None:
+def record_matches(tx: Tx, msg_id: str, matches: list[dict[str, Any]]) -> None:
     for m in matches:
-        tx.execute("INSERT OR REPLACE INTO matches VALUES (?, ?, ?)",
-                   (msg_id, m["subject_ref"], float(m["confidence"])))  # type: ignore[arg-type]  # fmt: skip
+        tx.execute(
+            "INSERT OR REPLACE INTO matches VALUES (?, ?, ?)", (msg_id, m["subject_ref"], m["confidence"])
+        )
 
 
 def confidence(tx: Tx, msg_id: str) -> dict[str, float]:
@@ -170,6 +180,18 @@ def record_decision(
     tx.execute(
         "INSERT OR REPLACE INTO decisions VALUES (?, ?, ?, ?, ?, ?)",
         (msg_id, subscriber, category, subject_ref, outcome, rule_id),
+    )
+
+
+def mark_sent(tx: Tx, msg_id: str, subscriber: str) -> bool:
+    """Record that ``subscriber`` has had a release of ``msg_id``; False if it had one before."""
+    return tx.execute("INSERT OR IGNORE INTO sent VALUES (?, ?)", (msg_id, subscriber)).rowcount == 1
+
+
+def was_sent(tx: Tx, msg_id: str, subscriber: str) -> bool:
+    return (
+        tx.execute("SELECT 1 FROM sent WHERE msg_id = ? AND subscriber = ?", (msg_id, subscriber)).fetchone()
+        is not None
     )
 
 

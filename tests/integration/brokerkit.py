@@ -98,11 +98,15 @@ class Rig:
         agencies = sorted({p.agency for p in policy.participants.values() if p.agency})
         await ensure_topics(kafka, topics.specs(agencies, list(policy.subscribers), partitions=2))
         settings = BrokerSettings(
-            kafka=kafka, policy=policy_copy, policy_poll_s=0.1, state_dir=tmp / "state",
-            keys=write_keys(world, tmp / "keys", "broker"), metrics=MetricsSettings(enabled=False),
+            kafka=kafka,
+            policy=policy_copy,
+            policy_poll_s=0.1,
+            state_dir=tmp / "state",
+            keys=write_keys(world, tmp / "keys", "broker"),
+            metrics=MetricsSettings(enabled=False),
             consumer=ConsumerSettings(group_id=f"{topics.prefix}-broker", retry_backoff_s=0.05),
             partitions=2,
-        )  # fmt: skip
+        )
         producer = Producer(kafka)
         await producer.start()
         for key, value in world.records:
@@ -121,12 +125,23 @@ class Rig:
 
     # -- sending ------------------------------------------------------------------------------------
     async def send(
-        self, sender: str, kind: str, rid: str, body: dict[str, Any],
-        items: Sequence[SectionInput] = (), recipients: Sequence[str] = ("broker",),
-    ) -> str:  # fmt: skip
+        self,
+        sender: str,
+        kind: str,
+        rid: str,
+        body: dict[str, Any],
+        items: Sequence[SectionInput] = (),
+        recipients: Sequence[str] = ("broker",),
+    ) -> str:
         msg_id = str(uuid.uuid4())
-        value = self.world.party(sender).seal(kind=kind, referral_id=rid, body=body, sections=list(items),
-                                              recipients=list(recipients), msg_id=msg_id)  # fmt: skip
+        value = self.world.party(sender).seal(
+            kind=kind,
+            referral_id=rid,
+            body=body,
+            sections=list(items),
+            recipients=list(recipients),
+            msg_id=msg_id,
+        )
         if kind == "INTEL":
             topic = self.topics.intel(self.world.keys[sender].agency or "")
         else:
@@ -135,28 +150,60 @@ class Rig:
         return msg_id
 
     async def referral(self, rid: str, rag: str, items: Sequence[SectionInput] = ()) -> str:
-        body = {"source_type": "POLICE", "rag": rag, "received_at": now_micros(), "concerns": ["NEGLECT"],
-                "subject_refs": [{"subject_ref": "S1", "role": "CHILD"}],
-                "existing_social_worker": False}  # fmt: skip
+        body = {
+            "source_type": "POLICE",
+            "rag": rag,
+            "received_at": now_micros(),
+            "concerns": ["NEGLECT"],
+            "subject_refs": [{"subject_ref": "S1", "role": "CHILD"}],
+            "existing_social_worker": False,
+        }
         return await self.send("hub.devon", "REFERRAL", rid, body, items)
 
     async def assign(self, rid: str, *subscribers: str, action: str = "ASSIGN") -> str:
-        body = {"subscribers": list(subscribers), "action": action, "assigned_by": "mash-manager",
-                "assigned_at": now_micros()}  # fmt: skip
+        body = {
+            "subscribers": list(subscribers),
+            "action": action,
+            "assigned_by": "mash-manager",
+            "assigned_at": now_micros(),
+        }
         return await self.send("hub.devon", "ASSIGNMENT", rid, body)
 
-    async def consent(self, rid: str, kind: str, *, decided_by: str | None = None, reason: str | None = None,
-                      family_informed: bool | None = None) -> str:  # fmt: skip
-        body = {"consent_id": str(uuid.uuid4()), "kind": kind, "scope": "EARLY_HELP_SERVICE",
-                "family_informed": family_informed, "not_informed_reason": None, "decided_by": decided_by,
-                "reason": reason, "recorded_at": now_micros()}  # fmt: skip
+    async def consent(
+        self,
+        rid: str,
+        kind: str,
+        *,
+        decided_by: str | None = None,
+        reason: str | None = None,
+        family_informed: bool | None = None,
+    ) -> str:
+        body = {
+            "consent_id": str(uuid.uuid4()),
+            "kind": kind,
+            "scope": "EARLY_HELP_SERVICE",
+            "family_informed": family_informed,
+            "not_informed_reason": None,
+            "decided_by": decided_by,
+            "reason": reason,
+            "recorded_at": now_micros(),
+        }
         return await self.send("hub.devon", "CONSENT", rid, body)
 
     async def decision(self, rid: str, kind: str, **fields: Any) -> str:
-        body = {"decision_id": str(uuid.uuid4()), "kind": kind, "rag_from": None, "rag_to": None,
-                "outcome": None, "reason": "recorded in the test", "decided_by": "sw-1",
-                "decided_at": now_micros(), "referrer_feedback": None, "review_target": None,
-                **fields}  # fmt: skip
+        body = {
+            "decision_id": str(uuid.uuid4()),
+            "kind": kind,
+            "rag_from": None,
+            "rag_to": None,
+            "outcome": None,
+            "reason": "recorded in the test",
+            "decided_by": "sw-1",
+            "decided_at": now_micros(),
+            "referrer_feedback": None,
+            "review_target": None,
+            **fields,
+        }
         return await self.send("hub.devon", "DECISION", rid, body)
 
     async def intel(
@@ -164,10 +211,22 @@ class Rig:
     ) -> str:
         agency = self.world.keys[sender].agency or ""
         subjects = sorted({i.subject_ref for i in items})
-        body = {"enquiry_id": None, "agency": agency, "unsolicited": False, "connector_version": "test",
-                "matches": [{"subject_ref": s, "method": "PROBABILISTIC" if confidence < 1 else "EXACT_NHS",
-                             "confidence": confidence, "source_record_count": 1} for s in subjects],
-                "nothing_held_categories": []}  # fmt: skip
+        body = {
+            "enquiry_id": None,
+            "agency": agency,
+            "unsolicited": False,
+            "connector_version": "test",
+            "matches": [
+                {
+                    "subject_ref": s,
+                    "method": "PROBABILISTIC" if confidence < 1 else "EXACT_NHS",
+                    "confidence": confidence,
+                    "source_record_count": 1,
+                }
+                for s in subjects
+            ],
+            "nothing_held_categories": [],
+        }
         return await self.send(sender, "INTEL", rid, body, items)
 
     # -- observing ----------------------------------------------------------------------------------

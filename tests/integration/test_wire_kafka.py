@@ -46,24 +46,41 @@ async def test_seal_publish_rekey_and_open_through_kafka_with_keys_from_the_dire
             police = Envelopes(registry, directory, world.keys["police.devon"])
             broker = Envelopes(registry, directory, world.keys["broker"])
             csc = Envelopes(registry, directory, world.keys["csc-mash"])
-            sealed = police.seal(kind="INTEL", referral_id=R, body=intel_body(), recipients=["broker"],
-                                 sections=[SectionInput("identity", identity()),
-                                           SectionInput("police_incidents", incidents()),
-                                           SectionInput("contact", contact())])  # fmt: skip
+            sealed = police.seal(
+                kind="INTEL",
+                referral_id=R,
+                body=intel_body(),
+                recipients=["broker"],
+                sections=[
+                    SectionInput("identity", identity()),
+                    SectionInput("police_incidents", incidents()),
+                    SectionInput("contact", contact()),
+                ],
+            )
             await producer.send_and_wait(topics.intel("police"), sealed, key=R.encode())
             await producer.send_and_wait(topics.intel("police"), sealed[:-9], key=R.encode())
 
             async def broker_handler(record: Record) -> Outcome:
                 assert record.value is not None
                 verified = broker.verify(record.value, record.key)
-                release = broker.rekey(verified, "csc-mash",
-                                       {("police_incidents", "S1"): Withhold("not at screening", "R-7")},
-                                       decision_id="D-1", policy_version="isa-1")  # fmt: skip
+                release = broker.rekey(
+                    verified,
+                    "csc-mash",
+                    {("police_incidents", "S1"): Withhold("not at screening", "R-7")},
+                    decision_id="D-1",
+                    policy_version="isa-1",
+                )
                 await producer.send_and_wait(topics.release("csc-mash"), release, key=record.key)
                 return COMMIT
 
-            loop = ConsumeLoop(kafka=kafka, consumer=group, topics=[topics.intel("police")],
-                               handler=broker_handler, metrics=metrics, dlq=dlq)  # fmt: skip
+            loop = ConsumeLoop(
+                kafka=kafka,
+                consumer=group,
+                topics=[topics.intel("police")],
+                handler=broker_handler,
+                metrics=metrics,
+                dlq=dlq,
+            )
             async with loop:
                 await ku.eventually(
                     lambda: _count(kafka, topics.release("csc-mash"), 1), what="one release published"

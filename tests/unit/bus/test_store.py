@@ -53,12 +53,12 @@ def test_first_seen_drops_exact_copies_and_rejects_a_replayed_id(store: Store) -
             tx.first_seen("m-1", b"other value")
 
 
-def test_outbox_done_deletes_up_to_a_sequence_number(store: Store) -> None:
+def test_outbox_done_deletes_the_acknowledged_rows(store: Store) -> None:
     with store.transaction() as tx:
         for i in range(5):
             tx.enqueue("out", str(i).encode())
     rows = store.outbox_batch(3)
-    store.outbox_done(rows[-1].seq)
+    store.outbox_done([r.seq for r in rows])
     assert [r.value for r in store.outbox_batch(10)] == [b"3", b"4"]
     depth, _ = store.outbox_stats()
     assert depth == 2
