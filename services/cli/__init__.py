@@ -10,6 +10,7 @@ import click
 from jigsaw.errors import JigsawError
 from services.cli.broker import audit, broker, policy
 from services.cli.demo import demo
+from services.cli.hub import case, hub
 from services.cli.kafka import kafka
 from services.cli.keys import keys
 from services.cli.schemas import schemas
@@ -43,6 +44,8 @@ cli.add_command(schemas)
 cli.add_command(broker)
 cli.add_command(policy)
 cli.add_command(audit)
+cli.add_command(hub)
+cli.add_command(case)
 
 
 def main(argv: list[str] | None = None) -> None:

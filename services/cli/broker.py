@@ -61,8 +61,10 @@ def check(file: Path) -> None:
 
     loaded = load_policy(file)
     findings = check_policy(loaded)
-    click.echo(f"{file}: policy {loaded.version}, {len(loaded.rules)} rules, "
-               f"{len(loaded.subscribers)} subscribers, {len(loaded.categories)} categories")  # fmt: skip
+    click.echo(
+        f"{file}: policy {loaded.version}, {len(loaded.rules)} rules, "
+        f"{len(loaded.subscribers)} subscribers, {len(loaded.categories)} categories"
+    )
     for f in findings:
         click.echo(f"  {f.rule_id}: {f.kind}: {f.message}")
     click.echo("ok" if not findings else f"{len(findings)} finding(s)")
@@ -70,8 +72,13 @@ def check(file: Path) -> None:
 
 
 @policy.command()
-@click.option("--policy", "file", type=click.Path(path_type=Path),
-              default=Path("deploy/policy/devon-mash.yaml"), show_default=True)  # fmt: skip
+@click.option(
+    "--policy",
+    "file",
+    type=click.Path(path_type=Path),
+    default=Path("deploy/policy/devon-mash.yaml"),
+    show_default=True,
+)
 @click.option("--subscriber", required=True)
 @click.option("--category", required=True)
 @click.option("--purpose", type=click.Choice(PURPOSES), required=True)
@@ -79,8 +86,16 @@ def check(file: Path) -> None:
 @click.option("--consent", type=click.Choice(CONSENT_STATES), default="NONE", show_default=True)
 @click.option("--assigned/--not-assigned", default=True, show_default=True)
 @click.option("--on", "on", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Decide as of this date.")
-def explain(file: Path, subscriber: str, category: str, purpose: str, stage: str, consent: str,
-            assigned: bool, on: object) -> None:  # fmt: skip
+def explain(
+    file: Path,
+    subscriber: str,
+    category: str,
+    purpose: str,
+    stage: str,
+    consent: str,
+    assigned: bool,
+    on: object,
+) -> None:
     """Print the decision for one case and the rule behind it."""
     from datetime import UTC, datetime
 
@@ -132,8 +147,9 @@ def verify(bootstrap: str | None, prefix: str, topic: str | None, broker_id: str
     report = verify_chain(registry, directory, broker_id, records)
     for b in report.breaks or []:
         click.echo(f"BREAK partition {b.partition} offset {b.offset}: {b.problem}")
-    click.echo(f"{report.records} records, {report.duplicates} exact duplicates, "
-               f"{len(report.breaks or [])} breaks")  # fmt: skip
+    click.echo(
+        f"{report.records} records, {report.duplicates} exact duplicates, {len(report.breaks or [])} breaks"
+    )
     raise SystemExit(0 if report.ok else 1)
 
 

@@ -1,0 +1,196 @@
+"""The hub's lifespan for one subscriber: consumer, case store, intake and API, closed in reverse order."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import uuid
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+import uvicorn
+from aiokafka.structs import TopicPartition
+from prometheus_client import CollectorRegistry
+
+from jigsaw.bus.admin import ensure_topics
+from jigsaw.bus.clients import Producer
+from jigsaw.bus.dlq import DeadLetterCodec, DeadLetterPublisher
+from jigsaw.bus.loop import ConsumeLoop
+from jigsaw.bus.outbox import OutboxPublisher
+from jigsaw.bus.reader import partitions
+from jigsaw.bus.store import Store
+from jigsaw.bus.transactional import TransactionalHandler
+from jigsaw.config import masked
+from jigsaw.lifecycle import until_stopped, wait_or_stop
+from jigsaw.metrics import KernelMetrics, MetricsServer
+from jigsaw.topics import Topics
+from jigsaw.wire.codec import SchemaRegistry
+from jigsaw.wire.directory import KeyDirectory
+from jigsaw.wire.envelope import Envelopes
+from jigsaw.wire.follower import KeyDirectoryFollower
+from services.broker.policy import load_policy
+from services.hub import store as hub_store
+from services.hub.api import Broadcast, create_app
+from services.hub.config import HubSettings
+from services.hub.consumer import HubProcessor
+from services.hub.intake import Intake
+from services.hub.metrics import HubMetrics
+
+log = logging.getLogger(__name__)
+Ready = Callable[[int], None]
+
+
+def _nothing() -> None:
+    return None
+
+
+class _Parts:
+    """What both the live service and a rebuild need."""
+
+    def __init__(self, settings: HubSettings) -> None:
+        self.settings = settings
+        self.registry = SchemaRegistry.load(max_record_bytes=settings.kafka.max_message_bytes)
+        self.policy = load_policy(settings.policy)
+        keystore = settings.keys.keystore()
+        self.directory = KeyDirectory(self.registry, settings.keys.root_key())
+        self.subscriber_keys = keystore.load(settings.subscriber)
+        self.hub_keys = (
+            keystore.load(settings.hub_participant) if keystore.exists(settings.hub_participant) else None
+        )
+        self.topics = Topics(settings.kafka.topic_prefix)
+        self.prom = CollectorRegistry()
+        self.kernel_metrics = KernelMetrics(self.prom, f"hub-{settings.subscriber}")
+        self.metrics = HubMetrics(self.prom, settings.subscriber)
+        self.dead_letters = DeadLetterCodec(self.registry, f"hub-{settings.subscriber}")
+
+    def processor(self, on_update: Callable[[str], None]) -> HubProcessor:
+        envelopes = Envelopes(self.registry, self.directory, self.subscriber_keys)
+        return HubProcessor(envelopes, self.topics, self.metrics, on_update)
+
+    async def topics_ready(self) -> None:
+        agencies = sorted({p.agency for p in self.policy.participants.values() if p.agency})
+        specs = self.topics.specs(agencies, list(self.policy.subscribers), self.settings.partitions)
+        await ensure_topics(self.settings.kafka, specs)
+
+    def agencies(self) -> dict[str, str]:
+        return {p.agency: pid for pid, p in self.policy.participants.items() if p.agency}
+
+
+async def _consumer(
+    stack: AsyncExitStack,
+    parts: _Parts,
+    store: Store,
+    producer: Producer,
+    on_update: Callable[[str], None],
+    group: str,
+    stop: asyncio.Event,
+    publish: bool = True,
+) -> tuple[ConsumeLoop, HubProcessor]:
+    dlq = DeadLetterPublisher(producer, parts.dead_letters, parts.topics.dlq, parts.kernel_metrics)
+    follower = KeyDirectoryFollower(
+        parts.settings.kafka, parts.topics.keys, parts.directory, parts.kernel_metrics, dlq
+    )
+    await stack.enter_async_context(follower)
+    await follower.wait_loaded()
+    store.open()
+    stack.callback(store.close)
+    notify: Callable[[], None] = _nothing
+    if publish:  # a rebuild replays inputs whose dead letters the live service published already
+        outbox = await stack.enter_async_context(OutboxPublisher(store, producer, parts.kernel_metrics))
+        notify = outbox.notify
+    processor = parts.processor(on_update)
+    handler = TransactionalHandler(
+        store, processor, parts.dead_letters, parts.topics.dlq, parts.kernel_metrics, notify
+    )
+    consumer = parts.settings.consumer_settings().model_copy(update={"group_id": group})
+    loop = ConsumeLoop(
+        kafka=parts.settings.kafka,
+        consumer=consumer,
+        topics=processor.inputs,
+        handler=handler,
+        metrics=parts.kernel_metrics,
+        positions=store.offsets,
+        stop=stop,
+    )
+    await stack.enter_async_context(loop)
+    return loop, processor
+
+
+async def run(settings: HubSettings, stop: asyncio.Event, ready: Ready = lambda _: None) -> None:
+    log.info("hub starting with %s", masked(settings))
+    parts = _Parts(settings)
+    await parts.topics_ready()
+    broadcast = Broadcast()
+    async with AsyncExitStack() as stack:
+        await stack.enter_async_context(MetricsServer(settings.metrics, parts.prom))
+        producer = await stack.enter_async_context(Producer(settings.kafka))
+        store = Store(settings.store_path(), hub_store.SCHEMA)
+        loop, _ = await _consumer(
+            stack, parts, store, producer, broadcast.publish, settings.consumer_settings().group_id, stop
+        )
+        reader = sqlite3.connect(settings.store_path(), check_same_thread=False)
+        stack.callback(reader.close)
+        intake = None
+        if parts.hub_keys is not None:
+            envelopes = Envelopes(parts.registry, parts.directory, parts.hub_keys)
+            intake = Intake(envelopes, producer, parts.topics, parts.agencies(), settings.timescales_h)
+        tokens = {t.token.get_secret_value(): t.subscriber for t in settings.api_tokens.values()}
+        app = create_app(
+            subscriber=settings.subscriber, tokens=tokens, db=reader, intake=intake, broadcast=broadcast
+        )
+        server = uvicorn.Server(
+            uvicorn.Config(
+                app, host=settings.api_host, port=settings.api_port, log_level="warning", lifespan="off"
+            )
+        )
+        api = asyncio.create_task(server.serve(), name="hub-api")
+        while not server.started and not api.done():  # noqa: ASYNC110 - uvicorn has no started event
+            await asyncio.sleep(0.02)
+        port = server.servers[0].sockets[0].getsockname()[1] if server.started else 0
+        log.info("hub ready: subscriber %s, API http://%s:%d", settings.subscriber, settings.api_host, port)
+        ready(port)
+        try:
+            await until_stopped(stop, loop.wait(), api)
+        finally:
+            server.should_exit = True
+            await asyncio.gather(api, return_exceptions=True)
+    log.info("hub stopped")
+
+
+async def rebuild(settings: HubSettings, into: Path) -> int:
+    """Replay every input from the start into a fresh store at ``into``. Returns the records applied."""
+    parts = _Parts(settings)
+    stop = asyncio.Event()
+    store = Store(into, hub_store.SCHEMA)
+    async with AsyncExitStack() as stack:
+        producer = await stack.enter_async_context(Producer(settings.kafka))
+        processor_inputs = parts.processor(lambda _: None).inputs
+        ends = await _ends(parts, processor_inputs)
+        group = f"jigsaw-hub-rebuild-{uuid.uuid4().hex[:8]}"
+        await _consumer(stack, parts, store, producer, lambda _: None, group, stop, publish=False)
+        while not await wait_or_stop(stop, 0.1):
+            done = store.offsets()
+            if all(done.get((tp.topic, tp.partition), 0) >= end for tp, end in ends.items()):
+                break
+        stop.set()
+    store.open()
+    with store.transaction() as tx:
+        tx.execute("DELETE FROM kernel_outbox")
+    applied = sum(store.offsets().values())
+    store.close()
+    return applied
+
+
+async def _ends(parts: _Parts, topics: list[str]) -> dict[TopicPartition, int]:
+    from aiokafka import AIOKafkaConsumer
+
+    tps = [TopicPartition(t, p) for t in topics for p in await partitions(parts.settings.kafka, t)]
+    consumer = AIOKafkaConsumer(**parts.settings.kafka.client_kwargs())
+    await consumer.start()
+    try:
+        ends: dict[TopicPartition, int] = await consumer.end_offsets(tps)
+    finally:
+        await consumer.stop()
+    return ends
