@@ -21,24 +21,24 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from prometheus_client import CollectorRegistry  # noqa: E402
+from prometheus_client import CollectorRegistry
 
-from jigsaw.bus.dlq import DeadLetterCodec  # noqa: E402
-from jigsaw.bus.records import Record  # noqa: E402
-from jigsaw.bus.store import Store  # noqa: E402
-from jigsaw.bus.transactional import TransactionalHandler  # noqa: E402
-from jigsaw.config import KafkaSettings  # noqa: E402
-from jigsaw.metrics import KernelMetrics  # noqa: E402
-from jigsaw.topics import Topics  # noqa: E402
-from jigsaw.wire.codec import SchemaRegistry  # noqa: E402
-from jigsaw.wire.envelope import Envelopes  # noqa: E402
-from services.broker import state  # noqa: E402
-from services.broker.decide import Decider  # noqa: E402
-from services.broker.metrics import BrokerMetrics  # noqa: E402
-from services.broker.policy import load_policy  # noqa: E402
-from services.broker.processor import BrokerProcessor  # noqa: E402
-from services.localkafka import LocalKafka  # noqa: E402
-from tests.integration.brokerkit import POLICY, Rig, sections, setup_world  # noqa: E402
+from jigsaw.bus.dlq import DeadLetterCodec
+from jigsaw.bus.records import Record
+from jigsaw.bus.store import Store
+from jigsaw.bus.transactional import TransactionalHandler
+from jigsaw.config import KafkaSettings
+from jigsaw.metrics import KernelMetrics
+from jigsaw.topics import Topics
+from jigsaw.wire.codec import SchemaRegistry
+from jigsaw.wire.envelope import Envelopes
+from services.broker import state
+from services.broker.decide import Decider
+from services.broker.metrics import BrokerMetrics
+from services.broker.policy import load_policy
+from services.broker.processor import BrokerProcessor
+from services.localkafka import LocalKafka
+from tests.integration.brokerkit import POLICY, Rig, sections, setup_world
 
 RESULTS = Path(__file__).parent / "results" / "broker.json"
 CATS = ("identity", "police_incidents", "contact")
@@ -50,24 +50,49 @@ def in_process(n: int, tmp: Path) -> dict[str, float]:
     world = setup_world(registry, POLICY)
     topics = Topics()
     prom = CollectorRegistry()
-    processor = BrokerProcessor(Envelopes(registry, world.directory, world.keys["broker"]),
-                                Decider(load_policy(POLICY)), topics, BrokerMetrics(prom))  # fmt: skip
+    processor = BrokerProcessor(
+        Envelopes(registry, world.directory, world.keys["broker"]),
+        Decider(load_policy(POLICY)),
+        topics,
+        BrokerMetrics(prom),
+    )
     store = Store(tmp / "bench.sqlite", state.SCHEMA)
     store.open()
-    handler = TransactionalHandler(store, processor, DeadLetterCodec(registry, "b"), topics.dlq,
-                                   KernelMetrics(prom, "b"))  # fmt: skip
+    handler = TransactionalHandler(
+        store, processor, DeadLetterCodec(registry, "b"), topics.dlq, KernelMetrics(prom, "b")
+    )
     hub, police = world.party("hub.devon"), world.party("police.devon")
     setup, returns = [], []
     for i in range(n):
         rid = f"R-{i}"
         body = {"subscribers": list(SUBSCRIBERS), "action": "ASSIGN", "assigned_by": "b", "assigned_at": 0}
-        setup.append(Record(topics.assignments, 0, i, rid.encode(),
-                            hub.seal(kind="ASSIGNMENT", referral_id=rid, body=body, sections=[], recipients=[])))  # fmt: skip
-        intel = {"enquiry_id": None, "agency": "police", "unsolicited": False, "matches": [],
-                 "nothing_held_categories": []}  # fmt: skip
-        returns.append(Record(topics.intel("police"), 0, i, rid.encode(),
-                              police.seal(kind="INTEL", referral_id=rid, body=intel, sections=sections(*CATS),
-                                          recipients=["broker"])))  # fmt: skip
+        setup.append(
+            Record(
+                topics.assignments,
+                0,
+                i,
+                rid.encode(),
+                hub.seal(kind="ASSIGNMENT", referral_id=rid, body=body, sections=[], recipients=[]),
+            )
+        )
+        intel = {
+            "enquiry_id": None,
+            "agency": "police",
+            "unsolicited": False,
+            "matches": [],
+            "nothing_held_categories": [],
+        }
+        returns.append(
+            Record(
+                topics.intel("police"),
+                0,
+                i,
+                rid.encode(),
+                police.seal(
+                    kind="INTEL", referral_id=rid, body=intel, sections=sections(*CATS), recipients=["broker"]
+                ),
+            )
+        )
     loop = asyncio.new_event_loop()
     for rec in setup:
         loop.run_until_complete(handler(rec))
@@ -103,8 +128,12 @@ async def through_kafka(n: int, tmp: Path, bootstrap: str) -> dict[str, float]:
     elapsed = time.perf_counter() - t0
     await rig.close()
     decisions = n * len(SUBSCRIBERS) * len(CATS)
-    return {"returns": n, "decisions_per_s": decisions / elapsed, "returns_per_s": n / elapsed,
-            "seconds_incl_startup": elapsed}  # fmt: skip
+    return {
+        "returns": n,
+        "decisions_per_s": decisions / elapsed,
+        "returns_per_s": n / elapsed,
+        "seconds_incl_startup": elapsed,
+    }
 
 
 def main() -> None:
@@ -118,10 +147,14 @@ def main() -> None:
         remote = asyncio.run(through_kafka(n, Path(tmp) / "k", bootstrap))
     print(f"\nbroker decisions: {n} returns x {len(CATS)} sections x {len(SUBSCRIBERS)} subscribers\n")
     print(f"{'':<16}{'decisions/s':>14}{'returns/s':>12}{'p50 ms':>9}{'p99 ms':>9}")
-    print(f"{'in process':<16}{local['decisions_per_s']:>14.0f}{local['returns_per_s']:>12.0f}"
-          f"{local['latency_p50_ms']:>9.2f}{local['latency_p99_ms']:>9.2f}")  # fmt: skip
-    print(f"{'through Kafka':<16}{remote['decisions_per_s']:>14.0f}{remote['returns_per_s']:>12.0f}"
-          f"{'':>9}{'':>9}  ({remote['seconds_incl_startup']:.1f} s incl. start-up)")  # fmt: skip
+    print(
+        f"{'in process':<16}{local['decisions_per_s']:>14.0f}{local['returns_per_s']:>12.0f}"
+        f"{local['latency_p50_ms']:>9.2f}{local['latency_p99_ms']:>9.2f}"
+    )
+    print(
+        f"{'through Kafka':<16}{remote['decisions_per_s']:>14.0f}{remote['returns_per_s']:>12.0f}"
+        f"{'':>9}{'':>9}  ({remote['seconds_incl_startup']:.1f} s incl. start-up)"
+    )
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps({"in_process": local, "through_kafka": remote}, indent=2))
     print(f"\nwritten to {RESULTS}")

@@ -32,9 +32,15 @@ class World:
         keys = self.keys[pid]
         for gen in keys.generations.values():
             record = issue_key_record(
-                self.registry, self.root, gen.public_record(), participant_id=pid, role=keys.role,
-                agency=keys.agency, revoked=revoked, revocation_reason=reason,
-            )  # fmt: skip
+                self.registry,
+                self.root,
+                gen.public_record(),
+                participant_id=pid,
+                role=keys.role,
+                agency=keys.agency,
+                revoked=revoked,
+                revocation_reason=reason,
+            )
             self.records.append(record)
             self.directory.apply(record[1])
 
@@ -61,13 +67,19 @@ def incidents(subject_ref: str = "S1", summary: str = "Suspected theft of a peda
         "subject_ref": subject_ref,
         "incidents": [
             {
-                "kind": "ALLEGATION", "source": "Niche RMS", "recorded_on": date(2026, 10, 1),
-                "incident_ref": "INC-0001", "incident_date": date(2026, 9, 30),
-                "incident_type": "Theft of pedal cycle", "subject_role": "SUSPECT",
-                "domestic_abuse": False, "summary": summary, "ppn_submitted": False,
+                "kind": "ALLEGATION",
+                "source": "Niche RMS",
+                "recorded_on": date(2026, 10, 1),
+                "incident_ref": "INC-0001",
+                "incident_date": date(2026, 9, 30),
+                "incident_type": "Theft of pedal cycle",
+                "subject_role": "SUSPECT",
+                "domestic_abuse": False,
+                "summary": summary,
+                "ppn_submitted": False,
             }
         ],
-    }  # fmt: skip
+    }
 
 
 def identity(subject_ref: str = "S1") -> dict[str, Any]:
@@ -75,11 +87,15 @@ def identity(subject_ref: str = "S1") -> dict[str, Any]:
         "subject_ref": subject_ref,
         "names": [
             {
-                "kind": "FACT", "source": "PNC", "recorded_on": date(2026, 1, 5), "name_type": "LEGAL",
-                "given_names": "Callum", "family_name": "Hartley-Price",
+                "kind": "FACT",
+                "source": "PNC",
+                "recorded_on": date(2026, 1, 5),
+                "name_type": "LEGAL",
+                "given_names": "Callum",
+                "family_name": "Hartley-Price",
             }
         ],
-    }  # fmt: skip
+    }
 
 
 def contact(subject_ref: str = "S1") -> dict[str, Any]:
@@ -87,11 +103,15 @@ def contact(subject_ref: str = "S1") -> dict[str, Any]:
         "subject_ref": subject_ref,
         "contacts": [
             {
-                "kind": "FACT", "source": "Niche RMS", "recorded_on": date(2026, 10, 2), "known": True,
-                "agency": "police.devon", "contact_team": "MASH police desk",
+                "kind": "FACT",
+                "source": "Niche RMS",
+                "recorded_on": date(2026, 10, 2),
+                "known": True,
+                "agency": "police.devon",
+                "contact_team": "MASH police desk",
             }
         ],
-    }  # fmt: skip
+    }
 
 
 def intel_body(agency: str = "police") -> dict[str, Any]:

@@ -124,9 +124,17 @@ class Verified:
 
 def _signing_bytes(env: Mapping[str, Any], created_at: int) -> bytes:
     parts: list[bytes | str | int] = [
-        _SIGNED, env["msg_id"], env["referral_id"], env["kind"], env["sender"], created_at,
-        env["body_schema"], env["body"], env["signer_kid"], len(env["sections"]),
-    ]  # fmt: skip
+        _SIGNED,
+        env["msg_id"],
+        env["referral_id"],
+        env["kind"],
+        env["sender"],
+        created_at,
+        env["body_schema"],
+        env["body"],
+        env["signer_kid"],
+        len(env["sections"]),
+    ]
     for s in env["sections"]:
         parts += [s["category"], s["subject_ref"], s["classification"], s["payload_schema"]]
         parts += [s["nonce"], s["digest"]]
@@ -134,8 +142,17 @@ def _signing_bytes(env: Mapping[str, Any], created_at: int) -> bytes:
 
 
 def _section_aad(env: Mapping[str, Any], s: Mapping[str, Any]) -> bytes:
-    return frame([_SECTION, env["msg_id"], env["referral_id"], env["sender"], s["category"],
-                  s["subject_ref"], s["payload_schema"]])  # fmt: skip
+    return frame(
+        [
+            _SECTION,
+            env["msg_id"],
+            env["referral_id"],
+            env["sender"],
+            s["category"],
+            s["subject_ref"],
+            s["payload_schema"],
+        ]
+    )
 
 
 def _dek_aad(env: Mapping[str, Any], s: Mapping[str, Any], recipient: str) -> bytes:
@@ -151,9 +168,16 @@ def _stamp_bytes(
     signed_digest: bytes, signature: bytes, stamp: Mapping[str, Any], sections: Sequence[Any]
 ) -> bytes:
     parts: list[bytes | str | int] = [
-        _RELEASE, signed_digest, signature, stamp["decision_id"], stamp["subscriber"],
-        stamp["policy_version"], stamp["broker"], stamp["broker_kid"], len(sections),
-    ]  # fmt: skip
+        _RELEASE,
+        signed_digest,
+        signature,
+        stamp["decision_id"],
+        stamp["subscriber"],
+        stamp["policy_version"],
+        stamp["broker"],
+        stamp["broker_kid"],
+        len(sections),
+    ]
     for s in sections:
         w = s["withheld"] or {"reason": "", "rule_id": ""}
         parts += [s["category"], s["subject_ref"], w["reason"], w["rule_id"], len(s["wrapped_keys"])]
@@ -314,17 +338,25 @@ class Envelopes:
         for s in env["sections"]:
             notice = withheld.get((s["category"], s["subject_ref"]))
             if notice is not None:
-                out = {**s, "ciphertext": None, "wrapped_keys": [],
-                       "withheld": {"reason": notice.reason, "rule_id": notice.rule_id}}  # fmt: skip
+                out = {
+                    **s,
+                    "ciphertext": None,
+                    "wrapped_keys": [],
+                    "withheld": {"reason": notice.reason, "rule_id": notice.rule_id},
+                }
             else:
                 dek = self._unwrap(env, s, verified.created_at, wrappers=(env["sender"],))
                 out = {**s, "wrapped_keys": [self._wrap(_dek_aad_prefix(env, s), dek, subscriber, target)]}
             sections.append(out)
         me = self.keys.current
         stamp: dict[str, Any] = {
-            "decision_id": decision_id, "subscriber": subscriber, "policy_version": policy_version,
-            "broker": self.me, "broker_kid": me.sign_kid, "signature": b"",
-        }  # fmt: skip
+            "decision_id": decision_id,
+            "subscriber": subscriber,
+            "policy_version": policy_version,
+            "broker": self.me,
+            "broker_kid": me.sign_kid,
+            "signature": b"",
+        }
         signed = hashlib.sha256(_signing_bytes(env, verified.created_at)).digest()
         stamp["signature"] = me.sign.sign(_stamp_bytes(signed, env["signature"], stamp, sections))
         return self.registry.encode(self._schema, {**env, "sections": sections, "release": stamp})
@@ -371,10 +403,20 @@ class Envelopes:
         sections = tuple(self._open_section(env, s, v.created_at, wrappers) for s in env["sections"])
         release = None
         if stamp is not None:
-            release = ReleaseInfo(stamp["decision_id"], stamp["subscriber"], stamp["policy_version"],
-                                  stamp["broker"])  # fmt: skip
-        return Opened(env["msg_id"], env["referral_id"], env["kind"], env["sender"], v.created_at,
-                      v.body, v.body_schema, sections, release)  # fmt: skip
+            release = ReleaseInfo(
+                stamp["decision_id"], stamp["subscriber"], stamp["policy_version"], stamp["broker"]
+            )
+        return Opened(
+            env["msg_id"],
+            env["referral_id"],
+            env["kind"],
+            env["sender"],
+            v.created_at,
+            v.body,
+            v.body_schema,
+            sections,
+            release,
+        )
 
     def _open_section(
         self, env: Mapping[str, Any], s: Mapping[str, Any], created_at: int, wrappers: Sequence[str]

@@ -106,8 +106,13 @@ class KeyDirectoryFollower(Component):
         try:
             self.directory.apply(record.value)
         except RejectedInput as exc:
-            log.warning("rejected a key record at %s[%d]@%d: %s", record.topic, record.partition,
-                        record.offset, exc.reason.value)  # fmt: skip
+            log.warning(
+                "rejected a key record at %s[%d]@%d: %s",
+                record.topic,
+                record.partition,
+                record.offset,
+                exc.reason.value,
+            )
             if self._dlq is not None:
                 await self._dlq.publish(record, exc.reason, str(exc))
             else:

@@ -55,9 +55,16 @@ CASES = [
     ("subscriber", "category", "purpose", "stage", "consent", "assigned", "outcome", "rule"), CASES
 )
 def test_decision_table(
-    policy: Policy, subscriber: str, category: str, purpose: str | None, stage: str, consent: str,
-    assigned: bool, outcome: str, rule: str,
-) -> None:  # fmt: skip
+    policy: Policy,
+    subscriber: str,
+    category: str,
+    purpose: str | None,
+    stage: str,
+    consent: str,
+    assigned: bool,
+    outcome: str,
+    rule: str,
+) -> None:
     d = decide(policy, Context(subscriber, category, purpose, stage, consent, assigned), TODAY)
     assert (d.outcome, d.rule_id) == (outcome, rule), d.reason
     if outcome == "RELEASE":
@@ -66,9 +73,18 @@ def test_decision_table(
 
 def test_originator_control_holds_even_where_a_rule_would_allow(policy: Policy) -> None:
     rules = [*policy.rules]
-    rules.insert(0, rules[0].model_copy(update={"id": "R-HEALTH-MAPPA", "roles": ["HEALTH_MASH_DESK"],
-                                                "categories": ["probation"], "purposes": ["TRIAGE"],
-                                                "stages": ["RED"]}))  # fmt: skip
+    rules.insert(
+        0,
+        rules[0].model_copy(
+            update={
+                "id": "R-HEALTH-MAPPA",
+                "roles": ["HEALTH_MASH_DESK"],
+                "categories": ["probation"],
+                "purposes": ["TRIAGE"],
+                "stages": ["RED"],
+            }
+        ),
+    )
     wider = policy.model_copy(update={"rules": rules})
     d = decide(wider, Context("health-mash", "probation", "TRIAGE", "RED", "NONE", True), TODAY)
     assert (d.outcome, d.rule_id) == ("WITHHOLD", "SYS-ORIGINATOR")

@@ -64,8 +64,15 @@ def test_check_reports_rules_that_never_fire_and_rules_that_conflict(tmp_path: P
                 "lawful_basis": "something else",
             }
         )
-        d["rules"].append({"id": "R-DEAD-SCREEN", "roles": ["CSC_MASH_TEAM"], "categories": ["housing"],
-                           "purposes": ["SCREENING"], "stages": ["SCREENING"]})  # fmt: skip
+        d["rules"].append(
+            {
+                "id": "R-DEAD-SCREEN",
+                "roles": ["CSC_MASH_TEAM"],
+                "categories": ["housing"],
+                "purposes": ["SCREENING"],
+                "stages": ["SCREENING"],
+            }
+        )
 
     findings = {(f.rule_id, f.kind) for f in check_policy(load_policy(_variant(tmp_path, add)))}
     assert ("R-SHADOWED", "conflict") in findings
@@ -77,9 +84,24 @@ def test_check_reports_rules_that_never_fire_and_rules_that_conflict(tmp_path: P
 
 
 def test_explain_prints_the_decision_and_its_rule() -> None:
-    args = ["policy", "explain", "--policy", str(POLICY), "--subscriber", "partner-hub",
-            "--category", "housing", "--purpose", "EARLY_HELP", "--stage", "GREEN",
-            "--consent", "REFUSED", "--on", "2026-11-26"]  # fmt: skip
+    args = [
+        "policy",
+        "explain",
+        "--policy",
+        str(POLICY),
+        "--subscriber",
+        "partner-hub",
+        "--category",
+        "housing",
+        "--purpose",
+        "EARLY_HELP",
+        "--stage",
+        "GREEN",
+        "--consent",
+        "REFUSED",
+        "--on",
+        "2026-11-26",
+    ]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert "WITHHOLD by SYS-CONSENT-REFUSED" in result.output

@@ -57,19 +57,28 @@ def test_the_directory_takes_only_root_signed_records_and_a_revocation_is_final(
     public = keys.current.public_record()
     directory = KeyDirectory(registry, root.current.sign.public_key())
 
-    _, forged = issue_key_record(registry, impostor, public, participant_id="health.devon",
-                                 role="AGENCY_CONNECTOR", agency="health")  # fmt: skip
+    _, forged = issue_key_record(
+        registry, impostor, public, participant_id="health.devon", role="AGENCY_CONNECTOR", agency="health"
+    )
     with pytest.raises(UnknownSender):
         directory.apply(forged)
-    _, good = issue_key_record(registry, root, public, participant_id="health.devon",
-                               role="AGENCY_CONNECTOR", agency="health")  # fmt: skip
+    _, good = issue_key_record(
+        registry, root, public, participant_id="health.devon", role="AGENCY_CONNECTOR", agency="health"
+    )
     assert directory.apply(good).kex_kid == keys.current.kex_kid
     with pytest.raises(BadSignature):
         directory.apply(good[:-1] + bytes([good[-1] ^ 1]))
 
-    _, revoked = issue_key_record(registry, root, public, participant_id="health.devon",
-                                  role="AGENCY_CONNECTOR", agency="health", revoked=True,
-                                  revocation_reason="SUPERSEDED")  # fmt: skip
+    _, revoked = issue_key_record(
+        registry,
+        root,
+        public,
+        participant_id="health.devon",
+        role="AGENCY_CONNECTOR",
+        agency="health",
+        revoked=True,
+        revocation_reason="SUPERSEDED",
+    )
     directory.apply(revoked)
     directory.apply(good)  # replaying the older record must not un-revoke
     with pytest.raises(RevokedKey):
