@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import logging
 import signal
 from collections.abc import Awaitable
 from types import TracebackType
 from typing import Self, TypeVar
 
 from jigsaw.errors import JigsawError
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -102,3 +105,20 @@ async def until_stopped(stop: asyncio.Event, *waits: Awaitable[None]) -> None:
         fut.cancel()
     for fut in done:
         fut.result()
+
+
+async def close_quietly(closing: Awaitable[None], what: str, timeout_s: float = 10.0) -> None:
+    """Close a Kafka client during shutdown without hanging on, or failing from, an unreachable Kafka.
+
+    aiokafka's close can time out, raise a connection error, or surface the cancellation of its own
+    internal tasks; none of these should stop the rest of the shutdown. Our own cancellation still propagates.
+    """
+    try:
+        await asyncio.wait_for(closing, timeout_s)
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+        log.warning("closing %s was cut short; Kafka may be unreachable", what)
+    except Exception as exc:  # any failure to close is logged, and shutdown goes on
+        log.warning("closing %s failed (%s); Kafka may be unreachable", what, type(exc).__name__)

@@ -23,12 +23,13 @@ from jigsaw.bus.dlq import DeadLetterPublisher
 from jigsaw.bus.records import DeadLetter, Outcome, Record, RetryLater
 from jigsaw.config import ConsumerSettings, KafkaSettings
 from jigsaw.errors import DeadLetterReason, FatalError, RejectedInput, TransientError
-from jigsaw.lifecycle import Component, require, wait_or_stop
+from jigsaw.lifecycle import Component, close_quietly, require, wait_or_stop
 from jigsaw.metrics import KernelMetrics
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Record], Awaitable[Outcome]]
+STOP_STEP_S = 10.0
 Positions = Callable[[], dict[tuple[str, int], int]]
 
 
@@ -117,9 +118,11 @@ class ConsumeLoop(Component):
                 self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, FatalError):
                 await self._task
-        with contextlib.suppress(KafkaError):
-            await self._commit()
-        await self._consumer.stop()
+        # With Kafka unreachable, a commit or a leave-group waits on a coordinator that is not coming: bound
+        # both. Stored offsets (or, failing them, a redelivery to idempotent handlers) cover what is lost.
+        with contextlib.suppress(KafkaError, TimeoutError):
+            await asyncio.wait_for(self._commit(), STOP_STEP_S)
+        await close_quietly(self._consumer.stop(), "the consumer", STOP_STEP_S)
 
     @property
     def _client(self) -> AIOKafkaConsumer:

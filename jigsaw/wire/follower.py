@@ -20,7 +20,7 @@ from jigsaw.bus.dlq import DeadLetterPublisher
 from jigsaw.bus.records import Record
 from jigsaw.config import KafkaSettings
 from jigsaw.errors import RejectedInput, TransientError
-from jigsaw.lifecycle import Component, require, wait_or_stop
+from jigsaw.lifecycle import Component, close_quietly, require, wait_or_stop
 from jigsaw.metrics import KernelMetrics
 from jigsaw.wire.directory import KeyDirectory
 
@@ -85,16 +85,16 @@ class KeyDirectoryFollower(Component):
         while not self._stopping.is_set():
             try:
                 batch = await consumer.getmany(timeout_ms=500)
+                for msgs in batch.values():
+                    for msg in msgs:
+                        await self._apply(Record.from_consumer(msg))
+                for tp in list(pending):
+                    if await consumer.position(tp) >= ends[tp]:
+                        pending.discard(tp)
             except KafkaError as exc:
                 self._metrics.consume_error(type(exc).__name__)
                 await wait_or_stop(self._stopping, 1.0)
                 continue
-            for msgs in batch.values():
-                for msg in msgs:
-                    await self._apply(Record.from_consumer(msg))
-            for tp in list(pending):
-                if await consumer.position(tp) >= ends[tp]:
-                    pending.discard(tp)
             if not pending and not self.loaded.is_set():
                 log.info("key directory loaded: %d participants", len(self.directory.participants()))
                 self.loaded.set()
@@ -125,4 +125,4 @@ class KeyDirectoryFollower(Component):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         if self._consumer is not None:
-            await self._consumer.stop()
+            await close_quietly(self._consumer.stop(), "the key directory consumer")

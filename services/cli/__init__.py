@@ -9,6 +9,7 @@ import click
 
 from jigsaw.errors import JigsawError
 from services.cli.broker import audit, broker, policy
+from services.cli.connector import connector
 from services.cli.demo import demo
 from services.cli.hub import case, hub
 from services.cli.kafka import kafka
@@ -46,6 +47,7 @@ cli.add_command(policy)
 cli.add_command(audit)
 cli.add_command(hub)
 cli.add_command(case)
+cli.add_command(connector)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,79 @@
+"""What an agency writes: a ``Connector`` with its source-record models, and, if it needs one, a lookup.
+
+A source record is validated with pydantic (errors name the record and the field, never the value) and
+becomes one item of its category's payload, with its provenance: fact, allegation or opinion, source, date.
+"""
+
+from __future__ import annotations
+
+from abc import ABC
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from connectors.sdk.adapters import SourceAdapter
+
+
+class SourceRecord(BaseModel):
+    """One row of an agency's system, validated. Subclasses add fields and say how it maps."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    # The payload list this record becomes an item of, e.g. "incidents" for police_incidents.
+    list_field: ClassVar[str]
+    source_system: ClassVar[str] = "source system"
+
+    source_id: str
+    kind: Literal["FACT", "ALLEGATION", "OPINION"] = "FACT"
+    recorded_on: date
+
+    def item(self) -> dict[str, Any]:
+        """The payload item: the record's own fields plus its provenance."""
+        fields = self.model_dump(exclude={"source_id", "kind", "recorded_on"})
+        return {
+            "kind": self.kind,
+            "source": self.source_system,
+            "recorded_on": self.recorded_on,
+            "source_ref": None,
+            **fields,
+        }
+
+
+@dataclass(frozen=True)
+class MatchedSubject:
+    """An enquiry's subject, and the person in the agency's system it was matched to."""
+
+    subject_ref: str
+    source_id: str
+    method: str
+    confidence: float
+
+
+@dataclass(frozen=True)
+class Finding:
+    category: str
+    source_id: str
+    row: dict[str, Any]
+
+
+class Connector(ABC):  # noqa: B024 - an agency subclasses it and may override nothing but `records`
+    """An agency's connector. Declare ``records`` (category -> record model); override ``lookup`` only
+    when the adapter's per-category queries are not enough."""
+
+    records: ClassVar[dict[str, type[SourceRecord]]] = {}
+
+    def __init__(self, adapter: SourceAdapter) -> None:
+        self.adapter = adapter
+
+    async def lookup(self, subjects: Sequence[MatchedSubject], categories: Sequence[str]) -> list[Finding]:
+        """What this agency holds on ``subjects`` in ``categories``. The default asks the adapter."""
+        ids = sorted({s.source_id for s in subjects})
+        findings = []
+        for category in categories:
+            if category in self.records and ids:
+                rows = await self.adapter.records(category, ids)
+                findings += [Finding(category, str(r["source_id"]), r) for r in rows]
+        return findings

@@ -1,0 +1,53 @@
+"""A connector's configuration file (YAML), validated. The keystore passphrase comes from the environment."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from connectors.sdk.adapters import SourceConfig
+from jigsaw.config import ConsumerSettings, KafkaSettings, KeystoreSettings, MetricsSettings
+from jigsaw.errors import ConfigError
+
+
+class ConnectorConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    participant_id: str = Field(description="This connector's participant id, e.g. police.devon.")
+    agency: str = Field(description="The agency type, which names the intel topic, e.g. police.")
+    connector: str = Field(description="module:Class of the agency's Connector subclass.")
+    source: SourceConfig
+    kafka: KafkaSettings = KafkaSettings()
+    keys: KeystoreSettings = KeystoreSettings()
+    consumer: ConsumerSettings | None = None
+    metrics: MetricsSettings = MetricsSettings(port=0)
+    broker: str = "broker"
+    match_threshold: float = Field(default=0.9, gt=0.5, le=1)
+    state_dir: Path = Path(".jigsaw/state")
+
+    def consumer_settings(self) -> ConsumerSettings:
+        return self.consumer or ConsumerSettings(group_id=f"jigsaw-connector-{self.participant_id}")
+
+    def connector_class(self) -> type:
+        module, _, name = self.connector.partition(":")
+        try:
+            return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+        except (ImportError, AttributeError) as exc:
+            raise ConfigError(f"connector {self.connector!r} cannot be imported: {exc}") from exc
+
+
+def load_config(path: Path) -> ConnectorConfig:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    try:
+        return ConnectorConfig.model_validate(raw)
+    except ValidationError as exc:
+        lines = [f"  {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        raise ConfigError(f"{path}: {exc.error_count()} problem(s):\n" + "\n".join(lines)) from None

@@ -1,0 +1,309 @@
+"""The connector runtime: everything but the agency's lookup.
+
+For each enquiry addressed to this agency it opens the enquiry with the agency's key, finds candidates in
+the source and matches each subject, looks up what is held, validates every source record, maps the
+records to the category payloads, seals the return for the broker, and commits it to a local outbox with
+the consumed offset in one SQLite transaction. The outbox publishes with an idempotent producer once Kafka
+is reachable, so a Kafka outage or a restart loses nothing and publishes nothing twice: a return's msg_id
+is derived from the enquiry's, and any re-send is an exact copy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from connectors.sdk.adapters import SourceAdapter
+from connectors.sdk.base import Connector, Finding, MatchedSubject, SourceRecord
+from connectors.sdk.matching import Match, Matcher, Person, Subject
+from connectors.sdk.metrics import ConnectorMetrics
+from jigsaw.bus.dlq import DeadLetterCodec
+from jigsaw.bus.outbox import OutboxPublisher
+from jigsaw.bus.records import COMMIT, HEADER_KIND, HEADER_MSG_ID, Outcome, Record
+from jigsaw.bus.store import Store
+from jigsaw.errors import DeadLetterReason, PayloadInvalid, RejectedInput
+from jigsaw.ids import derived_id, new_msg_id, new_referral_id
+from jigsaw.metrics import KernelMetrics
+from jigsaw.topics import Topics
+from jigsaw.wire.envelope import Envelopes, Opened, SectionInput
+
+log = logging.getLogger(__name__)
+VERSION = "jigsaw-connector/1"
+
+
+def _pseudonym(source_id: str) -> str:
+    """How a DLQ record names a source record: the agency can hash its own ids to find it; nobody else can."""
+    return hashlib.sha256(source_id.encode()).hexdigest()[:12]
+
+
+def subject_from_identity(payload: dict[str, Any]) -> Subject:
+    names = payload.get("names") or [{}]
+    details = payload.get("details") or [{}]
+    addresses = payload.get("addresses") or [{}]
+    ids = {i["scheme"]: i["value"] for i in payload.get("identifiers", [])}
+    dob = details[0].get("date_of_birth")
+    return Subject(
+        subject_ref=payload["subject_ref"],
+        given_names=names[0].get("given_names", ""),
+        family_name=names[0].get("family_name", ""),
+        dob=dob,
+        postcode=addresses[0].get("postcode"),
+        nhs=ids.get("NHS"),
+        upn=ids.get("UPN"),
+        pnc=ids.get("PNC"),
+        ni=ids.get("NI"),
+    )
+
+
+class Problem(Exception):
+    """A source record that failed validation. Carries no value from the record."""
+
+
+class ConnectorRuntime:
+    def __init__(
+        self,
+        *,
+        participant_id: str,
+        agency: str,
+        connector: Connector,
+        adapter: SourceAdapter,
+        envelopes: Envelopes,
+        store: Store,
+        outbox: OutboxPublisher,
+        topics: Topics,
+        metrics: ConnectorMetrics,
+        kernel_metrics: KernelMetrics,
+        dead_letters: DeadLetterCodec,
+        matcher: Matcher,
+        broker: str = "broker",
+    ) -> None:
+        self.participant_id = participant_id
+        self.agency = agency
+        self.connector = connector
+        self.adapter = adapter
+        self.envelopes = envelopes
+        self.store = store
+        self.outbox = outbox
+        self.topics = topics
+        self.metrics = metrics
+        self.kernel_metrics = kernel_metrics
+        self.dead_letters = dead_letters
+        self.matcher = matcher
+        self.broker = broker
+
+    # -- enquiries ------------------------------------------------------------------------------------
+    async def __call__(self, record: Record) -> Outcome:
+        """The consume loop's handler. Lookups run first; the outcome commits in one transaction, with the
+        offset, so a rejection is dead-lettered exactly once too."""
+        try:
+            return await self._enquiry(record)
+        except RejectedInput as exc:
+            with self.store.transaction() as tx:
+                tx.enqueue(
+                    self.topics.dlq, self.dead_letters.encode(record, exc.reason, str(exc)), key=record.key
+                )
+                tx.set_offset(record.topic, record.partition, record.offset + 1)
+            self.kernel_metrics.dead_lettered(exc.reason)
+            self.outbox.notify()
+            return COMMIT
+
+    async def _enquiry(self, record: Record) -> Outcome:
+        verified = self.envelopes.verify(record.value or b"", record.key)
+        if verified.envelope["kind"] != "ENQUIRY":
+            raise PayloadInvalid(f"a {verified.envelope['kind']} message on the enquiries topic")
+        if self.participant_id not in verified.body["addressed_agencies"]:
+            # Another agency's enquiry: not ours to open, and nothing wrong with it.
+            with self.store.transaction() as tx:
+                tx.set_offset(record.topic, record.partition, record.offset + 1)
+            return COMMIT
+        opened = self.envelopes.open(record.value or b"", record.key)
+        self.metrics.enquiries.inc()
+        started = time.perf_counter()
+        matched = await self._match(opened)
+        wanted = list(opened.body["categories"])
+        findings = await self.connector.lookup(matched, wanted)
+        self.metrics.lookup_seconds.observe(time.perf_counter() - started)
+        sections, problems = self._sections(findings, matched)
+        held = {f.category for f in findings}  # an invalid record is still something held
+        body = {
+            "enquiry_id": opened.body["enquiry_id"],
+            "agency": self.agency,
+            "unsolicited": False,
+            "connector_version": VERSION,
+            "matches": self._matches(opened, matched),
+            "nothing_held_categories": sorted(c for c in wanted if c not in held),
+        }
+        msg_id = derived_id("return", opened.msg_id, self.participant_id)
+        value = self.envelopes.seal(
+            kind="INTEL",
+            referral_id=opened.referral_id,
+            body=body,
+            sections=sections,
+            recipients=[self.broker],
+            msg_id=msg_id,
+        )
+        with self.store.transaction() as tx:
+            if tx.first_seen(opened.msg_id, record.value or b""):
+                self._enqueue_return(tx, opened.referral_id, msg_id, value)
+                for problem in problems:
+                    reason = DeadLetterReason.SOURCE_RECORD_INVALID
+                    tx.enqueue(
+                        self.topics.dlq,
+                        self.dead_letters.encode(record, reason, str(problem)),
+                        key=record.key,
+                    )
+                    self.kernel_metrics.dead_lettered(reason)
+            tx.set_offset(record.topic, record.partition, record.offset + 1)
+        self.outbox.notify()
+        return COMMIT
+
+    def _enqueue_return(self, tx: Any, referral_id: str, msg_id: str, value: bytes) -> None:
+        tx.enqueue(
+            self.topics.intel(self.agency),
+            value,
+            key=referral_id.encode(),
+            headers=[(HEADER_MSG_ID, msg_id.encode()), (HEADER_KIND, b"INTEL")],
+        )
+        self.metrics.returns.labels("enquiry").inc()
+
+    async def _match(self, opened: Opened) -> list[MatchedSubject]:
+        matched = []
+        for section in opened.sections:
+            if section.category != "identity" or section.payload is None:
+                continue
+            subject = subject_from_identity(section.payload)
+            hint = {
+                k: getattr(subject, k)
+                for k in ("family_name", "given_names", "dob", "postcode", "nhs", "upn", "pnc")
+            }
+            people = [_person(row) for row in await self.adapter.candidates(hint)]
+            best = self.matcher.best(subject, people)
+            self._count(best)
+            if best is not None:
+                matched.append(
+                    MatchedSubject(
+                        subject.subject_ref, best.person.source_id, best.method, round(best.confidence, 4)
+                    )
+                )
+        return matched
+
+    def _count(self, best: Match | None) -> None:
+        if best is None:
+            self.metrics.matches.labels("NONE", "false").inc()
+        else:
+            self.metrics.matches.labels(best.method, str(self.matcher.needs_review(best)).lower()).inc()
+
+    @staticmethod
+    def _matches(opened: Opened, matched: Sequence[MatchedSubject]) -> list[dict[str, Any]]:
+        by_ref = {m.subject_ref: m for m in matched}
+        refs = [s.subject_ref for s in opened.sections if s.category == "identity"]
+        return [
+            {
+                "subject_ref": ref,
+                "method": by_ref[ref].method if ref in by_ref else "NONE",
+                "confidence": by_ref[ref].confidence if ref in by_ref else 0.0,
+                "source_record_count": 1 if ref in by_ref else 0,
+            }
+            for ref in refs
+        ]
+
+    def _sections(
+        self, findings: Sequence[Finding], matched: Sequence[MatchedSubject]
+    ) -> tuple[list[SectionInput], list[Problem]]:
+        """Validate each record; group the valid ones into one payload per (category, subject)."""
+        subjects = {m.source_id: m.subject_ref for m in matched}
+        grouped: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = {}
+        problems: list[Problem] = []
+        for f in findings:
+            model = self.connector.records.get(f.category)
+            if model is None or f.source_id not in subjects:
+                continue
+            try:
+                rec = model.model_validate(f.row)
+            except ValidationError as exc:
+                problems.append(_problem(f, exc))
+                continue
+            lists = grouped.setdefault((f.category, subjects[f.source_id]), {})
+            lists.setdefault(model.list_field, []).append(rec.item())
+        sections = [
+            SectionInput(cat, {"subject_ref": ref, **lists}) for (cat, ref), lists in sorted(grouped.items())
+        ]
+        return sections, problems
+
+    # -- unsolicited intelligence ----------------------------------------------------------------------
+    def report(
+        self,
+        *,
+        subject_ref: str,
+        records: Sequence[SourceRecord],
+        category: str,
+        referral_id: str | None = None,
+    ) -> tuple[str, str]:
+        """Publish unsolicited intelligence (a coming-to-notice report, a school's concern).
+
+        It goes to the outbox at once, whether or not Kafka is reachable. Returns (referral_id, msg_id).
+        """
+        rid = referral_id or new_referral_id()
+        msg_id = new_msg_id()
+        lists: dict[str, list[dict[str, Any]]] = {}
+        for rec in records:
+            lists.setdefault(rec.list_field, []).append(rec.item())
+        body = {
+            "enquiry_id": None,
+            "agency": self.agency,
+            "unsolicited": True,
+            "connector_version": VERSION,
+            "matches": [
+                {
+                    "subject_ref": subject_ref,
+                    "method": "EXACT_LOCAL_ID",
+                    "confidence": 1.0,
+                    "source_record_count": len(records),
+                }
+            ],
+            "nothing_held_categories": [],
+        }
+        value = self.envelopes.seal(
+            kind="INTEL",
+            referral_id=rid,
+            body=body,
+            msg_id=msg_id,
+            sections=[SectionInput(category, {"subject_ref": subject_ref, **lists})],
+            recipients=[self.broker],
+        )
+        with self.store.transaction() as tx:
+            tx.enqueue(
+                self.topics.intel(self.agency),
+                value,
+                key=rid.encode(),
+                headers=[(HEADER_MSG_ID, msg_id.encode()), (HEADER_KIND, b"INTEL")],
+            )
+        self.metrics.returns.labels("unsolicited").inc()
+        self.outbox.notify()
+        return rid, msg_id
+
+
+def _person(row: dict[str, Any]) -> Person:
+    return Person(
+        source_id=str(row["source_id"]),
+        given_names=row.get("given_names") or "",
+        family_name=row.get("family_name") or "",
+        dob=row.get("dob"),
+        postcode=row.get("postcode"),
+        nhs=row.get("nhs"),
+        upn=row.get("upn"),
+        pnc=row.get("pnc"),
+        ni=row.get("ni"),
+        local_id=row.get("local_id"),
+    )
+
+
+def _problem(f: Finding, exc: ValidationError) -> Problem:
+    # Field names and messages only: pydantic's "input" would quote the personal data itself.
+    fields = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
+    return Problem(f"{f.category} record #{_pseudonym(f.source_id)}: {fields}")

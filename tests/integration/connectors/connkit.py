@@ -1,0 +1,191 @@
+"""A police connector over a real SQLite source, with the participants and keys it needs."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import uuid
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from connectors.sdk.adapters import SqlSourceConfig
+from connectors.sdk.app import run
+from connectors.sdk.config import ConnectorConfig
+from connectors.sdk.runtime import ConnectorRuntime
+from jigsaw.bus.clients import Producer
+from jigsaw.config import ConsumerSettings, KafkaSettings, MetricsSettings
+from jigsaw.topics import Topics
+from jigsaw.wire.codec import SchemaRegistry
+from jigsaw.wire.envelope import SectionInput
+from jigsaw.wire.framing import now_micros
+from tests.integration.brokerkit import write_keys
+from tests.wirekit import World, make_world
+
+PERSONS = [
+    ("P-100", "Callum", "Hartley", "2014-03-02", "EX4 1AA"),
+    ("P-200", "Dean", "Hartley", "1988-07-19", "EX4 1AA"),
+    ("P-300", "Amelia", "Smith-Jones", "2012-11-30", "EX2 9QQ"),
+]
+INCIDENTS = [
+    (
+        "P-100",
+        "INC-1",
+        "2026-10-01",
+        "Theft of pedal cycle",
+        "SUSPECT",
+        None,
+        0,
+        "Bike taken from school racks",
+    ),
+    ("P-200", "INC-2", "2026-09-12", "Domestic incident", "SUSPECT", 1, 1, "Argument, children present"),
+    (
+        "P-300",
+        "INC-3",
+        "not a date",
+        "Missing person",
+        "MISSING_PERSON",
+        None,
+        0,
+        "Reported missing overnight",
+    ),
+]
+
+
+def make_source(path: Path) -> Path:
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "CREATE TABLE persons (person_id TEXT, forename TEXT, surname TEXT, dob TEXT, postcode TEXT)"
+        )
+        conn.execute(
+            "CREATE TABLE incidents (person_id TEXT, ref TEXT, happened TEXT, type TEXT, role TEXT,"
+            " child_present INTEGER, da INTEGER, summary TEXT)"
+        )
+        conn.executemany("INSERT INTO persons VALUES (?, ?, ?, ?, ?)", PERSONS)
+        conn.executemany("INSERT INTO incidents VALUES (?, ?, ?, ?, ?, ?, ?, ?)", INCIDENTS)
+    return path
+
+
+def source_config(path: Path) -> SqlSourceConfig:
+    return SqlSourceConfig(
+        url=f"sqlite:///{path}",  # type: ignore[arg-type]
+        persons_query="SELECT person_id AS source_id, forename AS given_names, surname AS family_name, dob,"
+        " postcode FROM persons WHERE surname = :family_name OR dob = :dob",
+        category_queries={
+            "police_incidents": "SELECT person_id AS source_id, ref AS incident_ref,"
+            " happened AS incident_date, type AS incident_type, role AS subject_role, child_present, da AS domestic_abuse,"
+            " summary, happened AS recorded_on FROM incidents WHERE person_id IN :source_ids",
+            "contact": "SELECT DISTINCT person_id AS source_id, date('now') AS recorded_on FROM incidents"
+            " WHERE person_id IN :source_ids",
+        },
+    )
+
+
+@dataclass
+class ConnectorRig:
+    kafka: KafkaSettings
+    topics: Topics
+    registry: SchemaRegistry
+    world: World
+    config: ConnectorConfig
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+    runtime: ConnectorRuntime | None = None
+
+    @classmethod
+    async def create(
+        cls, kafka: KafkaSettings, topics: Topics, registry: SchemaRegistry, tmp: Path
+    ) -> ConnectorRig:
+        world = make_world(registry)
+        world.add("hub.devon", "HUB")
+        keys = write_keys(world, tmp / "keys", "police.devon")
+        config = ConnectorConfig(
+            participant_id="police.devon",
+            agency="police",
+            connector="connectors.police:PoliceConnector",
+            source=source_config(make_source(tmp / "police.sqlite")),
+            kafka=kafka,
+            keys=keys,
+            metrics=MetricsSettings(port=0),
+            state_dir=tmp / "state",
+            consumer=ConsumerSettings(group_id=f"{topics.prefix}-police", retry_backoff_s=0.05),
+        )
+        rig = cls(kafka, topics, registry, world, config)
+        await rig.publish_keys()
+        return rig
+
+    async def publish_keys(self) -> None:
+        from jigsaw.bus.admin import ensure_topics
+
+        await ensure_topics(self.kafka, self.topics.specs(["police"], []))
+        async with Producer(self.kafka) as producer:
+            for key, value in self.world.records:
+                await producer.send_and_wait(self.topics.keys, value, key=key)
+
+    async def start(self) -> None:
+        ready: asyncio.Future[ConnectorRuntime] = asyncio.get_running_loop().create_future()
+        self.stop = asyncio.Event()
+        self.task = asyncio.create_task(run(self.config, self.stop, lambda rt, _port: ready.set_result(rt)))
+        self.runtime = await asyncio.wait_for(ready, 60)
+
+    async def close(self) -> None:
+        self.stop.set()
+        if self.task is not None:
+            await self.task
+
+    async def enquire(
+        self,
+        rid: str,
+        subjects: list[dict[str, Any]],
+        to: str = "police.devon",
+        categories: tuple[str, ...] = ("contact", "police_incidents"),
+    ) -> str:
+        body = {
+            "enquiry_id": str(uuid.uuid4()),
+            "addressed_agencies": [to],
+            "subject_refs": [s["subject_ref"] for s in subjects],
+            "categories": list(categories),
+            "purpose": "TRIAGE",
+            "lawful_basis": "DPA 2018 Sch 1 para 18",
+            "legal_reason": "Children Act s47",
+            "isa_ref": "ISA",
+            "rag": "RED",
+            "deadline": now_micros(),
+            "requested_by": "mash",
+        }
+        sections = [SectionInput("identity", identity(**s)) for s in subjects]
+        value = self.world.party("hub.devon").seal(
+            kind="ENQUIRY", referral_id=rid, body=body, sections=sections, recipients=[to]
+        )
+        async with Producer(self.kafka) as producer:
+            await producer.send_and_wait(self.topics.enquiries, value, key=rid.encode())
+        return str(body["enquiry_id"])
+
+
+def identity(subject_ref: str, given: str, family: str, dob: str) -> dict[str, Any]:
+    today = date.today()
+    return {
+        "subject_ref": subject_ref,
+        "names": [
+            {
+                "kind": "FACT",
+                "source": "mash",
+                "recorded_on": today,
+                "name_type": "LEGAL",
+                "given_names": given,
+                "family_name": family,
+            }
+        ],
+        "details": [
+            {
+                "kind": "FACT",
+                "source": "mash",
+                "recorded_on": today,
+                "date_of_birth": date.fromisoformat(dob),
+                "dob_estimated": False,
+                "unborn": False,
+                "gender": "NOT_STATED",
+            }
+        ],
+    }

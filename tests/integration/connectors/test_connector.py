@@ -1,0 +1,91 @@
+"""The connector runtime through the real Kafka: an enquiry in gives a sealed, signed return out that the
+broker's key opens; a malformed source record goes to the DLQ and the connector keeps running."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from jigsaw.bus.dlq import DeadLetterCodec
+from jigsaw.bus.reader import read_to_end
+from jigsaw.config import KafkaSettings
+from jigsaw.topics import Topics
+from jigsaw.wire.codec import SchemaRegistry
+from tests.integration.connectors.connkit import ConnectorRig
+from tests.integration.kafkautil import eventually
+
+
+@pytest.fixture
+async def rig(
+    kafka: KafkaSettings, topics: Topics, registry: SchemaRegistry, tmp_path: Path
+) -> AsyncIterator[ConnectorRig]:
+    r = await ConnectorRig.create(kafka, topics, registry, tmp_path)
+    await r.start()
+    yield r
+    await r.close()
+
+
+async def _returns(rig: ConnectorRig, n: int) -> list:  # type: ignore[type-arg]
+    records = []
+
+    async def arrived() -> bool:
+        records[:] = await read_to_end(rig.kafka, rig.topics.intel("police"))
+        return len(records) >= n
+
+    await eventually(arrived, what=f"{n} returns on the police intel topic")
+    return records
+
+
+async def test_enquiry_in_gives_a_sealed_signed_return_the_broker_opens(rig: ConnectorRig) -> None:
+    # A typo in the forename and an exact date of birth: a probabilistic match.
+    enquiry_id = await rig.enquire(
+        "R-100", [{"subject_ref": "S1", "given": "Calum", "family": "Hartley", "dob": "2014-03-02"}]
+    )
+    await rig.enquire(
+        "R-OTHER",
+        [{"subject_ref": "S1", "given": "X", "family": "Y", "dob": "2000-01-01"}],
+        to="health.devon",
+    )
+    (record,) = await _returns(rig, 1)
+    assert b"Hartley" not in (record.value or b""), "no plaintext on the topic"
+    opened = rig.world.party("broker").open(record.value, record.key)  # type: ignore[arg-type]
+    assert opened.sender == "police.devon"
+    assert opened.body["enquiry_id"] == enquiry_id
+    (match,) = opened.body["matches"]
+    assert match["subject_ref"] == "S1"
+    assert match["method"] == "PROBABILISTIC"
+    assert 0.5 < match["confidence"] <= 1.0
+    incidents = opened.section("police_incidents", "S1")
+    assert incidents is not None
+    assert incidents.payload is not None
+    (item,) = incidents.payload["incidents"]
+    assert (item["incident_ref"], item["subject_role"], item["kind"]) == ("INC-1", "SUSPECT", "FACT")
+    assert opened.section("contact", "S1") is not None
+
+
+async def test_a_malformed_source_record_is_dead_lettered_and_the_connector_keeps_running(
+    rig: ConnectorRig, registry: SchemaRegistry
+) -> None:
+    await rig.enquire(
+        "R-300", [{"subject_ref": "S1", "given": "Amelia", "family": "Smith-Jones", "dob": "2012-11-30"}]
+    )
+    await rig.enquire(
+        "R-200", [{"subject_ref": "S2", "given": "Dean", "family": "Hartley", "dob": "1988-07-19"}]
+    )
+    returns = {r.key: r for r in await _returns(rig, 2)}
+    broker = rig.world.party("broker")
+    bad = broker.open(returns[b"R-300"].value, b"R-300")  # type: ignore[arg-type]
+    assert bad.section("police_incidents", "S1") is None, "the invalid record is not sent"
+    assert bad.section("contact", "S1") is not None, "the rest of the return still goes"
+    good = broker.open(returns[b"R-200"].value, b"R-200")  # type: ignore[arg-type]
+    assert good.section("police_incidents", "S2") is not None
+
+    letters = [
+        DeadLetterCodec(registry, "t").decode(r.value) for r in await read_to_end(rig.kafka, rig.topics.dlq)
+    ]  # type: ignore[arg-type]
+    assert [d["reason"] for d in letters] == ["SOURCE_RECORD_INVALID"]
+    assert "incident_date" in letters[0]["detail"]
+    assert "P-300" not in letters[0]["detail"], "the record is named by a pseudonym, not its id"
+    assert "not a date" not in letters[0]["detail"], "the value itself is never quoted"
