@@ -74,7 +74,8 @@ def source_config(path: Path) -> SqlSourceConfig:
         " postcode FROM persons WHERE surname = :family_name OR dob = :dob",
         category_queries={
             "police_incidents": "SELECT person_id AS source_id, ref AS incident_ref,"
-            " happened AS incident_date, type AS incident_type, role AS subject_role, child_present, da AS domestic_abuse,"
+            " happened AS incident_date, type AS incident_type, role AS subject_role, child_present,"
+            " da AS domestic_abuse,"
             " summary, happened AS recorded_on FROM incidents WHERE person_id IN :source_ids",
             "contact": "SELECT DISTINCT person_id AS source_id, date('now') AS recorded_on FROM incidents"
             " WHERE person_id IN :source_ids",
