@@ -82,11 +82,13 @@ async def _phase_one(r: Rig) -> dict[str, str]:
     await r.referral("R-NFA", "RED")
     await r.assign("R-NFA", "csc-mash")
     await r.decision("R-NFA", "OUTCOME", outcome="NO_FURTHER_ACTION")
-    await r.intel("police.devon", "R-NFA", sections("identity"))
     return ids
 
 
 async def _phase_two(r: Rig, ids: dict[str, str]) -> None:
+    # Sent only once the outcome is in: topics are not ordered against each other, and a return the
+    # broker saw before "no further action" would have been released for triage, and stay released.
+    await r.intel("police.devon", "R-NFA", sections("identity"))
     await r.decision("R-REDACT", "OUTCOME", outcome="STRATEGY_DISCUSSION_S47")
     await r.consent("R-EH", "CONSENT_GIVEN", family_informed=True)
     await r.consent("R-EH-NO", "CONSENT_REFUSED", family_informed=True)
@@ -136,7 +138,7 @@ TABLE = [
     ("R-ASSIGN", "csc-mash", "police_incidents", ("RELEASE", ""), None),
     ("R-ASSIGN", "police-mash", "police_incidents", NEVER, ("RELEASE", "")),
     ("R-REVIEW", "csc-mash", "education_attendance", ("REVIEW", "SYS-MATCH-REVIEW"), ("RELEASE", "")),
-    ("R-NFA", "csc-mash", "identity", ("WITHHOLD", "SYS-PURPOSE"), None),
+    ("R-NFA", "csc-mash", "identity", NEVER, ("WITHHOLD", "SYS-PURPOSE")),
 ]
 
 
