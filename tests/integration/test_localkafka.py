@@ -21,6 +21,8 @@ from services.localkafka import LocalKafka, LocalKafkaSettings
 from services.localkafka.manager import _alive
 from tests.integration import kafkautil as ku
 
+pytestmark = pytest.mark.usefixtures("collect_broken_connections")
+
 
 def _kafka_jvms() -> set[int]:
     pids = set()

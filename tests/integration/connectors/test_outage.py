@@ -21,6 +21,8 @@ from services.localkafka import LocalKafka, LocalKafkaSettings
 from tests.integration.connectors.connkit import ConnectorRig
 from tests.integration.kafkautil import eventually
 
+pytestmark = pytest.mark.usefixtures("collect_broken_connections")
+
 
 @pytest.fixture
 def private(tmp_path: Path) -> Iterator[LocalKafka]:
