@@ -56,6 +56,11 @@ class KafkaSettings(BaseModel):
     request_timeout_ms: int = Field(default=30_000, ge=1_000)
     max_message_bytes: int = Field(default=1_048_576, ge=1_024)
 
+    @property
+    def max_record_bytes(self) -> int:
+        """The largest record value Jigsaw encodes: Kafka counts key, headers and batch overhead too."""
+        return self.max_message_bytes - 4096
+
     def client_kwargs(self) -> dict[str, Any]:
         kw: dict[str, Any] = {
             "bootstrap_servers": self.bootstrap,

@@ -29,6 +29,7 @@ error rejects a record.
     │   │   ├── NotARecipient           NOT_A_RECIPIENT
     │   │   └── WrongEpoch              WRONG_EPOCH
     │   ├── Replay                      REPLAY
+    │   ├── UnauthorizedSender          POLICY_ERROR
     │   └── SourceRecordInvalid         SOURCE_RECORD_INVALID
     └── KafkaLocalError                 the local Kafka could not be managed (see services.localkafka)
 """
@@ -168,6 +169,12 @@ class Replay(RejectedInput):
     """A msg_id seen before, arriving as a new message."""
 
     reason = DeadLetterReason.REPLAY
+
+
+class UnauthorizedSender(RejectedInput):
+    """A valid, signed message from a participant whose role may not send it."""
+
+    reason = DeadLetterReason.POLICY_ERROR
 
 
 class SourceRecordInvalid(RejectedInput):

@@ -62,7 +62,7 @@ async def run(
     ready: Callable[[ConnectorRuntime, int], Any] = lambda *_: None,
 ) -> None:
     log.info("connector starting with %s", masked(config))
-    registry = SchemaRegistry.load(max_record_bytes=config.kafka.max_message_bytes)
+    registry = SchemaRegistry.load(max_record_bytes=config.kafka.max_record_bytes)
     keys = config.keys.keystore().load(config.participant_id)
     directory = KeyDirectory(registry, config.keys.root_key())
     topics = Topics(config.kafka.topic_prefix)

@@ -26,7 +26,7 @@ from jigsaw.bus.dlq import DeadLetterCodec
 from jigsaw.bus.outbox import OutboxPublisher
 from jigsaw.bus.records import COMMIT, HEADER_KIND, HEADER_MSG_ID, Outcome, Record
 from jigsaw.bus.store import Store
-from jigsaw.errors import DeadLetterReason, PayloadInvalid, RejectedInput
+from jigsaw.errors import DeadLetterReason, PayloadInvalid, RejectedInput, UnauthorizedSender
 from jigsaw.ids import derived_id, new_msg_id, new_referral_id
 from jigsaw.metrics import KernelMetrics
 from jigsaw.topics import Topics
@@ -116,6 +116,10 @@ class ConnectorRuntime:
         verified = self.envelopes.verify(record.value or b"", record.key)
         if verified.envelope["kind"] != "ENQUIRY":
             raise PayloadInvalid(f"a {verified.envelope['kind']} message on the enquiries topic")
+        sender = self.envelopes.directory.current(verified.envelope["sender"])
+        if sender.role != "HUB":
+            # Choosing whom an agency searches for belongs to the MASH hub alone.
+            raise UnauthorizedSender(f"{sender.participant_id} is not a hub and may not send enquiries")
         if self.participant_id not in verified.body["addressed_agencies"]:
             # Another agency's enquiry: not ours to open, and nothing wrong with it.
             with self.store.transaction() as tx:

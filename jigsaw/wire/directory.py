@@ -1,14 +1,15 @@
 """The key directory: participants' public keys, signed by the admin root key.
 
 Records travel on the compacted ``jigsaw.keys.v1`` topic, keyed ``<participant>/<epoch>`` so compaction
-keeps every epoch (old messages must stay verifiable) and a revocation replaces the record it revokes.
+keeps every epoch (old messages must stay verifiable); a revocation is keyed
+``<participant>/<epoch>/revoked/<reason>``, so compaction keeps it beside the key it revokes.
 Revocation takes effect for messages created at or after ``revoked_at``; a key revoked as compromised is
 refused for every message, since whoever holds it can backdate ``created_at``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -86,7 +87,12 @@ def issue_key_record(
         "signature": b"",
     }
     record["signature"] = signer.sign.sign(_signing_bytes(registry, schema, record))
-    return directory_key(participant_id, record["epoch"]), registry.encode(schema, record)
+    # A revocation has its own key, so compaction keeps it beside the record it revokes: a later
+    # re-publication of the key cannot un-revoke it for a participant that reads the compacted topic.
+    # One key per reason, too: a later "superseded" must not compact a "compromised" away.
+    suffix = f"/revoked/{revocation_reason or 'UNSPECIFIED'}".encode() if revoked else b""
+    key = directory_key(participant_id, record["epoch"]) + suffix
+    return key, registry.encode(schema, record)
 
 
 class KeyDirectory:
@@ -119,7 +125,7 @@ class KeyDirectory:
         pid, epoch = record["participant_id"], int(record["epoch"])
         known = self._epochs.get(pid, {}).get(epoch)
         if known is not None and known.revoked_at is not None and not record["revoked"]:
-            return known  # a revocation is final: an older, unrevoked copy replayed later changes nothing
+            return known  # a revocation is final: an unrevoked copy of the key, in any order, changes nothing
         sign_raw, kex_raw = bytes(record["sign_public"]), bytes(record["kex_public"])
         if kid("ed25519", sign_raw) != record["sign_kid"] or kid("x25519", kex_raw) != record["kex_kid"]:
             raise PayloadInvalid(f"key record for {pid} names key ids that do not match its keys")
@@ -135,6 +141,13 @@ class KeyDirectory:
             revoked_at=micros(record["revoked_at"]) if record["revoked"] else None,
             compromised=record["revoked"] and record["revocation_reason"] == "KEY_COMPROMISE",
         )
+        if known is not None and known.revoked_at is not None:
+            # Revocations only tighten: the earliest time stands, and a compromise is never downgraded.
+            key = replace(
+                key,
+                revoked_at=min(known.revoked_at, key.revoked_at or known.revoked_at),
+                compromised=known.compromised or key.compromised,
+            )
         self._by_sign[(pid, key.sign_kid)] = key
         self._by_kex[(pid, key.kex_kid)] = key
         self._epochs.setdefault(pid, {})[epoch] = key

@@ -393,10 +393,16 @@ class Envelopes:
         return dek
 
     # -- opening ----------------------------------------------------------------------------------
-    def open(self, value: bytes, key: bytes | None) -> Opened:
-        """Verify, unwrap, decrypt and decode everything addressed to this participant."""
+    def open(self, value: bytes, key: bytes | None, require_release: bool = False) -> Opened:
+        """Verify, unwrap, decrypt and decode everything addressed to this participant.
+
+        ``require_release``: refuse, before decrypting anything, a message that did not come through the
+        broker (a subscriber must never read what an agency sealed to it directly).
+        """
         v = self.verify(value, key)
         env, stamp = v.envelope, v.envelope["release"]
+        if require_release and stamp is None:
+            raise BadSignature("no broker release stamp: this message did not come through the broker")
         if stamp is not None and stamp["subscriber"] != self.me:
             raise NotARecipient(f"a release for {stamp['subscriber']}, not {self.me}")
         wrappers = (stamp["broker"],) if stamp is not None else (env["sender"],)

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 async def run(settings: BrokerSettings, stop: asyncio.Event) -> None:
     log.info("broker starting with %s", masked(settings))
-    registry = SchemaRegistry.load(max_record_bytes=settings.kafka.max_message_bytes)
+    registry = SchemaRegistry.load(max_record_bytes=settings.kafka.max_record_bytes)
     policy = load_policy(settings.policy)
     keys = settings.keys.keystore().load(settings.participant_id)
     directory = KeyDirectory(registry, settings.keys.root_key())

@@ -4,18 +4,13 @@
 
     ConfigError
     └── PolicyError             the policy file is invalid; at start-up fatal, on hot reload ignored
-    RejectedInput
-    └── UnauthorizedSender      a valid, signed message from a participant not allowed to send it
+The broker's senders are checked with ``jigsaw.errors.UnauthorizedSender``.
 """
 
 from __future__ import annotations
 
-from jigsaw.errors import ConfigError, DeadLetterReason, RejectedInput
+from jigsaw.errors import ConfigError
 
 
 class PolicyError(ConfigError):
     """The information sharing agreement file is invalid."""
-
-
-class UnauthorizedSender(RejectedInput):
-    reason = DeadLetterReason.POLICY_ERROR

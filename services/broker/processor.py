@@ -16,7 +16,7 @@ from typing import Any
 
 from jigsaw.bus.records import COMMIT, HEADER_KIND, HEADER_MSG_ID, Outcome, Record
 from jigsaw.bus.store import Tx
-from jigsaw.errors import PayloadInvalid, RejectedInput
+from jigsaw.errors import KeyError_, PayloadInvalid, RejectedInput, UnauthorizedSender
 from jigsaw.ids import TopicName, derived_id
 from jigsaw.topics import Topics
 from jigsaw.wire.envelope import Envelopes, Verified, Withhold
@@ -24,7 +24,6 @@ from jigsaw.wire.framing import now_micros
 from services.broker import state
 from services.broker.audit import chain_hash, seal_audit_record
 from services.broker.decide import Context, Decider, Decision
-from services.broker.errors import UnauthorizedSender
 from services.broker.metrics import BrokerMetrics
 
 log = logging.getLogger(__name__)
@@ -131,7 +130,9 @@ class BrokerProcessor:
             state.set_outcome(tx, referral_id, body["outcome"])
         elif body["kind"] == "REVIEW_APPROVAL" and body["review_target"]:
             t = body["review_target"]
-            state.set_approval(tx, t["msg_id"], t["subscriber"], t["category"], t["approved"])
+            state.set_approval(
+                tx, t["msg_id"], t["subscriber"], t["category"], t["subject_ref"], t["approved"]
+            )
         else:
             raise PayloadInvalid(f"a {body['kind']} decision the broker cannot apply")
 
@@ -139,6 +140,9 @@ class BrokerProcessor:
     def _evaluate(self, tx: Tx, v: Verified, partition: int, trigger: str) -> None:
         ref = state.load(tx, v.envelope["referral_id"])
         confidence = state.confidence(tx, v.msg_id)
+        # A return that does not say how it matched a subject is treated as uncertain; the hub's own
+        # referral sections are about the subjects it named.
+        unstated = 1.0 if v.envelope["kind"] == "REFERRAL" else 0.0
         approvals = state.approvals(tx, v.msg_id)
         today = datetime.now(UTC).date()
         for subscriber in self.decider.policy.subscribers:
@@ -153,8 +157,8 @@ class BrokerProcessor:
                 )
                 d = self._match_check(
                     self.decider(ctx, today),
-                    confidence.get(s["subject_ref"], 1.0),
-                    approvals.get((subscriber, s["category"])),
+                    confidence.get(s["subject_ref"], unstated),
+                    approvals.get((subscriber, s["category"], s["subject_ref"])),
                 )
                 before = previous.get(cell)
                 if before is not None and before[0] == "RELEASE":
@@ -201,7 +205,12 @@ class BrokerProcessor:
             self.metrics.decided(subscriber, d.outcome, d.rule_id)
         if subscriber not in ref.assigned:
             return  # need to know: an unassigned subscriber does not learn the referral exists
-        state.mark_sent(tx, v.msg_id, subscriber)
+        try:
+            self.envelopes.directory.current(subscriber)
+        except KeyError_ as exc:
+            # Its key is not published yet, or revoked: defer its release rather than fail every subscriber.
+            log.warning("no usable key for %s (%s); its release waits", subscriber, exc.reason.value)
+            return
         withheld = {
             c: Withhold(f"{d.outcome}: {d.reason}", d.rule_id)
             for c, d in final.items()
@@ -210,6 +219,7 @@ class BrokerProcessor:
         release = self.envelopes.rekey(
             v, subscriber, withheld, decision_id=decision_id, policy_version=policy.version
         )
+        state.mark_sent(tx, v.msg_id, subscriber)
         tx.enqueue(
             self.topics.release(subscriber),
             release,

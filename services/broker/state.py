@@ -28,8 +28,8 @@ CREATE TABLE IF NOT EXISTS matches (
     PRIMARY KEY (msg_id, subject_ref)
 );
 CREATE TABLE IF NOT EXISTS approvals (
-    msg_id TEXT NOT NULL, subscriber TEXT NOT NULL, category TEXT NOT NULL, approved INTEGER NOT NULL,
-    PRIMARY KEY (msg_id, subscriber, category)
+    msg_id TEXT NOT NULL, subscriber TEXT NOT NULL, category TEXT NOT NULL, subject_ref TEXT NOT NULL,
+    approved INTEGER NOT NULL, PRIMARY KEY (msg_id, subscriber, category, subject_ref)
 );
 CREATE TABLE IF NOT EXISTS decisions (
     msg_id TEXT NOT NULL, subscriber TEXT NOT NULL, category TEXT NOT NULL, subject_ref TEXT NOT NULL,
@@ -155,15 +155,21 @@ def confidence(tx: Tx, msg_id: str) -> dict[str, float]:
     return {s: c for s, c in rows}
 
 
-def set_approval(tx: Tx, msg_id: str, subscriber: str, category: str, approved: bool) -> None:
+def set_approval(
+    tx: Tx, msg_id: str, subscriber: str, category: str, subject_ref: str, approved: bool
+) -> None:
     tx.execute(
-        "INSERT OR REPLACE INTO approvals VALUES (?, ?, ?, ?)", (msg_id, subscriber, category, approved)
+        "INSERT OR REPLACE INTO approvals VALUES (?, ?, ?, ?, ?)",
+        (msg_id, subscriber, category, subject_ref, approved),
     )
 
 
-def approvals(tx: Tx, msg_id: str) -> dict[tuple[str, str], bool]:
-    rows = tx.execute("SELECT subscriber, category, approved FROM approvals WHERE msg_id = ?", (msg_id,))
-    return {(s, c): bool(a) for s, c, a in rows}
+def approvals(tx: Tx, msg_id: str) -> dict[tuple[str, str, str], bool]:
+    """A reviewer's word on one (subscriber, category, subject) of a message."""
+    rows = tx.execute(
+        "SELECT subscriber, category, subject_ref, approved FROM approvals WHERE msg_id = ?", (msg_id,)
+    )
+    return {(s, c, r): bool(a) for s, c, r, a in rows}
 
 
 def previous(tx: Tx, msg_id: str, subscriber: str) -> dict[tuple[str, str], tuple[str, str]]:

@@ -56,10 +56,21 @@ class PolicyWatcher(Component):
             log.error("policy edit refused, keeping %s: %s", self._decider.policy.version, exc)
             self._metrics.reloaded(False)
             return False
-        old = self._decider.policy.version
+        old = self._decider.policy
+        if (set(policy.participants), set(policy.subscribers)) != (
+            set(old.participants),
+            set(old.subscribers),
+        ):
+            # New participants or subscribers need new topics and subscriptions: that is a restart.
+            log.error(
+                "policy %s changes participants or subscribers; restart the broker to apply it",
+                policy.version,
+            )
+            self._metrics.reloaded(False)
+            return False
         self._decider.reload(policy)
         self._metrics.reloaded(True)
-        log.info("policy reloaded: %s -> %s", old, policy.version)
+        log.info("policy reloaded: %s -> %s", old.version, policy.version)
         return True
 
     async def _run(self) -> None:

@@ -1,7 +1,7 @@
 """``jigsaw demo``: the main job on the embedded defaults.
 
-Until the agency connectors, the broker and the hub exist, the demo brings up the local Kafka, creates the
-deployment's topics and reports what is running.
+Until the reference connectors, the synthetic data and the scenarios exist, the demo brings up the local
+Kafka, creates the deployment's topics and reports what is running.
 """
 
 from __future__ import annotations

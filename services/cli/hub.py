@@ -72,7 +72,10 @@ def rebuild(subscriber: str, into: Path | None, bootstrap: str | None) -> None:
     applied = asyncio.run(rebuild_hub(settings, target))
     elapsed = time.perf_counter() - started
     if into is None:
-        target.replace(settings.store_path())
+        live = settings.store_path()
+        for stale in (Path(f"{live}-wal"), Path(f"{live}-shm")):
+            stale.unlink(missing_ok=True)  # a stale WAL must not be replayed onto the rebuilt file
+        target.replace(live)
     click.echo(
         f"rebuilt {subscriber}: {applied} records in {elapsed:.1f}s "
         f"({applied / elapsed if elapsed else 0:.0f}/s) into {into or settings.store_path()}"

@@ -86,12 +86,16 @@ async def _publish(bootstrap: str, records: list[tuple[bytes, bytes]]) -> None:
             await producer.send_and_wait(topic, value, key=key)
 
 
-def _issue(participant: str, epoch: int | None, revoke_reason: str | None) -> list[tuple[bytes, bytes]]:
+def _issue(
+    participant: str, epoch: int | None, revoke_reason: str | None, public_file: Path | None = None
+) -> list[tuple[bytes, bytes]]:
     settings = KeysSettings()
     store = settings.keystore()
     root = store.load(settings.root_id)
-    public = store.public(participant)
-    gens = [g for g in public["generations"] if epoch is None or g["epoch"] == epoch]
+    public = json.loads(public_file.read_text()) if public_file else store.public(participant)
+    # By default only the newest epoch: re-publishing older ones could bring a revoked key back.
+    wanted = epoch if epoch is not None else max(g["epoch"] for g in public["generations"])
+    gens = [g for g in public["generations"] if g["epoch"] == wanted]
     if not gens:
         raise ConfigError(f"{participant} has no epoch {epoch}")
     registry = SchemaRegistry.load()
@@ -112,11 +116,13 @@ def _issue(participant: str, epoch: int | None, revoke_reason: str | None) -> li
 
 @keys.command()
 @click.argument("participant")
-@click.option("--epoch", type=int, default=None, help="Only this epoch (default: every epoch).")
+@click.option("--epoch", type=int, default=None, help="This epoch (default: the newest).")
+@click.option("--public", "public_file", type=click.Path(path_type=Path), default=None,
+              help="The `keys show` output, when the keystore is on another machine.")  # fmt: skip
 @click.option("--bootstrap", default=None, help="Kafka bootstrap (default: the local Kafka).")
-def publish(participant: str, epoch: int | None, bootstrap: str | None) -> None:
+def publish(participant: str, epoch: int | None, public_file: Path | None, bootstrap: str | None) -> None:
     """Sign PARTICIPANT's public keys with the admin root and publish them to the key directory."""
-    records = _issue(participant, epoch, None)
+    records = _issue(participant, epoch, None, public_file)
     asyncio.run(_publish(local_bootstrap(bootstrap), records))
     click.echo(f"published {len(records)} key record(s) for {participant}")
 

@@ -168,6 +168,18 @@ class ConsentIn(BaseModel):
     reason: str | None = None
 
 
+class ReviewIn(BaseModel):
+    """A reviewer's decision on an uncertain subject match held for REVIEW (see the case's withheld list)."""
+
+    model_config = _STRICT
+    source_msg_id: Annotated[str, Field(min_length=1, max_length=64)]
+    category: _Name
+    subject_ref: Annotated[str, Field(max_length=8)] = ""
+    approved: StrictBool
+    reason: _Text
+    decided_by: _Name
+
+
 class Published(BaseModel):
     msg_id: str
 
@@ -380,6 +392,20 @@ def create_app(
                 "given_at": now_micros() if body.referrer_feedback.given else None,
             }
         msg = await need_intake().decide(referral_id, body.outcome, body.reason, body.decided_by, feedback)
+        return Published(msg_id=msg)
+
+    @api.post("/cases/{referral_id}/reviews", status_code=202, response_model=Published)
+    async def review(referral_id: str, body: ReviewIn) -> Published:
+        msg = await need_intake().approve_review(
+            referral_id,
+            body.source_msg_id,
+            subscriber,
+            body.category,
+            body.subject_ref,
+            body.approved,
+            body.reason,
+            body.decided_by,
+        )
         return Published(msg_id=msg)
 
     @api.post("/cases/{referral_id}/consent", status_code=202, response_model=Published)

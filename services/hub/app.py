@@ -51,7 +51,7 @@ class _Parts:
 
     def __init__(self, settings: HubSettings) -> None:
         self.settings = settings
-        self.registry = SchemaRegistry.load(max_record_bytes=settings.kafka.max_message_bytes)
+        self.registry = SchemaRegistry.load(max_record_bytes=settings.kafka.max_record_bytes)
         self.policy = load_policy(settings.policy)
         keystore = settings.keys.keystore()
         self.directory = KeyDirectory(self.registry, settings.keys.root_key())

@@ -11,11 +11,10 @@ from collections.abc import Callable
 
 from jigsaw.bus.records import COMMIT, Outcome, Record
 from jigsaw.bus.store import Tx
-from jigsaw.errors import PayloadInvalid
+from jigsaw.errors import PayloadInvalid, UnauthorizedSender
 from jigsaw.topics import Topics
 from jigsaw.wire.envelope import Envelopes, Opened
 from jigsaw.wire.framing import micros, now_micros
-from services.broker.errors import UnauthorizedSender
 from services.hub import store
 from services.hub.metrics import HubMetrics
 
@@ -51,8 +50,9 @@ class HubProcessor:
         return COMMIT
 
     def _release(self, record: Record, tx: Tx) -> str | None:
-        opened = self.envelopes.open(record.value or b"", record.key)
-        assert opened.release is not None  # noqa: S101 - open() refuses releases for anyone else
+        opened = self.envelopes.open(record.value or b"", record.key, require_release=True)
+        if opened.release is None:  # open() refuses this already; kept for the type checker
+            raise PayloadInvalid("not a release")
         if not tx.first_seen(opened.release.decision_id, record.value or b""):
             return None
         rid = opened.referral_id

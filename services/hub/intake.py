@@ -248,9 +248,23 @@ class Intake:
         return await self._decision(rid, "OUTCOME", reason, by, outcome=outcome, referrer_feedback=feedback)
 
     async def approve_review(
-        self, rid: str, msg_id: str, subscriber: str, category: str, approved: bool, reason: str, by: str
+        self,
+        rid: str,
+        msg_id: str,
+        subscriber: str,
+        category: str,
+        subject_ref: str,
+        approved: bool,
+        reason: str,
+        by: str,
     ) -> str:
-        target = {"msg_id": msg_id, "subscriber": subscriber, "category": category, "approved": approved}
+        target = {
+            "msg_id": msg_id,
+            "subscriber": subscriber,
+            "category": category,
+            "subject_ref": subject_ref,
+            "approved": approved,
+        }
         return await self._decision(rid, "REVIEW_APPROVAL", reason, by, review_target=target)
 
     async def _decision(self, rid: str, kind: str, reason: str, by: str, **fields: Any) -> str:

@@ -78,7 +78,10 @@ def render(conn: sqlite3.Connection, referral_id: str, now_us: int) -> dict[str,
         "subjects": _subjects(conn, referral_id, roles),
         "contributions": _by_agency(sections),
         "withheld": [
-            {k: s[k] for k in ("agency", "category", "subject_ref", "status", "reason", "rule_id")}
+            {
+                k: s[k]
+                for k in ("agency", "category", "subject_ref", "status", "reason", "rule_id", "source_msg_id")
+            }
             for s in sections
             if s["status"] != "RELEASED"
         ],

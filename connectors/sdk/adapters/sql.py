@@ -7,6 +7,7 @@ SQLite and for every dialect SQLAlchemy supports without needing an async driver
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -80,7 +81,7 @@ class SqlAdapter(SourceAdapter):
             return await asyncio.to_thread(_fetch, engine, statement, params)
         except exc.SQLAlchemyError as e:
             # Chained: with hide_parameters the cause shows the SQL, never the bound personal data.
-            raise _classify(e, what) from e
+            raise _classify(e, what) from None  # the cause may quote bound personal data
 
 
 def _fetch(engine: sa.Engine, statement: sa.TextClause, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -123,6 +124,14 @@ def _classify(e: exc.SQLAlchemyError, what: str) -> JigsawError:
     outage = isinstance(e, exc.OperationalError | exc.InterfaceError) and not any(
         mistake in detail.lower() for mistake in _SQL_MISTAKES
     )
+    # The driver's own text may quote a bound value (PostgreSQL: 'invalid input syntax ... "943 476 5919"'):
+    # name the error class and SQLSTATE only, never that text.
+    code = getattr(e.orig, "pgcode", None) or getattr(e.orig, "sqlstate", None)
+    named = f"{type(e.orig).__name__}{f' (SQLSTATE {code})' if code else ''}"
     if outage or e.connection_invalidated:
-        return TransientError(f"{what}: the database is unavailable: {detail}")
-    return ConfigError(f"{what} failed: {detail}")
+        return TransientError(f"{what}: the database is unavailable: {named}")
+    if isinstance(e.orig, sqlite3.Error):
+        return ConfigError(
+            f"{what} failed: {detail}"
+        )  # SQLite's messages name tables and columns, not values
+    return ConfigError(f"{what} failed: {named}")

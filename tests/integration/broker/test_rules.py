@@ -105,6 +105,7 @@ async def _phase_two(r: Rig, ids: dict[str, str]) -> None:
         "msg_id": ids["review"],
         "subscriber": "csc-mash",
         "category": "education_attendance",
+        "subject_ref": "S1",
         "approved": True,
     }
     await r.decision("R-REVIEW", "REVIEW_APPROVAL", review_target=target)
@@ -248,3 +249,25 @@ async def test_audit_verify_detects_an_edited_and_a_removed_record(rig: Rig, tmp
     lines = shown.output.splitlines()
     assert any("police-mash" in ln and "police_incidents" in ln and "RELEASE" in ln for ln in lines)
     assert any("partner-hub" in ln and "SYS-NOT-ASSIGNED" in ln for ln in lines), "refusals are listed too"
+
+
+async def test_a_subscriber_without_a_usable_key_does_not_hold_up_the_others(rig: Rig) -> None:
+    await rig.referral("R-KEYLESS", "RED")
+    await rig.assign("R-KEYLESS", "csc-mash", "police-mash")
+    rig.world.publish("police-mash", revoked=True, reason="CESSATION_OF_OPERATION")
+    for key, value in rig.world.records[-1:]:
+        await rig.producer.send_and_wait(rig.topics.keys, value, key=key)
+
+    async def revoked_seen() -> bool:  # the broker follows the key directory
+        probe = f"R-PROBE-{len(rig.world.records)}"
+        await rig.referral(probe, "RED")
+        await rig.assign(probe, "police-mash")
+        await rig.intel("police.devon", probe, sections("identity"))
+        await rig.settle()
+        return not await rig.releases("police-mash", probe)
+
+    await ku.eventually(revoked_seen, what="the broker saw the revocation")
+    await rig.intel("police.devon", "R-KEYLESS", sections("police_incidents"))
+    await rig.settle()
+    assert (await rig.view("csc-mash", "R-KEYLESS"))["police_incidents"] == ("RELEASE", "")
+    assert [d["reason"] for d in await rig.dead_letters()] == [], "nothing was dead-lettered for it"

@@ -89,3 +89,30 @@ async def test_a_malformed_source_record_is_dead_lettered_and_the_connector_keep
     assert "incident_date" in letters[0]["detail"]
     assert "P-300" not in letters[0]["detail"], "the record is named by a pseudonym, not its id"
     assert "not a date" not in letters[0]["detail"], "the value itself is never quoted"
+
+
+async def test_only_the_hub_may_send_enquiries(rig: ConnectorRig, registry: SchemaRegistry) -> None:
+    from jigsaw.wire.envelope import SectionInput
+    from tests.integration.connectors.connkit import identity
+
+    body = {"enquiry_id": "E-X", "addressed_agencies": ["police.devon"], "subject_refs": ["S1"],
+            "categories": ["police_incidents"], "purpose": "TRIAGE", "lawful_basis": "x", "legal_reason": "x",
+            "isa_ref": "x", "rag": "RED", "deadline": 0, "requested_by": "x"}  # fmt: skip
+    forged = rig.world.party("csc-mash").seal(
+        kind="ENQUIRY", referral_id="R-X", body=body, recipients=["police.devon"],
+        sections=[SectionInput("identity", identity("S1", "Callum", "Hartley", "2014-03-02"))],
+    )  # fmt: skip
+    from jigsaw.bus.clients import Producer
+
+    async with Producer(rig.kafka) as producer:
+        await producer.send_and_wait(rig.topics.enquiries, forged, key=b"R-X")
+
+    async def dead_lettered() -> bool:
+        return len(await read_to_end(rig.kafka, rig.topics.dlq)) == 1
+
+    await eventually(dead_lettered, what="the subscriber's enquiry dead-lettered")
+    (letter,) = [
+        DeadLetterCodec(registry, "t").decode(r.value) for r in await read_to_end(rig.kafka, rig.topics.dlq)
+    ]  # type: ignore[arg-type]
+    assert letter["reason"] == "POLICY_ERROR"
+    assert await read_to_end(rig.kafka, rig.topics.intel("police")) == [], "no search was run for it"

@@ -45,6 +45,9 @@ class RecordingIntake:
     async def decide(self, *args: Any) -> str:
         return await self._record("decide", *args)
 
+    async def approve_review(self, *args: Any) -> str:
+        return await self._record("approve_review", *args)
+
     async def consent(self, *args: Any, **kwargs: Any) -> str:
         return await self._record("consent", *args, **kwargs)
 

@@ -311,3 +311,10 @@ def test_digest_is_sha256_of_ciphertext(world: World) -> None:
     env = world.registry.decode(_seal(world), world.registry.latest(ENVELOPE))
     for s in env["sections"]:
         assert s["digest"] == hashlib.sha256(s["ciphertext"]).digest()
+
+
+def test_a_subscriber_refuses_what_did_not_come_through_the_broker(world: World) -> None:
+    direct = _seal(world, to=("csc-mash",))
+    assert world.party("csc-mash").open(direct, R.encode()).release is None
+    with pytest.raises(BadSignature, match="did not come through the broker"):
+        world.party("csc-mash").open(direct, R.encode(), require_release=True)

@@ -111,3 +111,33 @@ def test_keys_commands_init_rotate_and_show(tmp_path: Path) -> None:
     )
     assert no_pass.exit_code == 1
     assert "JIGSAW_KEYS__PASSPHRASE" in no_pass.output
+
+
+def test_a_revocation_survives_compaction_and_a_compromise_is_never_downgraded(
+    registry: SchemaRegistry,
+) -> None:
+    root = ParticipantKeys.generate("admin.root", "ADMIN")
+    keys = ParticipantKeys.generate("police.devon", "AGENCY_CONNECTOR", "police")
+    public = keys.current.public_record()
+
+    def issue(**kw: object) -> tuple[bytes, bytes]:
+        return issue_key_record(registry, root, public, participant_id="police.devon",
+                                role="AGENCY_CONNECTOR", agency="police", **kw)  # type: ignore[arg-type]  # fmt: skip
+
+    published = issue()
+    compromised = issue(revoked=True, revocation_reason="KEY_COMPROMISE")
+    superseded = issue(revoked=True, revocation_reason="SUPERSEDED")
+    republished = issue()
+    assert compromised[0] != published[0], "a revocation has its own compacted key"
+    # What compaction leaves: the last record per key, in any order a fresh reader may meet them.
+    compacted = {k: v for k, v in [published, compromised, superseded, republished]}
+    directory = KeyDirectory(registry, root.current.sign.public_key())
+    for value in compacted.values():
+        directory.apply(value)
+    with pytest.raises(RevokedKey):
+        directory.signer("police.devon", keys.current.sign_kid, 0)
+    again = KeyDirectory(registry, root.current.sign.public_key())
+    for value in (compromised[1], superseded[1], republished[1]):
+        again.apply(value)
+    with pytest.raises(RevokedKey):
+        again.signer("police.devon", keys.current.sign_kid, 0)  # created long before: still refused
