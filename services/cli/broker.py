@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from jigsaw.config import KafkaSettings, KeystoreSettings
+from jigsaw.errors import RejectedInput
 from jigsaw.lifecycle import install_stop_signals
 from jigsaw.topics import Topics
 from services.broker.policy import CONSENT_STATES, PURPOSES, STAGES, load_policy
@@ -126,9 +127,15 @@ async def _load(kafka: KafkaSettings, topics: Topics, topic: str, keys_dir: Path
 
     registry = SchemaRegistry.load()
     directory = KeyDirectory(registry, KeystoreSettings(dir=keys_dir).root_key())
+    refused = 0
     for rec in await read_to_end(kafka, topics.keys):
         if rec.value is not None:
-            directory.apply(rec.value)
+            try:
+                directory.apply(rec.value)
+            except RejectedInput:
+                refused += 1  # not signed by this deployment's root: not a key to trust
+    if refused:
+        click.echo(f"ignored {refused} key record(s) not signed by the admin root", err=True)
     return registry, directory, await read_to_end(kafka, topic)
 
 
