@@ -17,6 +17,8 @@ from starlette.routing import Mount, Route
 
 from connectors.sdk.adapters import SourceAdapter, build_adapter
 from connectors.sdk.config import ConnectorConfig
+from connectors.sdk.intake import SCHEMA as intake_schema
+from connectors.sdk.intake import IntakeForwarder
 from connectors.sdk.matching import Matcher
 from connectors.sdk.metrics import ConnectorMetrics
 from connectors.sdk.runtime import ConnectorRuntime
@@ -70,7 +72,7 @@ async def run(
     kernel_metrics = KernelMetrics(prom, f"connector-{config.agency}")
     adapter = build_adapter(config.source)
     connector = config.connector_class()(adapter)
-    store = Store(config.state_dir / f"connector-{config.participant_id}.sqlite")
+    store = Store(config.state_dir / f"connector-{config.participant_id}.sqlite", intake_schema)
     await ensure_topics(
         config.kafka, [s for s in topics.specs([config.agency], []) if s.name != topics.referrals]
     )
@@ -86,6 +88,9 @@ async def run(
         store.open()
         stack.callback(store.close)
         outbox = await stack.enter_async_context(OutboxPublisher(store, producer, kernel_metrics))
+        intake = None
+        if config.intake is not None:
+            intake = await stack.enter_async_context(IntakeForwarder(config.intake, store))
         runtime = ConnectorRuntime(
             participant_id=config.participant_id,
             agency=config.agency,
@@ -100,6 +105,7 @@ async def run(
             dead_letters=dead_letters,
             matcher=Matcher(threshold=config.match_threshold),
             broker=config.broker,
+            intake=intake,
         )
         loop = ConsumeLoop(
             kafka=config.kafka,

@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from connectors.sdk.adapters import SourceConfig
+from connectors.sdk.intake import IntakeSettings
 from jigsaw.config import ConsumerSettings, KafkaSettings, KeystoreSettings, MetricsSettings
 from jigsaw.errors import ConfigError
 
@@ -26,6 +27,7 @@ class ConnectorConfig(BaseModel):
     metrics: MetricsSettings = MetricsSettings(port=0)
     broker: str = "broker"
     match_threshold: float = Field(default=0.9, gt=0.5, le=1)
+    intake: IntakeSettings | None = Field(default=None, description="The hub API, for unsolicited reports.")
     state_dir: Path = Path(".jigsaw/state")
 
     def consumer_settings(self) -> ConsumerSettings:

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from connectors.sdk.adapters import SourceAdapter
 from connectors.sdk.base import Connector, Finding, MatchedSubject, SourceRecord
+from connectors.sdk.intake import IntakeForwarder, queue_referral
 from connectors.sdk.matching import Match, Matcher, Person, Subject
 from connectors.sdk.metrics import ConnectorMetrics
 from jigsaw.bus.dlq import DeadLetterCodec
@@ -81,6 +82,7 @@ class ConnectorRuntime:
         dead_letters: DeadLetterCodec,
         matcher: Matcher,
         broker: str = "broker",
+        intake: IntakeForwarder | None = None,
     ) -> None:
         self.participant_id = participant_id
         self.agency = agency
@@ -95,6 +97,7 @@ class ConnectorRuntime:
         self.dead_letters = dead_letters
         self.matcher = matcher
         self.broker = broker
+        self.intake = intake
 
     # -- enquiries ------------------------------------------------------------------------------------
     async def __call__(self, record: Record) -> Outcome:
@@ -247,10 +250,13 @@ class ConnectorRuntime:
         records: Sequence[SourceRecord],
         category: str,
         referral_id: str | None = None,
+        referral: dict[str, Any] | None = None,
     ) -> tuple[str, str]:
         """Publish unsolicited intelligence (a coming-to-notice report, a school's concern).
 
-        It goes to the outbox at once, whether or not Kafka is reachable. Returns (referral_id, msg_id).
+        It goes to the outbox at once, whether or not Kafka is reachable. With ``referral`` (the hub API's
+        referral body: subjects, concerns, source_type, summary) and an intake configured, the referral is
+        also opened at the hub under the same id. Returns (referral_id, msg_id).
         """
         rid = referral_id or new_referral_id()
         msg_id = new_msg_id()
@@ -287,8 +293,12 @@ class ConnectorRuntime:
                 key=rid.encode(),
                 headers=[(HEADER_MSG_ID, msg_id.encode()), (HEADER_KIND, b"INTEL")],
             )
+            if referral is not None and self.intake is not None:
+                queue_referral(tx, rid, referral)
         self.metrics.returns.labels("unsolicited").inc()
         self.outbox.notify()
+        if referral is not None and self.intake is not None:
+            self.intake.notify()
         return rid, msg_id
 
 

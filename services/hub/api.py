@@ -119,6 +119,7 @@ class ReferralIn(BaseModel):
     rag: Rag | Literal["UNKNOWN"] = "UNKNOWN"
     summary: _Text
     referrer: Referrer | None = None
+    referral_id: Annotated[str, Field(pattern=r"^R-[0-9a-f]{32}$")] | None = None
     agencies: (
         list[Literal["police", "health", "education", "socialcare", "probation", "youthjustice", "housing"]]
         | None
@@ -368,6 +369,7 @@ def create_app(
             summary=body.summary,
             referrer=referrer,
             agencies=body.agencies,
+            referral_id=body.referral_id,
         )
         return Opened(referral_id=rid, enquiries=sent)
 

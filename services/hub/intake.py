@@ -154,8 +154,10 @@ class Intake:
         referrer: Mapping[str, Any] | None,
         agencies: Sequence[str] | None = None,
         requested_by: str = "mash",
+        referral_id: str | None = None,
     ) -> tuple[str, list[dict[str, Any]]]:
-        rid = new_referral_id()
+        # An agency's unsolicited report brings its own id, so its return and this referral meet.
+        rid = referral_id or new_referral_id()
         now = now_micros()
         today = date.today()
         child = next((s.subject_ref for s in subjects if s.role == "CHILD"), subjects[0].subject_ref)
