@@ -41,7 +41,6 @@ class OutboxPublisher(Component):
         self._drain_grace_s = drain_grace_s
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
-        self._empty = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     def notify(self) -> None:
@@ -67,19 +66,12 @@ class OutboxPublisher(Component):
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
-    async def drained(self) -> None:
-        """Wait until the outbox is empty (for tests and orderly hand-overs)."""
-        self._wake.set()
-        self._empty.clear()
-        await self._empty.wait()
-
     async def _run(self) -> None:
         backoff = self._backoff_s
         while True:
             rows = self._store.outbox_batch(self._batch)
             self._metrics.outbox(*self._store.outbox_stats())
             if not rows:
-                self._empty.set()
                 if self._stopping.is_set():
                     return
                 self._wake.clear()

@@ -157,9 +157,6 @@ class KeyDirectory:
     def participants(self) -> list[str]:
         return sorted(self._epochs)
 
-    def knows(self, participant_id: str) -> bool:
-        return participant_id in self._epochs
-
     def _usable(self, key: PublishedKey | None, participant_id: str, at: int, what: str) -> PublishedKey:
         if key is None:
             if participant_id not in self._epochs:
@@ -188,6 +185,3 @@ class KeyDirectory:
             if epochs[epoch].usable_at(now):
                 return epochs[epoch]
         raise RevokedKey(f"every key of {participant_id} is revoked")
-
-    def role(self, participant_id: str) -> str:
-        return self.current(participant_id).role

@@ -12,14 +12,14 @@ import contextlib
 import logging
 
 from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
 
 from jigsaw.bus.dlq import DeadLetterPublisher
+from jigsaw.bus.reader import partitions
 from jigsaw.bus.records import Record
 from jigsaw.config import KafkaSettings
-from jigsaw.errors import RejectedInput, TransientError
+from jigsaw.errors import ConfigError, RejectedInput, TransientError
 from jigsaw.lifecycle import Component, close_quietly, require, wait_or_stop
 from jigsaw.metrics import KernelMetrics
 from jigsaw.wire.directory import KeyDirectory
@@ -47,29 +47,19 @@ class KeyDirectoryFollower(Component):
         self._task: asyncio.Task[None] | None = None
 
     async def _start(self) -> None:
-        partitions = await self._partitions()
+        try:
+            found = await partitions(self._kafka, self._topic)
+        except (KafkaError, ConfigError) as exc:
+            raise TransientError(f"the key directory topic {self._topic} is not available: {exc}") from exc
         self._consumer = AIOKafkaConsumer(
             **self._kafka.client_kwargs(), enable_auto_commit=False, isolation_level="read_committed"
         )
         await self._consumer.start()
-        tps = [TopicPartition(self._topic, p) for p in partitions]
+        tps = [TopicPartition(self._topic, p) for p in found]
         self._consumer.assign(tps)
         await self._consumer.seek_to_beginning(*tps)
         ends = await self._consumer.end_offsets(tps)
         self._task = asyncio.create_task(self._run(ends), name="key-directory")
-
-    async def _partitions(self) -> list[int]:
-        admin = AIOKafkaAdminClient(**self._kafka.client_kwargs())
-        await admin.start()
-        try:
-            (described,) = await admin.describe_topics([self._topic])
-        except KafkaError as exc:
-            raise TransientError(f"cannot describe {self._topic}: {exc}") from exc
-        finally:
-            await admin.close()
-        if described["error_code"] != 0 or not described["partitions"]:
-            raise TransientError(f"topic {self._topic} is not available (error {described['error_code']})")
-        return [p["partition"] for p in described["partitions"]]
 
     async def wait_loaded(self, timeout_s: float = 30.0) -> None:
         try:

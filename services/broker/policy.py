@@ -169,10 +169,6 @@ class Policy(BaseModel):
                 return rule
         return None
 
-    def agency_of(self, participant_id: str) -> str | None:
-        p = self.participants.get(participant_id)
-        return p.agency if p else None
-
 
 def load_policy(path: Path) -> Policy:
     """Read and validate a policy file. Errors name the file, the field and what is wrong."""
