@@ -22,7 +22,7 @@ from jigsaw.bus.clients import Consumer
 from jigsaw.bus.dlq import DeadLetterPublisher
 from jigsaw.bus.records import DeadLetter, Outcome, Record, RetryLater
 from jigsaw.config import ConsumerSettings, KafkaSettings
-from jigsaw.errors import DeadLetterReason, FatalError, RejectedInput, TransientError
+from jigsaw.errors import DeadLetterReason, FatalError, RejectedInput
 from jigsaw.lifecycle import Component, close_quietly, require, wait_or_stop
 from jigsaw.metrics import KernelMetrics
 
@@ -33,21 +33,26 @@ STOP_STEP_S = 10.0
 Positions = Callable[[], dict[tuple[str, int], int]]
 
 
+def outcome_for(exc: Exception, record: Record) -> Outcome:
+    """The typed outcome of a handler that raised ``exc`` (never a ``FatalError``: that propagates)."""
+    if isinstance(exc, RejectedInput):
+        return DeadLetter(exc.reason, str(exc))
+    if getattr(exc, "retriable", False):
+        return RetryLater(str(exc))
+    # An unexpected error is a bug, but the record may be fine: park it rather than lose it or crash-loop
+    # on it. Only the exception type is recorded, since its text may quote the input.
+    log.exception("handler failed on %s[%d]@%d", record.topic, record.partition, record.offset)
+    return DeadLetter(DeadLetterReason.UNHANDLED, type(exc).__name__)
+
+
 async def call_handler(handler: Handler, record: Record) -> Outcome:
     """Run a handler and turn what it raises into a typed outcome. ``FatalError`` propagates."""
     try:
         return await handler(record)
     except FatalError:
         raise
-    except RejectedInput as exc:
-        return DeadLetter(exc.reason, str(exc))
-    except TransientError as exc:
-        return RetryLater(str(exc))
     except Exception as exc:
-        # An unexpected error is a bug, but the record may be fine: park it rather than lose it or
-        # crash-loop on it. Only the exception type is recorded, since its text may quote the input.
-        log.exception("handler failed on %s[%d]@%d", record.topic, record.partition, record.offset)
-        return DeadLetter(DeadLetterReason.UNHANDLED, type(exc).__name__)
+        return outcome_for(exc, record)
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]

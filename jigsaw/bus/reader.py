@@ -23,6 +23,18 @@ async def partitions(kafka: KafkaSettings, topic: str) -> list[int]:
     return sorted(p["partition"] for p in described["partitions"])
 
 
+async def end_offsets(kafka: KafkaSettings, topics: list[str]) -> dict[TopicPartition, int]:
+    """Where every partition of ``topics`` ends now: what "caught up" means for a rebuild or a wait."""
+    tps = [TopicPartition(t, p) for t in topics for p in await partitions(kafka, t)]
+    consumer = AIOKafkaConsumer(**kafka.client_kwargs())
+    await consumer.start()
+    try:
+        ends: dict[TopicPartition, int] = await consumer.end_offsets(tps)
+    finally:
+        await consumer.stop()
+    return ends
+
+
 async def read_to_end(kafka: KafkaSettings, topic: str) -> list[Record]:
     """Every record on ``topic`` from the beginning to its current end, partition by partition."""
     tps = [TopicPartition(topic, p) for p in await partitions(kafka, topic)]

@@ -12,9 +12,10 @@ import logging
 from collections.abc import Callable
 
 from jigsaw.bus.dlq import DeadLetterCodec
+from jigsaw.bus.loop import outcome_for
 from jigsaw.bus.records import COMMIT, DeadLetter, Outcome, Record, RetryLater
 from jigsaw.bus.store import Store, Tx
-from jigsaw.errors import DeadLetterReason, FatalError, RejectedInput
+from jigsaw.errors import FatalError
 from jigsaw.metrics import KernelMetrics
 
 log = logging.getLogger(__name__)
@@ -71,14 +72,8 @@ class TransactionalHandler:
             outcome = self._handler(record, tx)
         except FatalError:
             raise
-        except RejectedInput as exc:
-            outcome = DeadLetter(exc.reason, str(exc))
         except Exception as exc:
-            if getattr(exc, "retriable", False):
-                outcome = RetryLater(str(exc))
-            else:
-                log.exception("handler failed on %s[%d]@%d", record.topic, record.partition, record.offset)
-                outcome = DeadLetter(DeadLetterReason.UNHANDLED, type(exc).__name__)
+            outcome = outcome_for(exc, record)
         if not isinstance(outcome, type(COMMIT)):
             # Whatever a rejected or retried record half-wrote must not commit with its offset.
             tx.execute("ROLLBACK TO handler")

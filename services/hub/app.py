@@ -11,7 +11,6 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 
 import uvicorn
-from aiokafka.structs import TopicPartition
 from prometheus_client import CollectorRegistry
 
 from jigsaw.bus.admin import ensure_topics
@@ -19,7 +18,7 @@ from jigsaw.bus.clients import Producer
 from jigsaw.bus.dlq import DeadLetterCodec, DeadLetterPublisher
 from jigsaw.bus.loop import ConsumeLoop
 from jigsaw.bus.outbox import OutboxPublisher
-from jigsaw.bus.reader import partitions
+from jigsaw.bus.reader import end_offsets
 from jigsaw.bus.store import Store
 from jigsaw.bus.transactional import TransactionalHandler
 from jigsaw.config import masked
@@ -167,7 +166,7 @@ async def rebuild(settings: HubSettings, into: Path) -> int:
     async with AsyncExitStack() as stack:
         producer = await stack.enter_async_context(Producer(settings.kafka))
         processor_inputs = parts.processor(lambda _: None).inputs
-        ends = await _ends(parts, processor_inputs)
+        ends = await end_offsets(settings.kafka, processor_inputs)
         group = f"jigsaw-hub-rebuild-{uuid.uuid4().hex[:8]}"
         await _consumer(stack, parts, store, producer, lambda _: None, group, stop, publish=False)
         while not await wait_or_stop(stop, 0.1):
@@ -181,16 +180,3 @@ async def rebuild(settings: HubSettings, into: Path) -> int:
     applied = sum(store.offsets().values())
     store.close()
     return applied
-
-
-async def _ends(parts: _Parts, topics: list[str]) -> dict[TopicPartition, int]:
-    from aiokafka import AIOKafkaConsumer
-
-    tps = [TopicPartition(t, p) for t in topics for p in await partitions(parts.settings.kafka, t)]
-    consumer = AIOKafkaConsumer(**parts.settings.kafka.client_kwargs())
-    await consumer.start()
-    try:
-        ends: dict[TopicPartition, int] = await consumer.end_offsets(tps)
-    finally:
-        await consumer.stop()
-    return ends

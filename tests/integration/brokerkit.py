@@ -12,13 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
-from aiokafka.structs import TopicPartition
 from pydantic import SecretStr
 
 from jigsaw.bus.admin import ensure_topics
 from jigsaw.bus.clients import Producer
-from jigsaw.bus.reader import partitions, read_to_end
+from jigsaw.bus.reader import end_offsets, read_to_end
 from jigsaw.config import ConsumerSettings, KafkaSettings, KeystoreSettings, MetricsSettings
 from jigsaw.topics import Topics
 from jigsaw.wire.codec import SchemaRegistry
@@ -239,13 +237,7 @@ class Rig:
         agencies = sorted({p.agency for p in policy.participants.values() if p.agency})
         inputs = [self.topics.referrals, self.topics.consent, self.topics.assignments, self.topics.decisions]
         inputs += [self.topics.intel(a) for a in agencies]
-        tps = [TopicPartition(t, p) for t in inputs for p in await partitions(self.kafka, t)]
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.kafka.bootstrap)
-        await consumer.start()
-        try:
-            ends = await consumer.end_offsets(tps)
-        finally:
-            await consumer.stop()
+        ends = await end_offsets(self.kafka, inputs)
 
         def caught_up() -> bool:
             if not self._db().exists():
