@@ -52,16 +52,30 @@ class MatchedSubject:
     confidence: float
 
 
+def category_of(source: str) -> str:
+    """The category a records key feeds: ``health_summary.emergency_attendances`` feeds health_summary."""
+    return source.partition(".")[0]
+
+
 @dataclass(frozen=True)
 class Finding:
-    category: str
+    source: str  # the ``records`` key (and adapter query) the row came from
     source_id: str
     row: dict[str, Any]
 
+    @property
+    def category(self) -> str:
+        return category_of(self.source)
+
 
 class Connector(ABC):  # noqa: B024 - an agency subclasses it and may override nothing but `records`
-    """An agency's connector. Declare ``records`` (category -> record model); override ``lookup`` only
-    when the adapter's per-category queries are not enough."""
+    """An agency's connector. Declare ``records`` (records key -> record model); override ``lookup`` only
+    when the adapter's queries are not enough.
+
+    A key is a category (``police_incidents``) or, where a category's payload has several lists, the
+    category and a name (``health_summary.emergency_attendances``): each key has its own adapter query,
+    file or path, and its own model, and all of a category's keys are asked when that category is.
+    """
 
     records: ClassVar[dict[str, type[SourceRecord]]] = {}
 
@@ -71,9 +85,10 @@ class Connector(ABC):  # noqa: B024 - an agency subclasses it and may override n
     async def lookup(self, subjects: Sequence[MatchedSubject], categories: Sequence[str]) -> list[Finding]:
         """What this agency holds on ``subjects`` in ``categories``. The default asks the adapter."""
         ids = sorted({s.source_id for s in subjects})
+        wanted = set(categories)
         findings = []
-        for category in categories:
-            if category in self.records and ids:
-                rows = await self.adapter.records(category, ids)
-                findings += [Finding(category, str(r["source_id"]), r) for r in rows]
+        for source in self.records:
+            if category_of(source) in wanted and ids:
+                rows = await self.adapter.records(source, ids)
+                findings += [Finding(source, str(r["source_id"]), r) for r in rows]
         return findings

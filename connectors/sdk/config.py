@@ -9,9 +9,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from connectors.sdk.adapters import SourceConfig
+from connectors.sdk.adapters.config import CsvFolderConfig, HttpSourceConfig, SqlSourceConfig
+from connectors.sdk.base import Connector, category_of
 from connectors.sdk.intake import IntakeSettings
 from jigsaw.config import ConsumerSettings, KafkaSettings, KeystoreSettings, MetricsSettings
 from jigsaw.errors import ConfigError
+from jigsaw.wire.categories import CATEGORIES
 
 
 class ConnectorConfig(BaseModel):
@@ -33,12 +36,35 @@ class ConnectorConfig(BaseModel):
     def consumer_settings(self) -> ConsumerSettings:
         return self.consumer or ConsumerSettings(group_id=f"jigsaw-connector-{self.participant_id}")
 
-    def connector_class(self) -> type:
+    def connector_class(self) -> type[Connector]:
+        """The agency's Connector subclass, checked against the source: every records key it declares
+        must name a known category and have its own query, file or path."""
         module, _, name = self.connector.partition(":")
         try:
-            return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+            cls = getattr(importlib.import_module(module), name)
         except (ImportError, AttributeError) as exc:
             raise ConfigError(f"connector {self.connector!r} cannot be imported: {exc}") from exc
+        if not (isinstance(cls, type) and issubclass(cls, Connector)):
+            raise ConfigError(f"connector {self.connector!r} is not a Connector subclass")
+        configured = set(_sources(self.source))
+        unknown = sorted(k for k in cls.records if category_of(k) not in CATEGORIES)
+        missing = sorted(set(cls.records) - configured)
+        if unknown:
+            raise ConfigError(f"{self.connector}: records {unknown} name no known category")
+        if missing:
+            raise ConfigError(
+                f"{self.connector}: the source has no query, file or path for {missing}; "
+                f"configured: {sorted(configured)}"
+            )
+        return cls
+
+
+def _sources(source: SqlSourceConfig | CsvFolderConfig | HttpSourceConfig) -> list[str]:
+    if isinstance(source, SqlSourceConfig):
+        return list(source.category_queries)
+    if isinstance(source, CsvFolderConfig):
+        return list(source.category_files)
+    return list(source.category_paths)
 
 
 def load_config(path: Path) -> ConnectorConfig:

@@ -227,7 +227,7 @@ class ConnectorRuntime:
         grouped: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = {}
         problems: list[Problem] = []
         for f in findings:
-            model = self.connector.records.get(f.category)
+            model = self.connector.records.get(f.source)
             if model is None or f.source_id not in subjects:
                 continue
             try:
@@ -320,4 +320,4 @@ def _person(row: dict[str, Any]) -> Person:
 def _problem(f: Finding, exc: ValidationError) -> Problem:
     # Field names and messages only: pydantic's "input" would quote the personal data itself.
     fields = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
-    return Problem(f"{f.category} record #{_pseudonym(f.source_id)}: {fields}")
+    return Problem(f"{f.source} record #{_pseudonym(f.source_id)}: {fields}")

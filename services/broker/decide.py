@@ -4,9 +4,9 @@ The checks run in a fixed order and the first that fails decides, so every refus
 
 1. an agreement in force, a purpose, a known subscriber and category;
 2. need to know: the subscriber is assigned to the referral;
-3. the stage: at screening only the screening categories ("known / not known + contact");
-4. redaction of the public referrer's identity and a victim's safe contact details, unless the matching
+3. redaction of the public referrer's identity and a victim's safe contact details, unless the matching
    rule explicitly allows it;
+4. the stage: at screening only the screening categories ("known / not known + contact");
 5. role x category x purpose x stage: the first matching rule, else default deny;
 6. originator control (MAPPA only to the subscribers probation allows, say);
 7. consent where the purpose needs it (early help): given or overridden, else withheld.
@@ -63,11 +63,13 @@ def decide(policy: Policy, ctx: Context, today: date) -> Decision:
         return _no("SYS-UNKNOWN", "subscriber or category not in the agreement")
     if not ctx.assigned:
         return _no("SYS-NOT-ASSIGNED", "the subscriber is not assigned to this referral")
-    if ctx.stage == "SCREENING" and ctx.category not in policy.screening_categories:
-        return _no("SYS-SCREENING", "at screening only known / not known and contact are shared")
     rule = policy.rule_for(subscriber.role, ctx.category, ctx.purpose, ctx.stage)
+    # Redaction is named before the stage: a protected referrer stays protected after screening too, and
+    # the record should say so, not merely that the case is still at screening.
     if category.redacted and (rule is None or not rule.allow_redacted):
         return _no("SYS-REDACTED", f"{ctx.category} is redacted unless a rule explicitly allows it")
+    if ctx.stage == "SCREENING" and ctx.category not in policy.screening_categories:
+        return _no("SYS-SCREENING", "at screening only known / not known and contact are shared")
     if rule is None:
         return _no("DEFAULT-DENY", f"no rule lets {subscriber.role} see {ctx.category} for {ctx.purpose}")
     control = category.originator_control

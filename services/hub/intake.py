@@ -22,7 +22,14 @@ from jigsaw.wire.framing import now_micros
 HOUR_US = 3_600_000_000
 # What a MASH asks each kind of agency for once a case is rated; at screening, only whether it knows them.
 ASKS: dict[str, list[str]] = {
-    "police": ["police_incidents", "police_convictions", "police_intelligence", "domestic_abuse"],
+    # The MARAC's safe contact details are asked for so that the broker records withholding them.
+    "police": [
+        "police_incidents",
+        "police_convictions",
+        "police_intelligence",
+        "domestic_abuse",
+        "victim_safe_contact",
+    ],
     "health": ["health_summary", "mental_health"],
     "education": ["education_attendance", "education_sen_exclusions"],
     "socialcare": ["social_care_history"],

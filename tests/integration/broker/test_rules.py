@@ -118,7 +118,7 @@ TABLE = [
     ("R-SCREEN", "csc-mash", "referral_details", ("WITHHOLD", "SYS-SCREENING"), None),
     ("R-RED", "csc-mash", "probation", ("RELEASE", ""), None),
     ("R-RED", "police-mash", "probation", ("RELEASE", ""), None),
-    ("R-RED", "health-mash", "probation", ("WITHHOLD", "DEFAULT-DENY"), None),
+    ("R-RED", "health-mash", "probation", ("WITHHOLD", "SYS-ORIGINATOR"), None),
     ("R-RED", "partner-hub", "probation", ("WITHHOLD", "DEFAULT-DENY"), None),
     ("R-RED", "health-mash", "mental_health", ("RELEASE", ""), None),
     ("R-RED", "police-mash", "mental_health", ("WITHHOLD", "DEFAULT-DENY"), None),

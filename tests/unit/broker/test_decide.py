@@ -42,12 +42,13 @@ CASES = [
     ("partner-hub", "housing", "EARLY_HELP", "GREEN", "OVERRIDE", True, "RELEASE", "R-EARLY-HELP"),
     # redaction, and the one rule that explicitly allows the referrer's identity
     ("csc-mash", "referrer_identity", "TRIAGE", "RED", "NONE", True, "WITHHOLD", "SYS-REDACTED"),
+    ("csc-mash", "referrer_identity", "SCREENING", "SCREENING", "NONE", True, "WITHHOLD", "SYS-REDACTED"),
     ("csc-mash", "referrer_identity", "S47_ENQUIRY", "RED", "NONE", True, "RELEASE", "R-CSC-REFERRER"),
     ("police-mash", "referrer_identity", "S47_ENQUIRY", "RED", "NONE", True, "WITHHOLD", "SYS-REDACTED"),
     ("csc-mash", "victim_safe_contact", "S47_ENQUIRY", "RED", "NONE", True, "WITHHOLD", "SYS-REDACTED"),
     # originator control: MAPPA data only where probation allows
     ("police-mash", "probation", "TRIAGE", "RED", "NONE", True, "RELEASE", "R-POLICE-DESK"),
-    ("health-mash", "probation", "TRIAGE", "RED", "NONE", True, "WITHHOLD", "DEFAULT-DENY"),
+    ("health-mash", "probation", "TRIAGE", "RED", "NONE", True, "WITHHOLD", "SYS-ORIGINATOR"),
 ]
 
 
