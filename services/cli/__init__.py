@@ -15,6 +15,7 @@ from services.cli.hub import case, hub
 from services.cli.kafka import kafka
 from services.cli.keys import keys
 from services.cli.schemas import schemas
+from services.cli.synth import synth
 
 
 class _Group(click.Group):
@@ -36,6 +37,8 @@ def cli(verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
+    # httpx logs every request's URL at INFO, and a query string can hold a name or a date of birth.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 cli.add_command(kafka)
@@ -48,6 +51,7 @@ cli.add_command(audit)
 cli.add_command(hub)
 cli.add_command(case)
 cli.add_command(connector)
+cli.add_command(synth)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -47,9 +47,14 @@ CREATE TABLE IF NOT EXISTS answers (
 CREATE TABLE IF NOT EXISTS cases (
     referral_id TEXT PRIMARY KEY, rag TEXT, outcome TEXT, updated_at INTEGER NOT NULL
 );
+-- Every update (touch_case) and every view reads these by referral: without the indexes each read is a
+-- scan of the whole table, and the hub slows down in proportion to the number of cases it holds.
+CREATE INDEX IF NOT EXISTS matches_by_referral ON matches (referral_id);
+CREATE INDEX IF NOT EXISTS rag_history_by_referral ON rag_history (referral_id, decided_at);
+CREATE INDEX IF NOT EXISTS outcomes_by_referral ON outcomes (referral_id, decided_at);
+CREATE INDEX IF NOT EXISTS enquiries_by_referral ON enquiries (referral_id);
+CREATE INDEX IF NOT EXISTS cases_by_update ON cases (updated_at DESC, referral_id);
 """
-
-_RANK = {"RELEASED": 3, "REVIEW": 2, "WITHHELD": 1}
 
 
 def _json(value: Any) -> str:
@@ -77,12 +82,14 @@ def put_section(
     reason: str | None,
     rule_id: str | None,
 ) -> bool:
-    """Store what the subscriber was given. A weaker status never replaces a stronger one."""
+    """Store what the subscriber was given. A release is never taken back; otherwise the later decision
+    stands (a refusal's reason changes when consent is refused, a review is declined): the broker's releases
+    of one referral share a partition, so they arrive here, and in a rebuild, in the order it decided."""
     row = tx.execute(
         "SELECT status FROM sections WHERE source_msg_id = ? AND category = ? AND subject_ref = ?",
         (msg_id, category, subject_ref),
     ).fetchone()
-    if row is not None and _RANK[row[0]] >= _RANK[status]:
+    if row is not None and row[0] == "RELEASED":
         return False
     tx.execute(
         "INSERT OR REPLACE INTO sections VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

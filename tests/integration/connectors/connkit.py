@@ -8,10 +8,12 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+from connectors.police import Contact, Incident
 from connectors.sdk.adapters import SqlSourceConfig
 from connectors.sdk.app import run
+from connectors.sdk.base import Connector, SourceRecord
 from connectors.sdk.config import ConnectorConfig
 from connectors.sdk.runtime import ConnectorRuntime
 from jigsaw.bus.clients import Producer
@@ -22,6 +24,13 @@ from jigsaw.wire.envelope import SectionInput
 from jigsaw.wire.framing import now_micros
 from tests.integration.brokerkit import write_keys
 from tests.wirekit import World, make_world
+
+
+class IncidentsConnector(Connector):
+    """The police reference connector cut down to the two records keys this small source has."""
+
+    records: ClassVar[dict[str, type[SourceRecord]]] = {"police_incidents": Incident, "contact": Contact}
+
 
 PERSONS = [
     ("P-100", "Callum", "Hartley", "2014-03-02", "EX4 1AA"),
@@ -104,7 +113,7 @@ class ConnectorRig:
         config = ConnectorConfig(
             participant_id="police.devon",
             agency="police",
-            connector="connectors.police:PoliceConnector",
+            connector="tests.integration.connectors.connkit:IncidentsConnector",
             source=source_config(make_source(tmp / "police.sqlite")),
             kafka=kafka,
             keys=keys,

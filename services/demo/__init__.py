@@ -1,0 +1,1 @@
+"""The demo deployment and its scenario driver."""

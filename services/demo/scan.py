@@ -1,0 +1,103 @@
+"""Scan every record on every topic of a deployment for the synthetic people's personal data in plaintext.
+
+It searches the raw bytes (keys, values and headers) of every record for every person's full name in every
+agency's spelling, date of birth as text, address lines, postcode and identifiers in every stored format,
+with Aho-Corasick (pyahocorasick) so tens of thousands of needles cost one pass per record. A hit must stand
+as a whole word, so "Ava" inside a ciphertext's random bytes next to letters is not one. Sealed sections are
+AES-GCM ciphertext; anything found is therefore a leak. A date encoded as an Avro int cannot be told from
+ciphertext by a byte scan, so dates are looked for as text only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import ahocorasick
+from aiokafka.admin import AIOKafkaAdminClient
+
+from jigsaw.bus.reader import read_to_end
+from jigsaw.config import KafkaSettings
+
+# Shorter needles match too easily by chance in ciphertext, and a lone given name identifies nobody.
+MIN_NEEDLE = 6
+
+
+@dataclass(frozen=True)
+class Hit:
+    topic: str
+    partition: int
+    offset: int
+    where: str  # key, value or a header's name
+    kind: str  # the needle's kind, never the needle itself: the report must not leak either
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    topics: int
+    records: int
+    bytes: int
+    needles: int
+    hits: list[Hit]
+
+
+class Needles:
+    def __init__(self, values: Iterable[tuple[str, str]]) -> None:
+        self._auto = ahocorasick.Automaton()
+        self.count = 0
+        for kind, text in values:
+            raw = _bytes_as_text(text.strip().encode())
+            if len(raw) >= MIN_NEEDLE and raw not in self._auto:
+                self._auto.add_word(raw, (kind, len(raw)))
+                self.count += 1
+        if self.count:
+            self._auto.make_automaton()
+
+    def find(self, data: bytes) -> list[str]:
+        if not self.count or not data:
+            return []
+        found = []
+        for end, (kind, length) in self._auto.iter(_bytes_as_text(data)):
+            start = end - length + 1
+            before = data[start - 1 : start]
+            after = data[end + 1 : end + 2]
+            if not (before.isalnum() or after.isalnum()):
+                found.append(kind)
+        return found
+
+
+def _bytes_as_text(data: bytes) -> str:
+    # The automaton searches str; latin-1 maps each byte to one character, so offsets stay byte offsets
+    # and a UTF-8 needle matches exactly the bytes it is encoded as.
+    return data.decode("latin-1")
+
+
+async def topics_with_prefix(kafka: KafkaSettings) -> list[str]:
+    admin = AIOKafkaAdminClient(**kafka.client_kwargs())
+    await admin.start()
+    try:
+        names = await admin.list_topics()
+    finally:
+        await admin.close()
+    prefix = f"{kafka.topic_prefix}." if kafka.topic_prefix else ""
+    return sorted(n for n in names if n.startswith(prefix) and not n.startswith("__"))
+
+
+async def scan(kafka: KafkaSettings, needles: Needles) -> ScanResult:
+    hits: list[Hit] = []
+    records = size = 0
+    topics = await topics_with_prefix(kafka)
+    for topic in topics:
+        for r in await read_to_end(kafka, topic):
+            records += 1
+            parts = [("key", r.key or b""), ("value", r.value or b"")]
+            parts += [(f"header {name}", value or b"") for name, value in r.headers]
+            for where, data in parts:
+                size += len(data)
+                hits += [Hit(topic, r.partition, r.offset, where, kind) for kind in needles.find(data)]
+    return ScanResult(len(topics), records, size, needles.count, hits)
+
+
+def scan_sync(kafka: KafkaSettings, needles: Needles) -> ScanResult:
+    return asyncio.run(scan(kafka, needles))
