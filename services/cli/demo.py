@@ -94,7 +94,7 @@ def demo(
             )
         )
         say(f"opened {len(the_scenarios)} referrals through the {SUBSCRIBERS[0]} hub's API")
-        ok = driver.run(timeout, live=True)
+        ok = driver.run(timeout)
         say()
         say(driver.details())
         say(driver.summary())

@@ -19,10 +19,15 @@ from rich.live import Live
 from rich.table import Table
 
 from connectors.synth.scenarios import CSC, Scenario
+from jigsaw.errors import JigsawError
 from services.demo import expect
 from services.demo.stack import Stack, token
 
 POLL_S = 0.5
+
+
+class DemoFailed(JigsawError):
+    """The hub refused a step of a scenario: the demo cannot go on."""
 
 
 @dataclass
@@ -60,7 +65,7 @@ class Driver:
     def _call(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
         response = self.clients[CSC].request(method, path, json=body)
         if response.status_code >= 400:
-            raise RuntimeError(f"{method} {path}: {response.status_code} {response.text}")
+            raise DemoFailed(f"{method} {path}: {response.status_code} {response.text}")
         data: dict[str, Any] = response.json()
         return data
 
@@ -77,17 +82,20 @@ class Driver:
     def _poll(self) -> None:
         for p in self.progress:
             for sub in self.stack.subscribers:
-                response = self.clients[sub].get(f"/cases/{p.referral_id}")
+                try:
+                    response = self.clients[sub].get(f"/cases/{p.referral_id}")
+                except httpx.HTTPError:
+                    continue  # a hub that stopped answering shows as "waiting"; the summary says why
                 p.views[sub] = response.json() if response.status_code == 200 else None
             if not p.stepped and expect.answered(p.views.get(CSC)):
                 for step in p.scenario.steps:
                     self._call("POST", f"/cases/{p.referral_id}/{step.path}", step.body)
                 p.stepped = True
 
-    def run(self, timeout_s: float, live: bool) -> bool:
+    def run(self, timeout_s: float) -> bool:
         """Poll until every scenario shows its expected views or ``timeout_s`` passes."""
         deadline = time.monotonic() + timeout_s
-        with Live(self.board(), console=self.console, refresh_per_second=2, transient=not live) as screen:
+        with Live(self.board(), console=self.console, refresh_per_second=2) as screen:
             while True:
                 self._poll()
                 screen.update(self.board())
