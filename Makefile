@@ -37,9 +37,11 @@ lint: venv ## ruff (format and check) and mypy --strict on the package code
 	$(VENV)/bin/ruff check jigsaw services connectors tests bench
 	$(VENV)/bin/mypy jigsaw services connectors
 
-bench: venv ## Run the benchmarks and print their tables
+bench: venv ## Run the benchmarks (about 8 minutes) and print their tables; results in bench/results/
 	$(JIGSAW) kafka up
-	status=0; for b in bench/*.py; do $(PY) $$b || status=$$?; done; exit $$status
+	status=0; start=$$(date +%s); \
+	for b in bench/*.py; do echo "== $(PY) $$b"; $(PY) $$b || status=$$?; done; \
+	echo "== make bench: $$(( $$(date +%s) - start )) s"; exit $$status
 
 kafka-up: venv ## Start the local Kafka (idempotent)
 	$(JIGSAW) kafka up

@@ -15,6 +15,7 @@ from jigsaw.config import ConsumerSettings, KafkaSettings
 from jigsaw.lifecycle import Component, close_quietly, require
 
 Headers = Sequence[tuple[str, bytes]]
+PRODUCER_BATCH_BYTES = 256 * 1024
 
 
 def new_producer(settings: KafkaSettings, **overrides: Any) -> AIOKafkaProducer:
@@ -24,6 +25,10 @@ def new_producer(settings: KafkaSettings, **overrides: Any) -> AIOKafkaProducer:
         "acks": "all",
         "linger_ms": 2,
         "max_request_size": settings.max_message_bytes,
+        # aiokafka buffers one batch per partition and sends one request per broker at a time, so a
+        # partition moves at most one batch per round trip. At the default 16 KiB that capped the broker's
+        # audit partitions (12 records per return) at a few hundred returns a second.
+        "max_batch_size": min(PRODUCER_BATCH_BYTES, settings.max_message_bytes),
     }
     kw.update(overrides)
     return AIOKafkaProducer(**kw)

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[Record], Awaitable[Outcome]]
 STOP_STEP_S = 10.0
+STORE_COMMIT_EVERY_S = 1.0
 Positions = Callable[[], dict[tuple[str, int], int]]
 
 
@@ -100,6 +101,7 @@ class ConsumeLoop(Component):
         self._paused: dict[TopicPartition, float] = {}
         self._retries: dict[TopicPartition, int] = {}
         self._task: asyncio.Task[None] | None = None
+        self._commit_due = 0.0
         self.assigned = asyncio.Event()
 
     async def _start(self) -> None:
@@ -149,6 +151,11 @@ class ConsumeLoop(Component):
                 await self._process_partition(tp, messages)
                 if self.stopping.is_set():
                     break
+            if self._positions is not None and time.monotonic() < self._commit_due:
+                # The store's offsets decide where processing resumes; Kafka's are for lag monitoring
+                # only, so they need not cost a round trip to the coordinator before every fetch.
+                continue
+            self._commit_due = time.monotonic() + STORE_COMMIT_EVERY_S
             try:
                 await self._commit()
             except KafkaError as exc:
@@ -164,6 +171,10 @@ class ConsumeLoop(Component):
                     return
                 if not await self._handle(tp, Record.from_consumer(msg)):
                     return
+            # A stateful handler runs without awaiting anything, so a batch of hundreds would hold the event
+            # loop for its whole length: the outbox could publish nothing until the batch ended, and under
+            # load its backlog, and with it every record's latency, would grow without bound. Yield.
+            await asyncio.sleep(0)
         lag_tp = self._client.highwater(tp)
         if lag_tp is not None and tp in self._done:
             self._metrics.lag(tp.topic, max(0, lag_tp - self._done[tp]))

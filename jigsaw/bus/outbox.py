@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 from aiokafka.errors import KafkaError
 
@@ -18,6 +19,7 @@ from jigsaw.lifecycle import Component, require
 from jigsaw.metrics import KernelMetrics
 
 log = logging.getLogger(__name__)
+STATS_EVERY_S = 1.0
 
 
 class OutboxPublisher(Component):
@@ -31,6 +33,7 @@ class OutboxPublisher(Component):
         idle_s: float = 0.5,
         backoff_s: float = 0.5,
         drain_grace_s: float = 10.0,
+        high_water: int = 2000,
     ) -> None:
         self._store = store
         self._producer = producer
@@ -39,6 +42,8 @@ class OutboxPublisher(Component):
         self._idle_s = idle_s
         self._backoff_s = backoff_s
         self._drain_grace_s = drain_grace_s
+        self._high_water = high_water
+        self._published = asyncio.Event()
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -46,6 +51,25 @@ class OutboxPublisher(Component):
     def notify(self) -> None:
         """A transaction enqueued something: publish now rather than at the next idle tick."""
         self._wake.set()
+
+    async def room(self) -> None:
+        """Wait while more than ``high_water`` records wait to be published.
+
+        A consumer that writes to the outbox awaits this before each record. Its handlers hold the event
+        loop while they run, so without it the consumer outruns the publisher whenever records arrive
+        faster than they can be handled, and the backlog (the latency of everything behind it) grows
+        without bound; with it the backlog stays bounded and the input waits in Kafka instead.
+        """
+        while (
+            self._store.outbox_span() > self._high_water
+            and not self._stopping.is_set()
+            and self._task is not None
+            and not self._task.done()
+        ):
+            self._wake.set()
+            self._published.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._published.wait(), self._idle_s)
 
     async def _start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="outbox")
@@ -68,9 +92,13 @@ class OutboxPublisher(Component):
 
     async def _run(self) -> None:
         backoff = self._backoff_s
+        stats_due = 0.0
         while True:
             rows = self._store.outbox_batch(self._batch)
-            self._metrics.outbox(*self._store.outbox_stats())
+            if time.monotonic() >= stats_due:
+                # Counting the outbox reads all of it; under load, once a second is plenty for a gauge.
+                self._metrics.outbox(*self._store.outbox_stats())
+                stats_due = time.monotonic() + STATS_EVERY_S
             if not rows:
                 if self._stopping.is_set():
                     return
@@ -82,6 +110,7 @@ class OutboxPublisher(Component):
             if sent:
                 self._store.outbox_done(sent)
                 self._metrics.outbox_published(len(sent))
+                self._published.set()
             if len(sent) < len(rows):
                 # Acknowledged rows are gone; only the rest is sent again, so a retry duplicates nothing
                 # Kafka already holds. (Within a partition, the idempotent producer fails a batch's

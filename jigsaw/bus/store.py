@@ -174,7 +174,20 @@ class Store:
         return [OutboxRow(s, t, p, k, v, _unpack_headers(h), e) for s, t, p, k, v, h, e in rows]
 
     def outbox_done(self, seqs: Sequence[int]) -> None:
-        self.conn.executemany("DELETE FROM kernel_outbox WHERE seq = ?", [(s,) for s in seqs])
+        # One range delete per run of consecutive numbers (usually the whole batch), not one per row.
+        runs: list[list[int]] = []
+        for s in sorted(seqs):
+            if runs and s == runs[-1][1] + 1:
+                runs[-1][1] = s
+            else:
+                runs.append([s, s])
+        self.conn.executemany("DELETE FROM kernel_outbox WHERE seq BETWEEN ? AND ?", runs)
+
+    def outbox_span(self) -> int:
+        """At least the number of rows waiting in the outbox (the span of their numbers), read from the
+        primary key's ends alone, so cheap enough to ask before every record."""
+        lo, hi = self.conn.execute("SELECT min(seq), max(seq) FROM kernel_outbox").fetchone()
+        return 0 if lo is None else int(hi) - int(lo) + 1
 
     def outbox_stats(self) -> tuple[int, float]:
         n, oldest = self.conn.execute("SELECT count(*), min(enqueued_at) FROM kernel_outbox").fetchone()

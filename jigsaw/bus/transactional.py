@@ -9,7 +9,7 @@ state, the offset, the outputs and the DLQ record all commit together or not at 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from jigsaw.bus.dlq import DeadLetterCodec
 from jigsaw.bus.loop import outcome_for
@@ -36,6 +36,7 @@ class TransactionalHandler:
         dlq_topic: str,
         metrics: KernelMetrics,
         on_enqueue: Callable[[], None] = lambda: None,
+        room: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._store = store
         self._handler = handler
@@ -43,8 +44,11 @@ class TransactionalHandler:
         self._dlq_topic = dlq_topic
         self._metrics = metrics
         self._on_enqueue = on_enqueue
+        self._room = room
 
     async def __call__(self, record: Record) -> Outcome:
+        if self._room is not None:  # the outbox's backpressure (``OutboxPublisher.room``)
+            await self._room()
         try:
             with self._store.transaction() as tx:
                 outcome = self._apply(record, tx)

@@ -61,7 +61,7 @@ async def run(settings: BrokerSettings, stop: asyncio.Event) -> None:
         stack.callback(store.close)
         outbox = await stack.enter_async_context(OutboxPublisher(store, producer, kernel_metrics))
         handler = TransactionalHandler(
-            store, processor, dead_letters, topics.dlq, kernel_metrics, outbox.notify
+            store, processor, dead_letters, topics.dlq, kernel_metrics, outbox.notify, room=outbox.room
         )
         loop = ConsumeLoop(
             kafka=settings.kafka,

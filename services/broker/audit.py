@@ -16,8 +16,8 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 
 from jigsaw.bus.records import Record
-from jigsaw.errors import JigsawError
-from jigsaw.wire.codec import SchemaRegistry, SchemaVersion
+from jigsaw.errors import JigsawError, OversizedRecord
+from jigsaw.wire.codec import MAGIC, SchemaRegistry, SchemaVersion
 from jigsaw.wire.directory import KeyDirectory
 from jigsaw.wire.framing import frame, micros
 from jigsaw.wire.keys import KeyGeneration
@@ -34,8 +34,29 @@ def _signing_bytes(registry: SchemaRegistry, schema: SchemaVersion, record: dict
 def seal_audit_record(registry: SchemaRegistry, signer: KeyGeneration, record: dict[str, Any]) -> bytes:
     schema = registry.latest(AUDIT_RECORD)
     record = {**record, "broker_kid": signer.sign_kid, "signature": b""}
-    record["signature"] = signer.sign.sign(_signing_bytes(registry, schema, record))
-    return registry.encode(schema, record)
+    unsigned = registry.encode_body(schema, record)
+    signature = signer.sign.sign(frame([_DOMAIN, schema.fingerprint, unsigned]))
+    last = schema.parsed["fields"][-1]
+    if last["name"] != "signature" or last["type"] != "bytes":  # a future version may reorder its fields
+        return registry.encode(schema, {**record, "signature": signature})
+    # Avro writes the fields in order, and an empty ``bytes`` as one byte, its length 0: the signed record
+    # is the unsigned one with that byte replaced by the signature's length and bytes. The broker seals one
+    # audit record per decision, so encoding each once rather than twice is worth it.
+    data = MAGIC + schema.fingerprint + unsigned[:-1] + _avro_long(len(signature)) + signature
+    if len(data) > registry.max_record_bytes:
+        raise OversizedRecord(f"{schema} record is {len(data)} bytes")
+    return data
+
+
+def _avro_long(n: int) -> bytes:
+    """Avro's encoding of a long: zig-zag, then 7 bits a byte, least significant first."""
+    z = (n << 1) ^ (n >> 63)
+    out = bytearray()
+    while z > 0x7F:
+        out.append((z & 0x7F) | 0x80)
+        z >>= 7
+    out.append(z)
+    return bytes(out)
 
 
 def chain_hash(value: bytes) -> bytes:

@@ -47,6 +47,7 @@ class BrokerProcessor:
         self.topics = topics
         self.metrics = metrics
         self._intel_agency = {topics.intel(a): a for a in self._agencies()}
+        self._heads: dict[int, tuple[int, bytes]] = {}
 
     def _agencies(self) -> set[str]:
         return {p.agency for p in self.decider.policy.participants.values() if p.agency}
@@ -58,6 +59,14 @@ class BrokerProcessor:
 
     # -- the handler --------------------------------------------------------------------------------
     def __call__(self, record: Record, tx: Tx) -> Outcome:
+        # The audit chain heads this record moves: read once, written once, rather than per decision.
+        self._heads = {}
+        outcome = self._handle(record, tx)
+        for partition, (seq, last) in self._heads.items():
+            state.set_chain_head(tx, partition, seq, last)
+        return outcome
+
+    def _handle(self, record: Record, tx: Tx) -> Outcome:
         assert record.value is not None  # noqa: S101 - the loop never hands over tombstones
         verified = self.envelopes.verify(record.value, record.key)
         if not tx.first_seen(verified.msg_id, record.value):
@@ -240,7 +249,9 @@ class BrokerProcessor:
         d: Decision,
         ref: state.ReferralState,
     ) -> None:
-        seq, last = state.chain_head(tx, partition)
+        if partition not in self._heads:
+            self._heads[partition] = state.chain_head(tx, partition)
+        seq, last = self._heads[partition]
         value = seal_audit_record(
             self.envelopes.registry,
             self.envelopes.keys.current,
@@ -263,5 +274,5 @@ class BrokerProcessor:
                 "decided_at": now_micros(),
             },
         )
-        state.set_chain_head(tx, partition, seq + 1, chain_hash(value))
+        self._heads[partition] = (seq + 1, chain_hash(value))
         tx.enqueue(self.topics.audit, value, key=key, partition=partition, headers=[(HEADER_KIND, b"AUDIT")])

@@ -23,6 +23,8 @@ CREATE TABLE IF NOT EXISTS held (
     seq INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS held_by_referral ON held (referral_id, seq);
+-- hold() numbers each message max(seq) + 1: without this index that is a scan of every message held.
+CREATE INDEX IF NOT EXISTS held_by_seq ON held (seq);
 CREATE TABLE IF NOT EXISTS matches (
     msg_id TEXT NOT NULL, subject_ref TEXT NOT NULL, confidence REAL NOT NULL,
     PRIMARY KEY (msg_id, subject_ref)

@@ -74,3 +74,16 @@ def test_state_survives_reopening(tmp_path: Path) -> None:
     again.open()
     assert again.offsets() == {("in", 2): 9}
     again.close()
+
+
+def test_outbox_done_deletes_only_the_rows_named_even_with_gaps(store: Store) -> None:
+    with store.transaction() as tx:
+        for i in range(6):
+            tx.enqueue("out", str(i).encode())
+    rows = store.outbox_batch(10)
+    assert store.outbox_span() == 6
+    store.outbox_done([rows[i].seq for i in (0, 1, 3, 5)])
+    assert [r.value for r in store.outbox_batch(10)] == [b"2", b"4"]
+    assert store.outbox_span() == 3, "the span bounds the depth from above"
+    store.outbox_done([rows[2].seq, rows[4].seq])
+    assert store.outbox_span() == 0

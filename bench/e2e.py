@@ -1,0 +1,890 @@
+"""End-to-end latency and throughput of Jigsaw beside a plain aiokafka pipeline, measured in one run.
+
+    .venv/bin/python bench/e2e.py                 # the full sweep (about 7 minutes)
+    .venv/bin/python bench/e2e.py --quick         # a few seconds per pipeline: checks that it all runs
+
+Jigsaw: connector -> Kafka -> broker -> Kafka -> hub, each a separate OS process on the local Kafka. The
+connector seals each return (3 sections, about 1.5 KB) for the broker and publishes it through its outbox;
+the broker (``python -m services.broker``) decides for 4 assigned subscribers and publishes a release for
+each and an audit record per decision; the hub for csc-mash (``bench.kit.hub``, the real hub service)
+verifies, decrypts and stores its release. Latency runs from the return being handed to the connector's
+publishing path to the hub's view of the case being updated (both ``time.time_ns()`` on one machine), for
+every return: percentiles come from the raw samples.
+
+Plain: the same hops, record sizes and counts with plain aiokafka and no crypto and no policy (see
+``bench/kit/plain.py``).
+
+Each load step starts fresh processes on fresh topics: warm-up, then the measured window, then a bounded
+drain; a return not in a view by the end of the drain counts as slower than every other (so an overloaded
+step has no p99). Saturation is the rate at which the broker and hub stages (relay and sink for the plain
+pipeline) clear a backlog of returns already on the intel topic, over the middle 80% of the backlog.
+Writes bench/results/e2e.json (``--quick``: bench/results/e2e-quick.json, or ``--out``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import json
+import os
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import psutil
+from prometheus_client import CollectorRegistry
+
+from bench.kit import report
+from bench.kit.procs import Child, Usage, count_lines, spawn, usage
+from bench.kit.world import (
+    HUB_SUBSCRIBER,
+    PARTITIONS,
+    SUBSCRIBERS,
+    Deployment,
+    create_topics,
+    drop_topics,
+    intel_body,
+    intel_sections,
+    kafka_settings,
+    make_deployment,
+    new_prefix,
+    passphrase,
+    pool_ids,
+    publish_setup,
+)
+from jigsaw.bus.admin import ensure_topics
+from jigsaw.bus.dlq import DeadLetterCodec
+from jigsaw.bus.reader import end_offsets
+from jigsaw.bus.records import Record
+from jigsaw.bus.store import Store
+from jigsaw.bus.transactional import TransactionalHandler
+from jigsaw.config import KafkaSettings
+from jigsaw.ids import TopicName
+from jigsaw.metrics import KernelMetrics
+from jigsaw.topics import Topics, TopicSpec
+from jigsaw.wire.codec import SchemaRegistry
+from jigsaw.wire.envelope import Envelopes
+from services.broker import state
+from services.broker.decide import Decider
+from services.broker.metrics import BrokerMetrics
+from services.broker.policy import load_policy
+from services.broker.processor import BrokerProcessor
+from services.localkafka import LocalKafka
+
+POOL = 2000  # referrals the returns are spread over (round robin), each assigned to the 4 subscribers
+
+
+@dataclass(frozen=True)
+class Plan:
+    rates: tuple[int, ...]
+    warmup_s: float
+    duration_s: float
+    drain_s: float
+    saturation_s: float  # how long, at the best rate seen in the sweep, the saturation backlog should last
+    saturation_min: int
+    saturation_max: int
+    pool: int
+
+
+FULL = Plan((100, 500, 1000, 2000), 3.0, 15.0, 10.0, 15.0, 3000, 40_000, POOL)
+QUICK = Plan((100,), 1.0, 2.0, 10.0, 2.0, 300, 300, 200)
+
+
+def say(text: str) -> None:
+    print(f"[e2e {time.strftime('%H:%M:%S')}] {text}", flush=True)
+
+
+# -- what one return becomes -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Shape:
+    intel_bytes: int
+    outputs: list[tuple[str, int]]  # (topic suffix, bytes) of every record the broker publishes per return
+
+    @property
+    def releases(self) -> int:
+        return sum(1 for s, _ in self.outputs if s.startswith("jigsaw.release."))
+
+    @property
+    def audits(self) -> int:
+        return sum(1 for s, _ in self.outputs if s == "jigsaw.audit.v1")
+
+
+async def shape(registry: SchemaRegistry, deployment: Deployment, tmp: Path) -> Shape:
+    """Run the real broker handler on one return to learn the sizes and counts of what it publishes."""
+    world, topics, prom = deployment.world, Topics("shape"), CollectorRegistry()
+    processor = BrokerProcessor(
+        Envelopes(registry, world.directory, world.keys["broker"]),
+        Decider(load_policy(deployment.policy)),
+        topics,
+        BrokerMetrics(prom),
+    )
+    store = Store(tmp / "shape.sqlite", state.SCHEMA)
+    store.open()
+    handler = TransactionalHandler(
+        store, processor, DeadLetterCodec(registry, "shape"), topics.dlq, KernelMetrics(prom, "shape")
+    )
+    hub, police, rid = world.party("hub.devon"), world.party("police.devon"), pool_ids("shape", 1)[0]
+    assign = {"subscribers": list(SUBSCRIBERS), "action": "ASSIGN", "assigned_by": "b", "assigned_at": 0}
+    rag = {
+        "decision_id": "d",
+        "kind": "RAG_CHANGE",
+        "rag_from": None,
+        "rag_to": "RED",
+        "outcome": None,
+        "reason": "r",
+        "decided_by": "b",
+        "decided_at": 0,
+        "referrer_feedback": None,
+        "review_target": None,
+    }
+    intel = police.seal(
+        kind="INTEL", referral_id=rid, body=intel_body(), sections=intel_sections(0), recipients=["broker"]
+    )
+    records = [
+        (
+            topics.assignments,
+            hub.seal(kind="ASSIGNMENT", referral_id=rid, body=assign, sections=[], recipients=[]),
+        ),
+        (topics.decisions, hub.seal(kind="DECISION", referral_id=rid, body=rag, sections=[], recipients=[])),
+    ]
+    for i, (topic, value) in enumerate(records):
+        await handler(Record(topic, 0, i, rid.encode(), value))
+    store.conn.execute("DELETE FROM kernel_outbox")
+    await handler(Record(topics.intel("police"), 0, 0, rid.encode(), intel))
+    rows = store.outbox_batch(1000)
+    store.close()
+    return Shape(len(intel), [(r.topic.removeprefix("shape."), len(r.value)) for r in rows])
+
+
+# -- measuring a step ------------------------------------------------------------------------------
+
+
+@dataclass
+class Sampler:
+    """Samples every process's CPU time and memory twice a second, so any window can be read off."""
+
+    procs: dict[str, int]
+    samples: list[tuple[int, dict[str, Usage]]] = field(default_factory=list)
+    busy: list[float] = field(default_factory=list)  # the whole machine's busy CPU seconds, per sample
+    task: asyncio.Task[None] | None = None
+
+    def sample(self) -> None:
+        now: dict[str, Usage] = {}
+        for name, pid in self.procs.items():
+            with contextlib.suppress(Exception):  # a process that has exited keeps its last sample
+                now[name] = usage(pid)
+        t = psutil.cpu_times()
+        self.busy.append(t.user + t.nice + t.system + t.irq + t.softirq + getattr(t, "steal", 0.0))
+        self.samples.append((time.time_ns(), now))
+
+    async def _run(self) -> None:
+        while True:
+            self.sample()
+            await asyncio.sleep(0.5)
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        self.sample()
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+
+    def _index(self, t_ns: int) -> int:
+        return min(range(len(self.samples)), key=lambda i: abs(self.samples[i][0] - t_ns))
+
+    def at(self, t_ns: int) -> dict[str, Usage]:
+        return self.samples[self._index(t_ns)][1]
+
+    def machine(self, t0: int, t1: int) -> dict[str, float]:
+        """Cores busy on the whole machine over the window, and how many of them were not this pipeline's
+        (another job on a shared machine shows up here, and makes the figures beside it suspect)."""
+        i, j = self._index(t0), self._index(t1)
+        wall = max((self.samples[j][0] - self.samples[i][0]) / 1e9, 1e-9)
+        busy = (self.busy[j] - self.busy[i]) / wall
+        ours = sum(
+            self.samples[j][1][n].cpu_s - self.samples[i][1][n].cpu_s
+            for n in self.procs
+            if n in self.samples[i][1] and n in self.samples[j][1]
+        )
+        return {"busy_cores": round(busy, 2), "other_cores": round(max(0.0, busy - ours / wall), 2)}
+
+    def window(self, t0: int, t1: int, returns: int) -> dict[str, dict[str, float | None]]:
+        a, b, last = self.at(t0), self.at(t1), self.samples[-1][1]
+        out: dict[str, dict[str, float | None]] = {}
+        for name in self.procs:
+            if name not in a or name not in b:
+                continue
+            cpu = b[name].cpu_s - a[name].cpu_s
+            out[name] = {
+                "cpu_s": round(cpu, 2),
+                "cpu_ms_per_return": round(cpu * 1e3 / returns, 3) if returns else None,
+                "cpu_util": round(cpu / max((t1 - t0) / 1e9, 1e-9), 3),
+                "peak_rss_mb": round(last[name].peak_rss_mb, 1) if name != "kafka" else None,
+            }
+        return out
+
+
+def kafka_pid(bootstrap: str) -> int | None:
+    status = LocalKafka(progress=lambda _: None).status()
+    return status.pid if status.running and status.bootstrap == bootstrap else None
+
+
+def read_sent(path: Path) -> list[tuple[str, int, str]]:
+    out = []
+    for line in path.read_text().splitlines():
+        rid, ns, phase = line.split()
+        out.append((rid, int(ns), phase))
+    return out
+
+
+def read_updates(path: Path) -> list[tuple[str, int, int]]:
+    """(referral, when its view changed in ns, Kafka timestamp in ms of the release that changed it)."""
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        rid, ns, ms = line.split()
+        out.append((rid, int(ns), int(ms)))
+    return out
+
+
+def backlog(d: Path) -> str:
+    """The broker's outbox depth, for the progress line: where a backlog builds up when one does."""
+    db = d / "broker.sqlite"
+    if not db.exists():
+        return ""
+    try:
+        with contextlib.closing(sqlite3.connect(db, timeout=1)) as conn:
+            (n,) = conn.execute("SELECT count(*) FROM kernel_outbox").fetchone()
+    except sqlite3.Error:
+        return ""
+    return f", {n} records in the broker's outbox"
+
+
+Delivery = tuple[int, int] | None  # (view updated, ns; release's Kafka timestamp, ms)
+
+
+def join(sent: list[tuple[str, int, str]], updates: list[tuple[str, int, int]]) -> list[Delivery]:
+    """Delivery of each return, in publish order. One referral's returns travel one partition in order
+    through every stage, so its n-th view update is its n-th return's."""
+    by_rid: dict[str, deque[tuple[int, int]]] = defaultdict(deque)
+    for rid, t1, ms in updates:
+        by_rid[rid].append((t1, ms))
+    return [by_rid[rid].popleft() if by_rid[rid] else None for rid, _, _ in sent]
+
+
+def _quantiles(finite: list[float], missing: int) -> dict[str, float | None]:
+    finite.sort()
+    out: dict[str, float | None] = {}
+    for name, q in (("p50_ms", 0.5), ("p95_ms", 0.95), ("p99_ms", 0.99)):
+        v = report.percentile(finite, missing, q)
+        out[name] = round(v, 2) if v is not None else None
+    return out
+
+
+def latency_stats(sent: list[tuple[str, int, str]], done: list[Delivery]) -> dict[str, Any]:
+    got = [(t0, d) for (_, t0, p), d in zip(sent, done, strict=True) if p == "m" and d]
+    missing = sum(1 for (_, _, p), d in zip(sent, done, strict=True) if p == "m" and not d)
+    lat = [(d[0] - t0) / 1e6 for t0, d in got]
+    out: dict[str, Any] = {
+        "returns": len(lat) + missing,
+        "not_delivered": missing,
+        **_quantiles(lat, missing),
+    }
+    out["max_ms"] = round(max(lat), 2) if lat and not missing else None
+    # Where the time went: up to the middle stage handing the release to its producer (connector, Kafka,
+    # broker or relay), and from there to the view (Kafka, hub or sink). Kafka timestamps are in ms.
+    out["to_release"] = _quantiles([d[1] - t0 / 1e6 for t0, d in got], missing)
+    out["release_to_view"] = _quantiles([d[0] / 1e6 - d[1] for t0, d in got], missing)
+    return out
+
+
+async def wait_until(check: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.2)
+
+
+def caught_up(db: Path, ends: dict[Any, int], outbox_empty: bool = True) -> Callable[[], bool]:
+    def check() -> bool:
+        if not db.exists():
+            return False
+        try:
+            with contextlib.closing(sqlite3.connect(db, timeout=5)) as conn:
+                stored = {(t, p): o for t, p, o in conn.execute("SELECT * FROM kernel_offsets")}
+                queued = conn.execute("SELECT count(*) FROM kernel_outbox").fetchone()[0]
+        except sqlite3.OperationalError:
+            return False
+        done = all(stored.get((tp.topic, tp.partition), 0) >= e for tp, e in ends.items())
+        return done and (queued == 0 or not outbox_empty)
+
+    return check
+
+
+# -- the two pipelines -----------------------------------------------------------------------------
+
+
+class Run:
+    """Shared state of one invocation: settings, key material, record shapes and the step results."""
+
+    def __init__(self, bootstrap: str, kafka_pid: int | None, plan: Plan, tmp: Path) -> None:
+        self.bootstrap = bootstrap
+        self.plan = plan
+        self.tmp = tmp
+        self.registry = SchemaRegistry.load()
+        self.deployment = make_deployment(self.registry, tmp / "keys")
+        self.kafka_pid = kafka_pid
+        self.profile_dir: Path | None = None
+        self.secret = passphrase()
+
+    # ---- Jigsaw
+    def broker_env(self, prefix: str, state_dir: Path) -> dict[str, str]:
+        p = "JIGSAW_BROKER__"
+        return {
+            p + "KAFKA__BOOTSTRAP": self.bootstrap,
+            p + "KAFKA__TOPIC_PREFIX": prefix,
+            p + "KAFKA__CLIENT_ID": f"{prefix}-broker",
+            p + "POLICY": str(self.deployment.policy),
+            p + "KEYS__DIR": str(self.deployment.keys.dir),
+            p + "KEYS__PASSPHRASE": self.secret,
+            p + "STATE_DIR": str(state_dir),
+            p + "CONSUMER__GROUP_ID": f"{prefix}-broker",
+            p + "PARTITIONS": str(PARTITIONS),
+        }
+
+    def hub_env(self, prefix: str, state_dir: Path) -> dict[str, str]:
+        p = "JIGSAW_HUB__"
+        return {
+            p + "KAFKA__BOOTSTRAP": self.bootstrap,
+            p + "KAFKA__TOPIC_PREFIX": prefix,
+            p + "KAFKA__CLIENT_ID": f"{prefix}-hub",
+            p + "SUBSCRIBER": HUB_SUBSCRIBER,
+            p + "POLICY": str(self.deployment.policy),
+            p + "KEYS__DIR": str(self.deployment.keys.dir),
+            p + "KEYS__PASSPHRASE": self.secret,
+            p + "STATE_DIR": str(state_dir),
+            p + "CONSUMER__GROUP_ID": f"{prefix}-hub",
+            p + "PARTITIONS": str(PARTITIONS),
+            p + "API_PORT": "0",
+        }
+
+    def connector_args(self, prefix: str, d: Path, *load: str) -> list[str]:
+        return [
+            "-m",
+            "bench.kit.connector",
+            "--bootstrap",
+            self.bootstrap,
+            "--prefix",
+            prefix,
+            "--keys",
+            str(self.deployment.keys.dir),
+            "--state",
+            str(d / "connector"),
+            "--out",
+            str(d / "sent.txt"),
+            "--pool",
+            str(self.plan.pool),
+            *load,
+        ]
+
+    async def jigsaw_setup(self, prefix: str) -> tuple[KafkaSettings, Topics, dict[Any, int]]:
+        kafka, topics = kafka_settings(self.bootstrap, prefix), Topics(prefix)
+        await create_topics(kafka, topics, self.deployment)
+        await publish_setup(kafka, topics, self.deployment, pool_ids(prefix, self.plan.pool))
+        ends = await end_offsets(kafka, [topics.assignments, topics.decisions])
+        return kafka, topics, ends
+
+    async def jigsaw_step(self, rate: int) -> dict[str, Any]:
+        prefix = new_prefix("e2e")
+        d = self.tmp / prefix
+        say(f"jigsaw at {rate}/s: topics, keys and {self.plan.pool} assigned referrals")
+        kafka, topics, ends = await self.jigsaw_setup(prefix)
+        say("jigsaw: starting connector, broker and hub processes")
+        broker = await spawn(
+            "broker", ["-m", "services.broker"], d / "broker.log", self.broker_env(prefix, d)
+        )
+        hub = await spawn(
+            "hub",
+            ["-m", "bench.kit.hub", "--updates", str(d / "updates.txt")],
+            d / "hub.log",
+            self.hub_env(prefix, d),
+        )
+        connector = await spawn(
+            "connector",
+            self.connector_args(
+                prefix,
+                d,
+                *("--rate", str(rate), "--warmup", str(self.plan.warmup_s)),
+                *("--duration", str(self.plan.duration_s)),
+            ),
+            d / "connector.log",
+            {"JIGSAW_CONNECTOR__KEYS__PASSPHRASE": self.secret},
+        )
+        children = [connector, broker, hub]
+        try:
+            await asyncio.gather(hub.expect("ready"), connector.expect("ready"))
+            hub_ends = {tp: e for tp, e in ends.items() if tp.topic == topics.decisions}
+            await wait_until(caught_up(d / "broker.sqlite", ends), 120, "the broker to apply the assignments")
+            await wait_until(
+                caught_up(d / f"hub-{HUB_SUBSCRIBER}.sqlite", hub_ends), 120, "the hub to apply the setup"
+            )
+            return await self.measure("jigsaw", rate, children, d, prefix)
+        finally:
+            await asyncio.gather(*(c.stop() for c in children))
+            await drop_topics(kafka, prefix)
+
+    async def jigsaw_saturation(self, n: int) -> dict[str, Any]:
+        prefix = new_prefix("e2e")
+        d = self.tmp / prefix
+        say(f"jigsaw saturation: {n} returns queued on the intel topic, then broker and hub drain them")
+        kafka, topics, ends = await self.jigsaw_setup(prefix)
+        try:
+            # Broker and hub apply the setup first, and stop: the backlog is then returns alone.
+            broker = await spawn(
+                "broker", ["-m", "services.broker"], d / "broker.log", self.broker_env(prefix, d)
+            )
+            hub = await spawn(
+                "hub",
+                ["-m", "bench.kit.hub", "--updates", str(d / "setup.txt")],
+                d / "hub.log",
+                self.hub_env(prefix, d),
+            )
+            try:
+                hub_ends = {tp: e for tp, e in ends.items() if tp.topic == topics.decisions}
+                await wait_until(
+                    caught_up(d / "broker.sqlite", ends), 120, "the broker to apply the assignments"
+                )
+                await wait_until(
+                    caught_up(d / f"hub-{HUB_SUBSCRIBER}.sqlite", hub_ends), 120, "the hub to apply the setup"
+                )
+            finally:
+                await asyncio.gather(broker.stop(), hub.stop())
+            connector = await spawn(
+                "connector",
+                self.connector_args(prefix, d, "--preload", str(n)),
+                d / "connector.log",
+                {"JIGSAW_CONNECTOR__KEYS__PASSPHRASE": self.secret},
+            )
+            preload = await self.preload(connector)
+            broker = await spawn(
+                "broker", ["-m", "services.broker"], d / "broker2.log", self.broker_env(prefix, d)
+            )
+            hub = await spawn(
+                "hub",
+                ["-m", "bench.kit.hub", "--updates", str(d / "updates.txt")],
+                d / "hub2.log",
+                self.hub_env(prefix, d),
+            )
+            return await self.drain("jigsaw", n, [broker, hub], d, preload)
+        finally:
+            await drop_topics(kafka, prefix)
+
+    # ---- plain
+    def plain_args(self, role: str, prefix: str, d: Path, *more: str) -> list[str]:
+        return ["-m", "bench.kit.plain", role, "--bootstrap", self.bootstrap, "--prefix", prefix, *more]
+
+    async def plain_topics(self, prefix: str) -> KafkaSettings:
+        kafka = kafka_settings(self.bootstrap, prefix)
+        names = ["jigsaw.intel.police.v1", *{s for s, _ in self.shape.outputs}]
+        await ensure_topics(kafka, [TopicSpec(TopicName(f"{prefix}.{n}"), PARTITIONS) for n in names])
+        return kafka
+
+    def plain_children(self, prefix: str, d: Path) -> list[Awaitable[Child]]:
+        outputs = json.dumps(self.shape.outputs)
+        sub = HUB_SUBSCRIBER
+        return [
+            spawn("relay", self.plain_args("relay", prefix, d, "--outputs", outputs), d / "relay.log"),
+            spawn(
+                "sink",
+                self.plain_args(
+                    "sink",
+                    prefix,
+                    d,
+                    *("--subscriber", f"{sub}", "--updates", str(d / "updates.txt")),
+                    *("--db", str(d / "sink.sqlite")),
+                ),
+                d / "sink.log",
+            ),
+        ]
+
+    def source_args(self, prefix: str, d: Path, *load: str) -> list[str]:
+        return self.plain_args(
+            "source",
+            prefix,
+            d,
+            *("--pool", str(self.plan.pool), "--size", str(self.shape.intel_bytes)),
+            *("--out", str(d / "sent.txt"), *load),
+        )
+
+    async def plain_step(self, rate: int) -> dict[str, Any]:
+        prefix = new_prefix("plain")
+        d = self.tmp / prefix
+        d.mkdir(parents=True)
+        say(f"plain at {rate}/s: starting source, relay and sink processes")
+        kafka = await self.plain_topics(prefix)
+        relay, sink = await asyncio.gather(*self.plain_children(prefix, d))
+        source = await spawn(
+            "source",
+            self.source_args(
+                prefix,
+                d,
+                *(
+                    "--rate",
+                    str(rate),
+                    "--warmup",
+                    str(self.plan.warmup_s),
+                    "--duration",
+                    str(self.plan.duration_s),
+                ),
+            ),
+            d / "source.log",
+        )
+        children = [source, relay, sink]
+        try:
+            await asyncio.gather(source.expect("ready"), relay.expect("ready"), sink.expect("ready"))
+            return await self.measure("plain", rate, children, d, prefix)
+        finally:
+            await asyncio.gather(*(c.stop() for c in children))
+            await drop_topics(kafka, prefix)
+
+    async def plain_saturation(self, n: int) -> dict[str, Any]:
+        prefix = new_prefix("plain")
+        d = self.tmp / prefix
+        d.mkdir(parents=True)
+        say(f"plain saturation: {n} records queued on the input topic, then relay and sink drain them")
+        kafka = await self.plain_topics(prefix)
+        try:
+            source = await spawn("source", self.source_args(prefix, d, "--preload", str(n)), d / "source.log")
+            preload = await self.preload(source)
+            relay, sink = await asyncio.gather(*self.plain_children(prefix, d))
+            return await self.drain("plain", n, [relay, sink], d, preload)
+        finally:
+            await drop_topics(kafka, prefix)
+
+    # ---- shared
+    async def preload(self, source: Child) -> dict[str, Any]:
+        try:
+            await source.expect("ready")
+            source.tell("go")
+            done: dict[str, Any] = json.loads(await source.expect("done", 600))
+        finally:
+            await source.stop()
+        return {"returns": done["published"], "publish_rate": round(done["published"] / done["drained_s"], 1)}
+
+    async def profile(self, label: str, children: list[Child], delay_s: float | None = None) -> None:
+        """With ``--profile DIR``: py-spy samples each process (without pausing it) through the measured
+        window, into DIR/<label>-<process>.txt; ``python -m bench.kit.profile`` sums those up."""
+        if self.profile_dir is None:
+            return
+        await asyncio.sleep(self.plan.warmup_s if delay_s is None else delay_s)
+        self.profile_dir.mkdir(parents=True, exist_ok=True)
+        spies = [
+            await asyncio.create_subprocess_exec(
+                str(Path(sys.executable).parent / "py-spy"),
+                *("record", "--nonblocking", "--format", "raw", "--rate", "100"),
+                *("--duration", str(int(self.plan.duration_s)), "--pid", str(c.pid)),
+                *("--output", str(self.profile_dir / f"{label}-{c.name}.txt")),
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+            )
+            for c in children
+        ]
+        await asyncio.gather(*(s.wait() for s in spies))
+
+    def _procs(self, children: list[Child]) -> dict[str, int]:
+        procs = {c.name: c.pid for c in children}
+        if self.kafka_pid is not None:
+            procs["kafka"] = self.kafka_pid
+        return procs
+
+    async def measure(
+        self, pipeline: str, rate: int, children: list[Child], d: Path, prefix: str
+    ) -> dict[str, Any]:
+        source, *_ = children
+        updates = d / "updates.txt"
+        sampler = Sampler(self._procs(children))
+        sampler.start()
+        plan = self.plan
+        say(f"{pipeline} at {rate}/s: {plan.warmup_s:.0f} s warm-up, {plan.duration_s:.0f} s measured")
+        source.tell("go")
+        finished = asyncio.create_task(source.expect("done", plan.warmup_s + plan.duration_s + 120))
+        profiling = asyncio.create_task(self.profile(f"{pipeline}-{rate}", children))
+        t_start = time.monotonic()
+        while not finished.done():
+            await asyncio.sleep(min(3.0, plan.duration_s))
+            if not finished.done():
+                say(
+                    f"  {time.monotonic() - t_start:5.1f} s: {count_lines(updates)} views updated{backlog(d)}"
+                )
+        result = json.loads(await finished)
+        await profiling
+        deadline = time.monotonic() + plan.drain_s
+        # The hub is another process: its update file is polled.
+        while count_lines(updates) < result["published"] and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(0.3)  # the hub writes its update times every 200 ms
+        await sampler.stop()
+        sent, got = read_sent(d / "sent.txt"), read_updates(updates)
+        done = join(sent, got)
+        measured = [(t0, t1) for (_, t0, p), t1 in zip(sent, done, strict=True) if p == "m"]
+        w0, w1 = measured[0][0], measured[-1][0]
+        in_window = sum(1 for _, t1, _ in got if w0 <= t1 <= w1)
+        window_s = (w1 - w0) / 1e9
+        stats = latency_stats(sent, done)
+        delivered = in_window / window_s if window_s else 0.0
+        other = sampler.machine(w0, w1)["other_cores"]
+        say(
+            f"{pipeline} at {rate}/s: delivered {delivered:.0f}/s, p50 {report.fmt(stats['p50_ms'])} ms, "
+            f"p99 {report.fmt(stats['p99_ms'])} ms, {stats['not_delivered']} not delivered in time"
+            f" (other jobs used {other:.2f} cores)"
+        )
+        return {
+            "offered_per_s": rate,
+            "published_per_s": round(result["measured_rate"], 1),
+            "delivered_per_s": round(delivered, 1),
+            "kept_up": stats["not_delivered"] == 0 and delivered >= 0.95 * rate,
+            "latency": stats,
+            "processes": sampler.window(w0, w1, in_window),
+            "machine": sampler.machine(w0, w1),
+        }
+
+    async def drain(
+        self, pipeline: str, n: int, children: list[Child], d: Path, preload: dict[str, Any]
+    ) -> dict[str, Any]:
+        updates = d / "updates.txt"
+        sampler = Sampler(self._procs(children))
+        sampler.start()
+        profiling = asyncio.create_task(self.profile(f"{pipeline}-saturated", children, delay_s=5))
+        started, last = time.monotonic(), -1
+        try:
+            while (seen := count_lines(updates)) < n:
+                if seen == last and time.monotonic() - started > 120:
+                    raise TimeoutError(f"{pipeline}: the backlog stopped draining at {seen} of {n}")
+                last = seen
+                await asyncio.sleep(2.0)
+                say(f"  {time.monotonic() - started:5.1f} s: {count_lines(updates)} of {n} views updated")
+            await asyncio.sleep(0.3)
+            await sampler.stop()
+            await profiling
+        finally:
+            await asyncio.gather(*(c.stop() for c in children))
+        times = sorted(t for _, t, _ in read_updates(updates))
+        lo, hi = times[len(times) // 10], times[(len(times) * 9) // 10]
+        count = (len(times) * 9) // 10 - len(times) // 10
+        rate = count / ((hi - lo) / 1e9) if hi > lo else 0.0
+        say(f"{pipeline} saturation: {rate:.0f} returns/s through to the view")
+        return {
+            "backlog": n,
+            "throughput_per_s": round(rate, 1),
+            "source": preload,
+            "processes": sampler.window(lo, hi, count),
+            "machine": sampler.machine(lo, hi),
+        }
+
+
+# -- the report ------------------------------------------------------------------------------------
+
+
+def tables(res: dict[str, Any]) -> str:
+    out = []
+    sh = res["shape"]
+    out.append(
+        f"\nend to end, connector publish -> hub view updated: returns of 3 sections ({sh['intel_bytes']} B"
+        f" sealed), {len(SUBSCRIBERS)} subscribers ({sh['releases']} releases and {sh['audits']} audit"
+        f" records per return); latency in ms from raw samples\n"
+    )
+    out.append(
+        f"{'offered/s':>9} | {'jigsaw/s':>8} {'p50':>7} {'p95':>7} {'p99':>7} | {'plain/s':>8} {'p50':>7}"
+        f" {'p95':>7} {'p99':>7} | {'p99 ours-plain':>14}"
+    )
+    for ours, plain in zip(res["jigsaw"], res["plain"], strict=True):
+        lo, lp = ours["latency"], plain["latency"]
+        diff = lo["p99_ms"] - lp["p99_ms"] if lo["p99_ms"] is not None and lp["p99_ms"] is not None else None
+        out.append(
+            f"{ours['offered_per_s']:>9} | {ours['delivered_per_s']:>8.0f} {report.fmt(lo['p50_ms']):>7}"
+            f" {report.fmt(lo['p95_ms']):>7} {report.fmt(lo['p99_ms']):>7} | {plain['delivered_per_s']:>8.0f}"
+            f" {report.fmt(lp['p50_ms']):>7} {report.fmt(lp['p95_ms']):>7} {report.fmt(lp['p99_ms']):>7} |"
+            f" {report.fmt(diff, '+.1f', 'n/a (overloaded)'):>14}"
+        )
+    s = res["saturation"]
+    out.append(
+        f"{'saturated':>9} | {s['jigsaw']['throughput_per_s']:>8.0f} {'':>23} |"
+        f" {s['plain']['throughput_per_s']:>8.0f} {'':>23} |"
+        f" ratio {res['ratios']['saturation_ours_over_plain']:.3f}"
+    )
+    out.append("  (- : the quantile fell on returns not in a view by the end of the drain: overloaded)")
+    out.append(
+        "\nwhere the time goes, p50 / p99 ms: publish -> the middle stage hands the release to Kafka"
+        " (connector, Kafka, broker or relay); then -> view updated (Kafka, hub or sink)\n"
+    )
+    out.append(
+        f"{'offered/s':>9} | {'jigsaw: to release':>20} {'release to view':>17} | {'plain: to release':>19}"
+        f" {'release to view':>17}"
+    )
+
+    def pair(q: dict[str, float | None]) -> str:
+        return f"{report.fmt(q['p50_ms'])} / {report.fmt(q['p99_ms'])}"
+
+    for ours, plain in zip(res["jigsaw"], res["plain"], strict=True):
+        lo, lp = ours["latency"], plain["latency"]
+        out.append(
+            f"{ours['offered_per_s']:>9} | {pair(lo['to_release']):>20} {pair(lo['release_to_view']):>17} |"
+            f" {pair(lp['to_release']):>19} {pair(lp['release_to_view']):>17}"
+        )
+    out.append("\nCPU ms per return, CPU utilisation and peak RSS, per process, over each measured window\n")
+    out.append(
+        f"{'pipeline':<8} {'load':>9}  "
+        + "  ".join(f"{n:>22}" for n in ("source", "middle", "view", "kafka"))
+        + f"  {'others':>6}"
+    )
+    for pipeline in ("jigsaw", "plain"):
+        steps = [*res[pipeline], {**res["saturation"][pipeline], "offered_per_s": "saturated"}]
+        for step in steps:
+            cells = []
+            procs = step["processes"]
+            names = (
+                ("connector", "broker", "hub", "kafka")
+                if pipeline == "jigsaw"
+                else ("source", "relay", "sink", "kafka")
+            )
+            for name in names:
+                p = procs.get(name)
+                if p is None:
+                    cells.append(f"{'-':>22}")
+                    continue
+                rss = f"{p['peak_rss_mb']:.0f}MB" if p["peak_rss_mb"] is not None else ""
+                cells.append(
+                    f"{report.fmt(p['cpu_ms_per_return'], '.2f')}ms {p['cpu_util'] * 100:4.0f}% {rss:>6}"
+                )
+            others = f"{step['machine']['other_cores']:>6.2f}"
+            out.append(
+                f"{pipeline:<8} {step['offered_per_s']!s:>9}  "
+                + "  ".join(f"{c:>22}" for c in cells)
+                + "  "
+                + others
+            )
+    out.append(
+        "  (source = connector or plain producer, middle = broker or relay, view = hub or sink; others ="
+        " cores used by other jobs on the machine meanwhile)"
+    )
+    return "\n".join(out)
+
+
+async def main_async(a: argparse.Namespace) -> None:
+    plan = QUICK if a.quick else FULL
+    if a.rates:
+        plan = dataclasses.replace(plan, rates=tuple(int(r) for r in a.rates.split(",")))
+    if a.duration:
+        plan = dataclasses.replace(plan, duration_s=a.duration)
+    bootstrap = a.bootstrap
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="jigsaw-e2e-") as tmp:
+        run = Run(bootstrap, a.kafka_pid, plan, Path(tmp))
+        run.shape = await shape(run.registry, run.deployment, Path(tmp))
+        run.profile_dir = a.profile
+        say(
+            f"Kafka at {bootstrap}; returns of {run.shape.intel_bytes} B; per return the broker publishes"
+            f" {run.shape.releases} releases and {run.shape.audits} audit records"
+        )
+        ours: list[dict[str, Any]] = []
+        plain: list[dict[str, Any]] = []
+        for rate in plan.rates:
+            if a.only != "plain":
+                ours.append(await run.jigsaw_step(rate))
+            if a.only != "jigsaw":
+                plain.append(await run.plain_step(rate))
+
+        def backlog(steps: list[dict[str, Any]]) -> int:
+            if a.backlog:
+                return int(a.backlog)
+            best = max(s["delivered_per_s"] for s in steps)
+            return int(min(plan.saturation_max, max(plan.saturation_min, best * plan.saturation_s)))
+
+        if a.only or a.skip_saturation:
+            # A partial run for development: print what there is, write nothing.
+            for step in ours + plain:
+                print(json.dumps(step))
+            if not a.skip_saturation:
+                sat = run.jigsaw_saturation if a.only == "jigsaw" else run.plain_saturation
+                print(json.dumps(await sat(backlog(ours + plain))))
+            return
+        sat_ours = await run.jigsaw_saturation(backlog(ours))
+        sat_plain = await run.plain_saturation(backlog(plain))
+        if a.keep:
+            shutil.copytree(tmp, a.keep, dirs_exist_ok=True)
+    result: dict[str, Any] = {
+        **report.meta(),
+        "kafka": "Apache Kafka 4.0.2, one KRaft node on loopback, same machine",
+        "plan": plan.__dict__,
+        "shape": {
+            "intel_bytes": run.shape.intel_bytes,
+            "releases": run.shape.releases,
+            "audits": run.shape.audits,
+            "outputs": run.shape.outputs,
+        },
+        "jigsaw": ours,
+        "plain": plain,
+        "saturation": {"jigsaw": sat_ours, "plain": sat_plain},
+        "ratios": {
+            "saturation_ours_over_plain": round(
+                sat_ours["throughput_per_s"] / sat_plain["throughput_per_s"], 3
+            ),
+            "p99_ours_minus_plain_ms": {
+                str(o["offered_per_s"]): (
+                    round(o["latency"]["p99_ms"] - p["latency"]["p99_ms"], 2)
+                    if o["latency"]["p99_ms"] is not None and p["latency"]["p99_ms"] is not None
+                    else None
+                )
+                for o, p in zip(ours, plain, strict=True)
+            },
+        },
+        "wall_s": round(time.monotonic() - started, 1),
+    }
+    print(tables(result))
+    out = a.out or report.RESULTS / ("e2e-quick.json" if a.quick else "e2e.json")
+    print(f"\nwritten to {report.shown(report.write(out, result))} ({result['wall_s']:.0f} s)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="one small step per pipeline: checks that it runs")
+    ap.add_argument("--rates", help="comma-separated offered loads, returns per second")
+    ap.add_argument("--duration", type=float, help="seconds measured per load step")
+    ap.add_argument(
+        "--bootstrap", help="Kafka bootstrap (default: JIGSAW_TEST_BOOTSTRAP, else the local Kafka)"
+    )
+    ap.add_argument("--out", type=Path, help="where to write the JSON results")
+    ap.add_argument("--profile", type=Path, help="py-spy each process's measured window into this folder")
+    ap.add_argument("--only", choices=["jigsaw", "plain"], help="one pipeline only (prints, writes nothing)")
+    ap.add_argument("--keep", type=Path, help="copy the run's files (logs, timings) here")
+    ap.add_argument("--backlog", type=int, help="returns queued for the saturation step (default: sized)")
+    ap.add_argument("--skip-saturation", action="store_true", help="no saturation step (writes nothing)")
+    a = ap.parse_args()
+    # LocalKafka runs its own event loop, so it is asked before this one starts.
+    a.bootstrap = a.bootstrap or os.environ.get("JIGSAW_TEST_BOOTSTRAP")
+    if not a.bootstrap:
+        a.bootstrap = str(LocalKafka(progress=lambda _: None).up().bootstrap)
+    a.kafka_pid = kafka_pid(a.bootstrap)
+    asyncio.run(main_async(a))
+
+
+if __name__ == "__main__":
+    main()
