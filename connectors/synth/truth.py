@@ -122,7 +122,8 @@ class Truth:
 
 
 def sensitive_values(out: Path) -> set[str]:
-    """Every name (whole, and each part of three letters or more), date of birth (YYYY-MM-DD and
+    """Every name (given and family names whole and together, and each part of three letters or more),
+    date of birth (YYYY-MM-DD and
     DD/MM/YYYY), address line, postcode and identifier (in every format any system stores it) of every
     synthetic person in ``out``, and the MARAC safe contacts the police hold: what must never be seen in
     plaintext on a Kafka topic. Parts shorter than three letters are left out: they occur by chance in
@@ -137,6 +138,8 @@ def sensitive_values(out: Path) -> set[str]:
         for given, family in names:
             _add_name(values, given)
             _add_name(values, family)
+            if given and family:  # whole names catch a leak of a short name, "Amy Cox", too
+                values.update((f"{given} {family}", f"{family}, {given}", f"{family.upper()}, {given}"))
         for dob, lines, postcode in conn.execute("SELECT dob, address_lines, postcode FROM people"):
             day = date.fromisoformat(dob)
             values.update((day.isoformat(), day.strftime("%d/%m/%Y"), postcode, *json.loads(lines)))

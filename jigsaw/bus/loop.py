@@ -102,6 +102,7 @@ class ConsumeLoop(Component):
         self._retries: dict[TopicPartition, int] = {}
         self._task: asyncio.Task[None] | None = None
         self._commit_due = 0.0
+        self._epoch = 0  # counts revocations: a batch fetched before one is not handled after it
         self.assigned = asyncio.Event()
 
     async def _start(self) -> None:
@@ -163,11 +164,15 @@ class ConsumeLoop(Component):
                 log.warning("offset commit failed (%s); will retry", type(exc).__name__)
 
     async def _process_partition(self, tp: TopicPartition, messages: Sequence[object]) -> None:
+        # The loop yields between records, so a rebalance can revoke and re-assign this partition in the
+        # middle of a batch; the new assignment seeks to the stored offset and fetches the rest again. What
+        # is left of this batch is then stale: handling it too would repeat records (and dead letters).
+        epoch = self._epoch
         for msg in messages:
             if self.stopping.is_set() or tp in self._paused:
                 return
             async with self._lock:
-                if tp not in self._client.assignment():
+                if tp not in self._client.assignment() or self._epoch != epoch:
                     return
                 if not await self._handle(tp, Record.from_consumer(msg)):
                     return
@@ -248,6 +253,7 @@ class ConsumeLoop(Component):
 
     async def _on_revoked(self, revoked: Sequence[TopicPartition]) -> None:
         async with self._lock:
+            self._epoch += 1
             with contextlib.suppress(KafkaError):
                 await self._commit(only=revoked)
             for tp in revoked:

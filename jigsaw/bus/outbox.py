@@ -20,6 +20,7 @@ from jigsaw.metrics import KernelMetrics
 
 log = logging.getLogger(__name__)
 STATS_EVERY_S = 1.0
+STUCK_WARN_S = 30.0
 
 
 class OutboxPublisher(Component):
@@ -60,12 +61,18 @@ class OutboxPublisher(Component):
         faster than they can be handled, and the backlog (the latency of everything behind it) grows
         without bound; with it the backlog stays bounded and the input waits in Kafka instead.
         """
+        since = time.monotonic()
+        warned = since
         while (
             self._store.outbox_span() > self._high_water
             and not self._stopping.is_set()
             and self._task is not None
             and not self._task.done()
         ):
+            if time.monotonic() - warned >= STUCK_WARN_S:
+                # Kafka refusing a row for good stops the input too: say so, or it looks like idleness.
+                warned = time.monotonic()
+                log.warning("input paused %.0f s: the outbox is not draining", warned - since)
             self._wake.set()
             self._published.clear()
             with contextlib.suppress(TimeoutError):

@@ -68,8 +68,7 @@ def demo(
     with _bar(console) as bar:
         task = bar.add_task("synthetic town", total=households)
         summary = stack.prepare(lambda done, total: bar.update(task, completed=done, total=total))
-    people = summary.get("people", "?")
-    say(f"town: {people} people in {households:,} households; topics under {kafka.topic_prefix}")
+    say(f"town: {summary.people:,} people in {households:,} households; topics under {kafka.topic_prefix}")
 
     with _bar(console) as bar:
         task = bar.add_task("starting processes", total=None)

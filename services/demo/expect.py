@@ -9,7 +9,6 @@ from typing import Any
 from connectors.synth.scenarios import Scenario
 
 AGENCY_COUNT = 7
-DEADLINE_SLACK_S = 1.0
 
 
 def released(view: Mapping[str, Any]) -> set[str]:
@@ -64,16 +63,17 @@ def problems(scenario: Scenario, subscriber: str, view: Mapping[str, Any] | None
 
 def _enquiries(scenario: Scenario, view: Mapping[str, Any]) -> list[str]:
     enquiries = view["enquiries"]
+    if view.get("received_at") is None:
+        return ["the referral itself has not been released"]
+    received = datetime.fromisoformat(view["received_at"])
     out = []
     if len(enquiries) != AGENCY_COUNT:
         out.append(f"{len(enquiries)} enquiries, expected one to each of the {AGENCY_COUNT} agencies")
     for e in enquiries:
-        # The deadline runs from when the referral was taken; each enquiry is sealed a moment later.
-        seconds = (
-            datetime.fromisoformat(e["deadline"]) - datetime.fromisoformat(e["sent_at"])
-        ).total_seconds()
-        if abs(seconds - scenario.deadline_hours * 3600) > DEADLINE_SLACK_S:
-            out.append(f"{e['agency']} deadline {seconds / 3600:g} h after sending, expected "
+        # The deadline runs from when the MASH received the referral, not from when each enquiry was sent.
+        seconds = (datetime.fromisoformat(e["deadline"]) - received).total_seconds()
+        if abs(seconds - scenario.deadline_hours * 3600) > 0.001:  # views carry float-rounded microseconds
+            out.append(f"{e['agency']} deadline {seconds / 3600:g} h after the referral, expected "
                        f"{scenario.deadline_hours:g} h for {scenario.rag}")  # fmt: skip
         if e["purpose"] != scenario.purpose:
             out.append(f"{e['agency']} enquiry purpose {e['purpose']}, expected {scenario.purpose}")

@@ -9,7 +9,6 @@ own token, so what is shown is exactly what each hub system would see.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,11 +34,16 @@ class Progress:
     scenario: Scenario
     referral_id: str = ""
     views: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
     stepped: bool = False
 
     def problems(self) -> dict[str, list[str]]:
         subs = [*self.scenario.expect, *self.scenario.unassigned]
-        return {s: expect.problems(self.scenario, s, self.views.get(s)) for s in subs}
+        return {
+            s: ([self.errors[s]] if s in self.errors else [])
+            + expect.problems(self.scenario, s, self.views.get(s))
+            for s in subs
+        }
 
     @property
     def done(self) -> bool:
@@ -84,8 +88,14 @@ class Driver:
             for sub in self.stack.subscribers:
                 try:
                     response = self.clients[sub].get(f"/cases/{p.referral_id}")
-                except httpx.HTTPError:
-                    continue  # a hub that stopped answering shows as "waiting"; the summary says why
+                except httpx.HTTPError as exc:
+                    p.errors[sub] = f"its hub did not answer ({type(exc).__name__})"
+                    continue
+                # Only a 404 means "no view": a hub that fails must not pass for one that withholds.
+                if response.status_code in (200, 404):
+                    p.errors.pop(sub, None)
+                else:
+                    p.errors[sub] = f"its hub answered {response.status_code}"
                 p.views[sub] = response.json() if response.status_code == 200 else None
             if not p.stepped and expect.answered(p.views.get(CSC)):
                 for step in p.scenario.steps:
@@ -174,6 +184,3 @@ class Driver:
 
 def curl_example(stack: Stack, referral_id: str, sub: str = CSC) -> str:
     return f"curl -s -H 'Authorization: Bearer {token(sub)}' {stack.hub_url(sub)}/cases/{referral_id}"
-
-
-Printer = Callable[[str], None]

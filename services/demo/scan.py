@@ -1,11 +1,11 @@
 """Scan every record on every topic of a deployment for the synthetic people's personal data in plaintext.
 
-It searches the raw bytes (keys, values and headers) of every record for every person's full name in every
-agency's spelling, date of birth as text, address lines, postcode and identifiers in every stored format,
-with Aho-Corasick (pyahocorasick) so tens of thousands of needles cost one pass per record. A hit must stand
-as a whole word, so "Ava" inside a ciphertext's random bytes next to letters is not one. Sealed sections are
-AES-GCM ciphertext; anything found is therefore a leak. A date encoded as an Avro int cannot be told from
-ciphertext by a byte scan, so dates are looked for as text only.
+It searches the raw bytes (keys, values and headers) of every record for every person's names (given and
+family, each and together, in every agency's spelling), date of birth as text, address lines, postcode and
+identifiers in every stored format, with Aho-Corasick (pyahocorasick) so tens of thousands of needles cost
+one pass per record. Needles are six characters or more, and one under eight must end a word. Sealed
+sections are AES-GCM ciphertext; anything found is therefore a leak. A date encoded as an Avro int cannot
+be told from ciphertext by a byte scan, so dates are looked for as text only.
 """
 
 from __future__ import annotations
@@ -20,8 +20,10 @@ from aiokafka.admin import AIOKafkaAdminClient
 from jigsaw.bus.reader import read_to_end
 from jigsaw.config import KafkaSettings
 
-# Shorter needles match too easily by chance in ciphertext, and a lone given name identifies nobody.
+# Shorter needles match too easily by chance in ciphertext, and a lone given name identifies nobody;
+# whole names ("Amy Cox") are needles of their own, so a short name is still looked for.
 MIN_NEEDLE = 6
+WHOLE_WORD_BELOW = 8
 
 
 @dataclass(frozen=True)
@@ -59,10 +61,10 @@ class Needles:
             return []
         found = []
         for end, (kind, length) in self._auto.iter(_bytes_as_text(data)):
-            start = end - length + 1
-            before = data[start - 1 : start]
+            # A short needle must end a word ("Morgan" in "Morgans" is not a name of ours). Nothing is asked
+            # of the byte before: an Avro string's length prefix may be a letter or a digit.
             after = data[end + 1 : end + 2]
-            if not (before.isalnum() or after.isalnum()):
+            if length >= WHOLE_WORD_BELOW or not after.isalnum():
                 found.append(kind)
         return found
 

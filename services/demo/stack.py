@@ -23,12 +23,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import httpx
 import yaml
 from pydantic import SecretStr
 
+from connectors.synth.town import Summary, generate
 from jigsaw.bus.admin import ensure_topics
 from jigsaw.bus.clients import Producer
 from jigsaw.config import KafkaSettings
@@ -150,10 +151,8 @@ class Stack:
         return f"http://127.0.0.1:{self.hub_ports[subscriber]}"
 
     # -- preparing ------------------------------------------------------------------------------------
-    def prepare(self, town_progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    def prepare(self, town_progress: Callable[[int, int], None] | None = None) -> Summary:
         """A fresh run directory: the town, the keys, the topics. Returns the town's summary."""
-        from connectors.synth.town import generate
-
         policy = load_policy(POLICY)
         for sub in ("sources", "keys", "state", "logs", "config"):
             shutil.rmtree(self.dir / sub, ignore_errors=True)
@@ -162,7 +161,7 @@ class Stack:
         summary = generate(self.sources, self.households, self.seed, self.today, progress=town_progress)
         self.progress("creating topics and publishing every participant's keys")
         asyncio.run(self._keys_and_topics(policy))
-        return summary if isinstance(summary, dict) else getattr(summary, "__dict__", {})
+        return summary
 
     async def _keys_and_topics(self, policy: Policy) -> None:
         agencies = sorted({p.agency for p in policy.participants.values() if p.agency})

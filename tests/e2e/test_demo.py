@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -62,6 +63,7 @@ def run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Run:
          "--dir", str(where), "--bootstrap", kafka_bootstrap, "--timeout", "300"],
         cwd=ROOT, env={**env, "COLUMNS": "200"}, capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
+    assert (where / "run.json").exists(), done.stdout[-4000:] + done.stderr[-4000:]
     info = json.loads((where / "run.json").read_text())
     today = date.fromisoformat(info["today"])
     return Run(
@@ -78,7 +80,7 @@ def run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Run:
 def test_the_demo_exits_0_with_every_scenario_as_expected(run: Run) -> None:
     assert run.status == 0, run.output[-4000:]
     assert "every scenario as expected" in run.output
-    assert "0 found" in run.output  # its own plaintext scan
+    assert re.search(r"values looked for: 0 found", run.output)  # its own plaintext scan
 
 
 def test_every_scenario_is_in_the_run(run: Run) -> None:
@@ -100,13 +102,14 @@ def test_each_subscriber_sees_what_the_scenario_says(run: Run, key: str, subscri
         assert view is None  # need to know: it never learns the referral exists
         return
     assert view is not None
-    # The deadline is the RAG's timescale from sending, for every agency's enquiry.
+    # The deadline is the RAG's timescale from the referral's receipt, for every agency's enquiry.
+    received = datetime.fromisoformat(view["received_at"])
     for e in view["enquiries"]:
-        sent, due = datetime.fromisoformat(e["sent_at"]), datetime.fromisoformat(e["deadline"])
-        assert abs(due - sent - timedelta(hours=scenario.deadline_hours)) < timedelta(seconds=1)
+        late = datetime.fromisoformat(e["deadline"]) - received - timedelta(hours=scenario.deadline_hours)
+        assert abs(late) <= timedelta(milliseconds=1)
         assert not e["outstanding"]
         assert not e["breached"]
-    # Every subject of the referral was found by every agency whose records hold them.
+    # Every subject of the referral was found by at least one agency.
     for subject in view["subjects"]:
         assert subject["matches"], subject["subject_ref"]
 
@@ -240,7 +243,7 @@ def test_no_personal_data_in_plaintext_on_any_topic(run: Run) -> None:
 
 async def test_the_scan_finds_a_name_that_leaks(run: Run) -> None:
     """The scan above can fail: a record carrying a scenario person's name in the clear is found."""
-    person = run.scenarios["bike-theft"].person("bike.child")
+    person = run.scenarios["domestic-abuse"].person("da.boy")  # a short name: Noah Marsh
     leak = KafkaSettings(bootstrap=run.kafka.bootstrap, topic_prefix=f"{run.kafka.topic_prefix}-leak")
     topic = f"{leak.topic_prefix}.scratch"
     await ensure_topics(leak, [TopicSpec(topic, partitions=1)])
