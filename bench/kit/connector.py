@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import os
-import sys
 import time
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -27,6 +25,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
+from bench.kit.load import Log, drive
 from bench.kit.world import CONNECTOR, intel_body, intel_sections, pool_ids
 from connectors.sdk.intake import SCHEMA as intake_schema
 from connectors.sdk.metrics import ConnectorMetrics
@@ -44,12 +43,6 @@ from jigsaw.wire.codec import SchemaRegistry
 from jigsaw.wire.directory import KeyDirectory
 from jigsaw.wire.envelope import Envelopes
 from jigsaw.wire.follower import KeyDirectoryFollower
-
-BURST = 25  # returns sealed back to back before yielding to the outbox publisher
-
-
-async def read_line() -> str:
-    return await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
 
 
 async def main(a: argparse.Namespace) -> None:
@@ -71,7 +64,7 @@ async def main(a: argparse.Namespace) -> None:
     variants = [intel_sections(i) for i in range(16)]
     body = intel_body()
     topic = topics.intel("police")
-    log: list[tuple[str, int, str]] = []
+    log: Log = []
 
     async with AsyncExitStack() as stack:
         producer = await stack.enter_async_context(Producer(kafka))
@@ -108,42 +101,14 @@ async def main(a: argparse.Namespace) -> None:
             outbox.notify()
             log.append((rid, t0, phase))
 
-        async def offer(rate: float, seconds: float, phase: str) -> None:
-            total, start, done = round(rate * seconds), time.monotonic(), 0
-            while done < total and not stop.is_set():
-                due = min(total, int((time.monotonic() - start) * rate) + 1)
-                burst = 0
-                while done < due and burst < BURST:
-                    publish(len(log), phase)
-                    done += 1
-                    burst += 1
-                await asyncio.sleep(0 if done < due else 0.001)
+        async def send(phase: str) -> None:
+            publish(len(log), phase)
 
-        print("ready", flush=True)
-        await read_line()
-        started = time.monotonic()
-        if a.preload:
-            await offer(1e9, a.preload / 1e9, "m")
-        else:
-            await offer(a.rate, a.warmup, "w")
-            measure_from = time.monotonic()
-            await offer(a.rate, a.duration, "m")
-            measured_s = time.monotonic() - measure_from
-        published_s = time.monotonic() - started
-        while store.outbox_stats()[0] > 0 and not stop.is_set():  # noqa: ASYNC110 - no event to wait on
-            await asyncio.sleep(0.02)
-        drained_s = time.monotonic() - started
-        with a.out.open("w") as f:
-            f.writelines(f"{rid} {ns} {phase}\n" for rid, ns, phase in log)
-        measured = sum(1 for *_, p in log if p == "m")
-        result = {
-            "published": len(log),
-            "published_s": published_s,
-            "drained_s": drained_s,
-            "measured": measured,
-            "measured_rate": measured / measured_s if not a.preload and measured_s else None,
-        }
-        print("done " + json.dumps(result), flush=True)
+        async def drained() -> None:
+            while store.outbox_stats()[0] > 0 and not stop.is_set():  # noqa: ASYNC110 - no event to wait on
+                await asyncio.sleep(0.02)
+
+        await drive(a, log, send, drained, stop)
         await stop.wait()
 
 

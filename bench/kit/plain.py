@@ -21,17 +21,16 @@ import json
 import logging
 import os
 import sqlite3
-import sys
 import time
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from bench.kit.load import Log, drive
 from bench.kit.world import pool_ids
 from jigsaw.bus.clients import PRODUCER_BATCH_BYTES
 from jigsaw.lifecycle import install_stop_signals
 
-BURST = 25
 INPUT = "jigsaw.intel.police.v1"  # the topic names Jigsaw's would have, under the run's prefix
 SINK_SCHEMA = """
 CREATE TABLE IF NOT EXISTS sections (
@@ -64,60 +63,27 @@ def consumer(a: argparse.Namespace, topic: str, group: str) -> AIOKafkaConsumer:
     )
 
 
-async def read_line() -> str:
-    return await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
-
-
 async def source(a: argparse.Namespace, stop: asyncio.Event) -> None:
     pool = pool_ids(a.prefix, a.pool)
     values = [os.urandom(a.size) for _ in range(16)]
     topic = f"{a.prefix}.{INPUT}"
-    log: list[tuple[str, int, str]] = []
+    log: Log = []
     prod = producer(a)
     await prod.start()
     try:
         pending: list[asyncio.Future[object]] = []
 
-        async def offer(rate: float, seconds: float, phase: str) -> None:
-            total, start, done = round(rate * seconds), time.monotonic(), 0
-            while done < total and not stop.is_set():
-                due = min(total, int((time.monotonic() - start) * rate) + 1)
-                burst = 0
-                while done < due and burst < BURST:
-                    i = len(log)
-                    rid = pool[i % len(pool)]
-                    t0 = time.time_ns()
-                    pending.append(await prod.send(topic, values[i % len(values)], key=rid.encode()))
-                    log.append((rid, t0, phase))
-                    done += 1
-                    burst += 1
-                await asyncio.sleep(0 if done < due else 0.001)
+        async def send(phase: str) -> None:
+            i = len(log)
+            rid = pool[i % len(pool)]
+            t0 = time.time_ns()
+            pending.append(await prod.send(topic, values[i % len(values)], key=rid.encode()))
+            log.append((rid, t0, phase))
 
-        print("ready", flush=True)
-        await read_line()
-        started = time.monotonic()
-        measured_s = 0.0
-        if a.preload:
-            await offer(1e9, a.preload / 1e9, "m")
-        else:
-            await offer(a.rate, a.warmup, "w")
-            measure_from = time.monotonic()
-            await offer(a.rate, a.duration, "m")
-            measured_s = time.monotonic() - measure_from
-        published_s = time.monotonic() - started
-        await asyncio.gather(*pending)
-        drained_s = time.monotonic() - started
-        with a.out.open("w") as f:
-            f.writelines(f"{rid} {ns} {phase}\n" for rid, ns, phase in log)
-        measured = sum(1 for *_, p in log if p == "m")
-        result = {
-            "published": len(log),
-            "published_s": published_s,
-            "drained_s": drained_s,
-            "measured": measured,
-            "measured_rate": measured / measured_s if measured_s else None,
-        }
-        print("done " + json.dumps(result), flush=True)
+        async def drained() -> None:
+            await asyncio.gather(*pending)
+
+        await drive(a, log, send, drained, stop)
         await stop.wait()
     finally:
         await prod.stop()
