@@ -70,9 +70,16 @@ def demo(
         summary = stack.prepare(lambda done, total: bar.update(task, completed=done, total=total))
     say(f"town: {summary.people:,} people in {households:,} households; topics under {kafka.topic_prefix}")
 
-    with _bar(console) as bar:
-        task = bar.add_task("starting processes", total=None)
-        stack.start(lambda proc, n, total: bar.update(task, completed=n, total=total, description=proc.name))
+    try:
+        with _bar(console) as bar:
+            task = bar.add_task("starting processes", total=None)
+            stack.start(
+                lambda proc, n, total: bar.update(task, completed=n, total=total, description=proc.name)
+            )
+    except KeyboardInterrupt:
+        say("interrupted while starting: stopping every process")
+        stack.stop()
+        raise
     say(f"running: {', '.join(p.name for p in stack.procs)}; logs in {stack.dir / 'logs'}")
 
     the_scenarios = scenarios(today)
