@@ -412,21 +412,33 @@ class Run:
         ends = await end_offsets(kafka, [topics.assignments, topics.decisions])
         return kafka, topics, ends
 
+    async def broker_and_hub(self, prefix: str, d: Path, updates: str, run: str) -> tuple[Child, Child]:
+        """The real broker and the measured hub; ``run`` tells their logs apart when started again."""
+        broker = await spawn(
+            "broker", ["-m", "services.broker"], d / f"broker{run}.log", self.broker_env(prefix, d)
+        )
+        hub = await spawn(
+            "hub",
+            ["-m", "bench.kit.hub", "--updates", str(d / updates)],
+            d / f"hub{run}.log",
+            self.hub_env(prefix, d),
+        )
+        return broker, hub
+
+    async def setup_applied(self, d: Path, topics: Topics, ends: dict[Any, int]) -> None:
+        hub_ends = {tp: e for tp, e in ends.items() if tp.topic == topics.decisions}
+        await wait_until(caught_up(d / "broker.sqlite", ends), 120, "the broker to apply the assignments")
+        await wait_until(
+            caught_up(d / f"hub-{HUB_SUBSCRIBER}.sqlite", hub_ends), 120, "the hub to apply the setup"
+        )
+
     async def jigsaw_step(self, rate: int) -> dict[str, Any]:
         prefix = new_prefix("e2e")
         d = self.tmp / prefix
         say(f"jigsaw at {rate}/s: topics, keys and {self.plan.pool} assigned referrals")
         kafka, topics, ends = await self.jigsaw_setup(prefix)
         say("jigsaw: starting connector, broker and hub processes")
-        broker = await spawn(
-            "broker", ["-m", "services.broker"], d / "broker.log", self.broker_env(prefix, d)
-        )
-        hub = await spawn(
-            "hub",
-            ["-m", "bench.kit.hub", "--updates", str(d / "updates.txt")],
-            d / "hub.log",
-            self.hub_env(prefix, d),
-        )
+        broker, hub = await self.broker_and_hub(prefix, d, "updates.txt", "")
         connector = await spawn(
             "connector",
             self.connector_args(
@@ -441,11 +453,7 @@ class Run:
         children = [connector, broker, hub]
         try:
             await asyncio.gather(hub.expect("ready"), connector.expect("ready"))
-            hub_ends = {tp: e for tp, e in ends.items() if tp.topic == topics.decisions}
-            await wait_until(caught_up(d / "broker.sqlite", ends), 120, "the broker to apply the assignments")
-            await wait_until(
-                caught_up(d / f"hub-{HUB_SUBSCRIBER}.sqlite", hub_ends), 120, "the hub to apply the setup"
-            )
+            await self.setup_applied(d, topics, ends)
             return await self.measure("jigsaw", rate, children, d, prefix)
         finally:
             await asyncio.gather(*(c.stop() for c in children))
@@ -458,23 +466,9 @@ class Run:
         kafka, topics, ends = await self.jigsaw_setup(prefix)
         try:
             # Broker and hub apply the setup first, and stop: the backlog is then returns alone.
-            broker = await spawn(
-                "broker", ["-m", "services.broker"], d / "broker.log", self.broker_env(prefix, d)
-            )
-            hub = await spawn(
-                "hub",
-                ["-m", "bench.kit.hub", "--updates", str(d / "setup.txt")],
-                d / "hub.log",
-                self.hub_env(prefix, d),
-            )
+            broker, hub = await self.broker_and_hub(prefix, d, "setup.txt", "")
             try:
-                hub_ends = {tp: e for tp, e in ends.items() if tp.topic == topics.decisions}
-                await wait_until(
-                    caught_up(d / "broker.sqlite", ends), 120, "the broker to apply the assignments"
-                )
-                await wait_until(
-                    caught_up(d / f"hub-{HUB_SUBSCRIBER}.sqlite", hub_ends), 120, "the hub to apply the setup"
-                )
+                await self.setup_applied(d, topics, ends)
             finally:
                 await asyncio.gather(broker.stop(), hub.stop())
             connector = await spawn(
@@ -484,15 +478,7 @@ class Run:
                 {"JIGSAW_CONNECTOR__KEYS__PASSPHRASE": self.secret},
             )
             preload = await self.preload(connector)
-            broker = await spawn(
-                "broker", ["-m", "services.broker"], d / "broker2.log", self.broker_env(prefix, d)
-            )
-            hub = await spawn(
-                "hub",
-                ["-m", "bench.kit.hub", "--updates", str(d / "updates.txt")],
-                d / "hub2.log",
-                self.hub_env(prefix, d),
-            )
+            broker, hub = await self.broker_and_hub(prefix, d, "updates.txt", "2")
             return await self.drain("jigsaw", n, [broker, hub], d, preload)
         finally:
             await drop_topics(kafka, prefix)
