@@ -33,14 +33,14 @@ test: venv ## Start a real local Kafka, run the whole suite, stop Kafka
 	exit $$status
 
 lint: venv ## ruff (format and check) and mypy --strict on the package code
-	$(VENV)/bin/ruff format --check jigsaw services connectors tests bench
-	$(VENV)/bin/ruff check jigsaw services connectors tests bench
-	$(VENV)/bin/mypy jigsaw services connectors
+	$(VENV)/bin/ruff format --check jigsaw services connectors town apps devkit tests bench
+	$(VENV)/bin/ruff check jigsaw services connectors town apps devkit tests bench
+	$(VENV)/bin/mypy jigsaw services connectors town apps devkit
 
 bench: venv ## Run the benchmarks (about 8 minutes) and print their tables; results in bench/results/
 	$(JIGSAW) kafka up
 	status=0; start=$$(date +%s); \
-	for b in bench/*.py; do echo "== $(PY) $$b"; $(PY) $$b || status=$$?; done; \
+	for b in envelope broker e2e scale; do echo "== $(PY) -m bench.$$b"; $(PY) -m bench.$$b || status=$$?; done; \
 	echo "== make bench: $$(( $$(date +%s) - start )) s"; exit $$status
 
 kafka-up: venv ## Start the local Kafka (idempotent)

@@ -1,6 +1,6 @@
 """Broker decisions per second, with 4 and with 20 subscribers, in process and through the local Kafka.
 
-    .venv/bin/python bench/broker.py [--n 2000]
+    .venv/bin/python -m bench.broker [--n 2000]
 
 Each return has 3 sections (about 1.5 KB sealed) and its referral is at RED, assigned to every subscriber,
 so every subscriber gets a decision on every section, a release and an audit record per decision.
@@ -15,20 +15,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 import yaml
 from prometheus_client import CollectorRegistry
 
 from bench.kit import report
 from bench.kit.world import intel_body, intel_sections, pool_ids
+from devkit.localkafka import LocalKafka
+from devkit.testkit.broker import POLICY, Rig, setup_world
 from jigsaw.bus.dlq import DeadLetterCodec
 from jigsaw.bus.records import Record
 from jigsaw.bus.store import Store
@@ -43,8 +42,6 @@ from services.broker.decide import Decider
 from services.broker.metrics import BrokerMetrics
 from services.broker.policy import load_policy
 from services.broker.processor import BrokerProcessor
-from services.localkafka import LocalKafka
-from tests.integration.brokerkit import POLICY, Rig, setup_world
 
 RESULTS = report.RESULTS / "broker.json"
 SECTIONS = 3

@@ -1,11 +1,11 @@
 """End-to-end latency and throughput of Jigsaw beside a plain aiokafka pipeline, measured in one run.
 
-    .venv/bin/python bench/e2e.py                 # the full sweep (about 7 minutes)
-    .venv/bin/python bench/e2e.py --quick         # a few seconds per pipeline: checks that it all runs
+    .venv/bin/python -m bench.e2e                 # the full sweep (about 7 minutes)
+    .venv/bin/python -m bench.e2e --quick         # a few seconds per pipeline: checks that it all runs
 
 Jigsaw: connector -> Kafka -> broker -> Kafka -> hub, each a separate OS process on the local Kafka. The
 connector seals each return (3 sections, about 1.5 KB) for the broker and publishes it through its outbox;
-the broker (``python -m services.broker``) decides for 4 assigned subscribers and publishes a release for
+the broker (``python -m apps.cli broker run``) decides for 4 assigned subscribers and publishes a release for
 each and an audit record per decision; the hub for csc-mash (``bench.kit.hub``, the real hub service)
 verifies, decrypts and stores its release. Latency runs from the return being handed to the connector's
 publishing path to the hub's view of the case being updated (both ``time.time_ns()`` on one machine), for
@@ -40,8 +40,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 import psutil
 from prometheus_client import CollectorRegistry
 
@@ -63,6 +61,7 @@ from bench.kit.world import (
     pool_ids,
     publish_setup,
 )
+from devkit.localkafka import LocalKafka
 from jigsaw.bus.admin import ensure_topics
 from jigsaw.bus.dlq import DeadLetterCodec
 from jigsaw.bus.reader import end_offsets
@@ -80,7 +79,6 @@ from services.broker.decide import Decider
 from services.broker.metrics import BrokerMetrics
 from services.broker.policy import load_policy
 from services.broker.processor import BrokerProcessor
-from services.localkafka import LocalKafka
 
 POOL = 2000  # referrals the returns are spread over (round robin), each assigned to the 4 subscribers
 
@@ -415,7 +413,7 @@ class Run:
     async def broker_and_hub(self, prefix: str, d: Path, updates: str, run: str) -> tuple[Child, Child]:
         """The real broker and the measured hub; ``run`` tells their logs apart when started again."""
         broker = await spawn(
-            "broker", ["-m", "services.broker"], d / f"broker{run}.log", self.broker_env(prefix, d)
+            "broker", ["-m", "apps.cli", "broker", "run"], d / f"broker{run}.log", self.broker_env(prefix, d)
         )
         hub = await spawn(
             "hub",

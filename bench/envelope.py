@@ -1,6 +1,6 @@
 """Cost per message of seal, open and rekey (3 sections, 5 recipients), beside the raw primitives.
 
-    .venv/bin/python bench/envelope.py [--n 2000]
+    .venv/bin/python -m bench.envelope [--n 2000]
 
 Prints a table and writes bench/results/envelope.json. The primitives are measured in the same run, so the
 overhead above them (Avro, framing, dict work) can be read off directly.
@@ -13,7 +13,6 @@ import json
 import os
 import platform
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,11 +21,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
+from devkit.testkit.wire import contact, identity, incidents, intel_body, make_world
 from jigsaw.wire.codec import SchemaRegistry
 from jigsaw.wire.envelope import SectionInput, Withhold
-from tests.wirekit import contact, identity, incidents, intel_body, make_world
 
 RESULTS = Path(__file__).parent / "results" / "envelope.json"
 R = "R-bench"

@@ -1,10 +1,11 @@
 """The hub at scale: memory and store size at 100,000 and 1,000,000 referrals, and rebuild throughput.
 
-    .venv/bin/python bench/scale.py [--sizes 100000,1000000] [--rebuild 20000]
+    .venv/bin/python -m bench.scale [--sizes 100000,1000000] [--rebuild 20000]
 
 Stores: built in this process, not through Kafka (replaying a million returns through the broker would take
-over an hour on this machine; the broker is measured by ``bench/e2e.py`` and ``bench/broker.py``). The first
-10,000 referrals go through the hub store's own write functions (``services/hub/store.py``: referral, match,
+over an hour on this machine; the broker is measured by ``python -m bench.e2e`` and
+``python -m bench.broker``). The first 10,000 referrals go through the hub store's own write functions
+(``services/hub/store.py``: referral, match,
 three sections of one police return, an enquiry and its answer, the duplicate-check row, the case row); the
 rest are SQL copies of those rows under new ids, so every referral has rows of the same sizes in the same
 tables and indexes. The store grows in place from one size to the next. At each size a real hub (``jigsaw hub
@@ -27,13 +28,10 @@ import os
 import random
 import re
 import socket
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
 
@@ -53,6 +51,8 @@ from bench.kit.world import (
     passphrase,
     pool_ids,
 )
+from devkit.localkafka import LocalKafka
+from devkit.testkit.wire import normalized
 from jigsaw.bus.clients import Producer
 from jigsaw.bus.store import Store, Tx
 from jigsaw.ids import derived_id
@@ -60,8 +60,6 @@ from jigsaw.topics import Topics
 from jigsaw.wire.codec import SchemaRegistry
 from jigsaw.wire.framing import now_micros
 from services.hub import store as hub_store
-from services.localkafka import LocalKafka
-from tests.wirekit import normalized
 
 TOKEN = "bench-token"  # noqa: S105 - a throwaway token for a benchmark's own hub
 BATCH = 2000
@@ -236,7 +234,7 @@ def hub_env(bootstrap: str, prefix: str, deployment: Deployment, state_dir: Path
     }
 
 
-CLI = ["-c", "from services.cli import main; main()"]
+CLI = ["-c", "from apps.cli import main; main()"]
 
 
 async def serve_views(

@@ -31,7 +31,7 @@ error rejects a record.
     │   ├── Replay                      REPLAY
     │   ├── UnauthorizedSender          POLICY_ERROR
     │   └── SourceRecordInvalid         SOURCE_RECORD_INVALID
-    └── KafkaLocalError                 the local Kafka could not be managed (see services.localkafka)
+    └── KafkaLocalError                 the local Kafka could not be managed (see devkit.localkafka)
 """
 
 from __future__ import annotations

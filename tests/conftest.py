@@ -22,7 +22,7 @@ def kafka_bootstrap() -> Iterator[str]:
     if given:
         yield given
         return
-    from services.localkafka import LocalKafka
+    from devkit.localkafka import LocalKafka
 
     lk = LocalKafka()
     was_running = lk.status().answering

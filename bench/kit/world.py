@@ -1,6 +1,6 @@
 """The deployment every benchmark runs: participants and keystores, topics, and the records they carry.
 
-Key material comes from the test kits (``tests.integration.brokerkit``), as ``bench/broker.py`` does; the
+Key material comes from the test kits (``devkit.testkit.broker``), as ``python -m bench.broker`` does; the
 payloads are synthetic and contain no real person's data.
 """
 
@@ -15,6 +15,8 @@ from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
 
+from devkit.testkit.broker import PASSPHRASE, POLICY, setup_world, write_keys
+from devkit.testkit.wire import World
 from jigsaw.bus.admin import ensure_topics
 from jigsaw.bus.clients import Producer
 from jigsaw.config import KafkaSettings, KeystoreSettings
@@ -23,8 +25,6 @@ from jigsaw.wire.codec import SchemaRegistry
 from jigsaw.wire.envelope import SectionInput
 from jigsaw.wire.framing import now_micros
 from services.broker.policy import load_policy
-from tests.integration.brokerkit import PASSPHRASE, POLICY, setup_world, write_keys
-from tests.wirekit import World
 
 REPO = Path(__file__).resolve().parents[2]
 SUBSCRIBERS = ("csc-mash", "police-mash", "health-mash", "partner-hub")

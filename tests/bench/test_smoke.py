@@ -1,4 +1,4 @@
-"""The end-to-end benchmark runs: ``bench/e2e.py --quick`` against the real Kafka writes its JSON.
+"""The end-to-end benchmark runs: ``python -m bench.e2e --quick`` against the real Kafka writes its JSON.
 
 A smoke test only: it checks that the benchmark runs and what it writes, never how fast anything was.
 """
@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_e2e_quick_runs_and_writes_its_json(kafka_bootstrap: str, tmp_path: Path) -> None:
     out = tmp_path / "e2e-quick.json"
     done = subprocess.run(
-        [sys.executable, "bench/e2e.py", "--quick", "--bootstrap", kafka_bootstrap, "--out", str(out)],
+        [sys.executable, "-m", "bench.e2e", "--quick", "--bootstrap", kafka_bootstrap, "--out", str(out)],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
-from connectors.synth import sensitive_values
-from connectors.synth.scenarios import CSC, HEALTH, PARTNER, POLICE, SUBSCRIBERS, Scenario, scenarios
+from apps.demo import expect
+from apps.demo.scan import Needles, scan, scan_sync
 from jigsaw.bus.admin import ensure_topics
 from jigsaw.bus.clients import Producer
 from jigsaw.bus.reader import read_to_end
@@ -32,9 +32,9 @@ from jigsaw.topics import Topics, TopicSpec
 from jigsaw.wire.codec import SchemaRegistry
 from jigsaw.wire.framing import now_micros
 from services.broker.audit import trail
-from services.demo import expect
-from services.demo.scan import Needles, scan, scan_sync
 from services.hub.view import render
+from town import sensitive_values
+from town.scenarios import CSC, HEALTH, PARTNER, POLICE, SUBSCRIBERS, Scenario, scenarios
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,7 +59,7 @@ def run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Run:
     where = tmp_path_factory.mktemp("demo")
     env = {k: v for k, v in os.environ.items() if not k.startswith("JIGSAW_")}
     done = subprocess.run(
-        [sys.executable, "-m", "services.cli", "demo", "--once", "--households", "150",
+        [sys.executable, "-m", "apps.cli", "demo", "--once", "--households", "150",
          "--dir", str(where), "--bootstrap", kafka_bootstrap, "--timeout", "300"],
         cwd=ROOT, env={**env, "COLUMNS": "200"}, capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from devkit.testkit.broker import Rig, write_keys
 from jigsaw.bus.reader import read_to_end
 from jigsaw.config import ConsumerSettings, KafkaSettings, MetricsSettings
 from jigsaw.errors import NotARecipient
@@ -25,7 +26,6 @@ from jigsaw.wire.framing import now_micros
 from services.hub.app import rebuild, run
 from services.hub.config import ApiToken, HubSettings
 from services.hub.view import render
-from tests.integration.brokerkit import Rig, write_keys
 from tests.integration.kafkautil import eventually
 
 CSC = {"Authorization": "Bearer csc-token"}

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
+from devkit.localkafka import LocalKafka, LocalKafkaSettings
+from devkit.localkafka.manager import _alive
 from jigsaw.bus.loop import ConsumeLoop
 from jigsaw.bus.records import COMMIT, Outcome, Record
 from jigsaw.config import ConsumerSettings, KafkaSettings
 from jigsaw.errors import KafkaLocalError
 from jigsaw.metrics import KernelMetrics
-from services.localkafka import LocalKafka, LocalKafkaSettings
-from services.localkafka.manager import _alive
 from tests.integration import kafkautil as ku
 
 pytestmark = pytest.mark.usefixtures("collect_broken_connections")

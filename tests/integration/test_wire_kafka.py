@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
+from devkit.testkit.wire import contact, identity, incidents, intel_body, make_world, normalized
 from jigsaw.bus.admin import ensure_topics
 from jigsaw.bus.clients import Producer
 from jigsaw.bus.dlq import DeadLetterCodec, DeadLetterPublisher
@@ -17,7 +18,6 @@ from jigsaw.wire.directory import KeyDirectory
 from jigsaw.wire.envelope import Envelopes, Opened, SectionInput, Withhold
 from jigsaw.wire.follower import KeyDirectoryFollower
 from tests.integration import kafkautil as ku
-from tests.wirekit import contact, identity, incidents, intel_body, make_world, normalized
 
 R = "R-0190aa77"
 

@@ -7,6 +7,7 @@ import sqlite3
 from collections import defaultdict
 from pathlib import Path
 
+from devkit.testkit.broker import PASSPHRASE, Rig, sections
 from jigsaw.bus.reader import read_to_end
 from jigsaw.bus.records import HEADER_MSG_ID
 from jigsaw.config import KafkaSettings
@@ -14,7 +15,6 @@ from jigsaw.topics import Topics
 from jigsaw.wire.codec import SchemaRegistry
 from services.broker.audit import verify_chain
 from tests.integration import kafkautil as ku
-from tests.integration.brokerkit import PASSPHRASE, Rig, sections
 
 N = 150
 CATEGORIES = ("identity", "police_incidents", "contact")
@@ -57,7 +57,7 @@ async def test_kill_minus_9_mid_stream(
             await rig.assign(rid, *SUBSCRIBERS)
             await rig.intel("police.devon", rid, sections(*CATEGORIES))
         db = rig.settings.state_dir / "broker.sqlite"
-        args = ["-m", "services.broker"]
+        args = ["-m", "apps.cli", "broker", "run"]
         first = ku.Worker(args, tmp_path / "first.log", _env(rig))
         await first.ready("broker ready")
         await ku.eventually(lambda: _processed(db) >= N, what="some decisions made")

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from devkit.testkit.broker import Rig, sections
 from jigsaw.config import KafkaSettings
 from jigsaw.topics import Topics
 from jigsaw.wire.codec import SchemaRegistry
-from tests.integration.brokerkit import Rig, sections
 from tests.integration.kafkautil import eventually
 
 _probe = itertools.count()

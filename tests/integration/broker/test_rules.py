@@ -12,15 +12,15 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from apps.cli import cli
+from devkit.testkit.broker import Rig, sections
 from jigsaw.bus.reader import read_to_end
 from jigsaw.config import KafkaSettings
 from jigsaw.topics import Topics
 from jigsaw.wire.codec import SchemaRegistry
 from jigsaw.wire.envelope import Envelopes
 from services.broker.audit import verify_chain
-from services.cli import cli
 from tests.integration import kafkautil as ku
-from tests.integration.brokerkit import Rig, sections
 
 NEVER = ("NONE", "")  # no release reached the subscriber at all
 

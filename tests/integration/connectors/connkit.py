@@ -16,14 +16,14 @@ from connectors.sdk.app import run
 from connectors.sdk.base import Connector, SourceRecord
 from connectors.sdk.config import ConnectorConfig
 from connectors.sdk.runtime import ConnectorRuntime
+from devkit.testkit.broker import write_keys
+from devkit.testkit.wire import World, make_world
 from jigsaw.bus.clients import Producer
 from jigsaw.config import ConsumerSettings, KafkaSettings, MetricsSettings
 from jigsaw.topics import Topics
 from jigsaw.wire.codec import SchemaRegistry
 from jigsaw.wire.envelope import SectionInput
 from jigsaw.wire.framing import now_micros
-from tests.integration.brokerkit import write_keys
-from tests.wirekit import World, make_world
 
 
 class IncidentsConnector(Connector):

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from connectors.police import Incident
+from devkit.localkafka import LocalKafka, LocalKafkaSettings
 from jigsaw.bus.reader import read_to_end
 from jigsaw.bus.records import HEADER_MSG_ID
 from jigsaw.config import KafkaSettings
 from jigsaw.topics import Topics
 from jigsaw.wire.codec import SchemaRegistry
-from services.localkafka import LocalKafka, LocalKafkaSettings
 from tests.integration.connectors.connkit import ConnectorRig
 from tests.integration.kafkautil import eventually
 

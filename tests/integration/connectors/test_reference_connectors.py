@@ -18,9 +18,9 @@ import pytest
 
 from connectors.sdk.app import run
 from connectors.sdk.base import category_of
-from connectors.synth import generate
-from connectors.synth.schema import list_field
-from connectors.synth.variants import typo
+from devkit.testkit.broker import write_keys
+from devkit.testkit.town import AGENCIES, deploy_config, health_api, held
+from devkit.testkit.wire import make_world
 from jigsaw.bus.admin import ensure_topics
 from jigsaw.bus.clients import Producer
 from jigsaw.bus.reader import read_to_end
@@ -30,11 +30,11 @@ from jigsaw.wire.codec import SchemaRegistry
 from jigsaw.wire.envelope import SectionInput
 from jigsaw.wire.framing import now_micros
 from services.hub.intake import ASKS
-from tests.integration.brokerkit import write_keys
 from tests.integration.connectors.connkit import identity
 from tests.integration.kafkautil import eventually
-from tests.synthkit import AGENCIES, deploy_config, health_api, held
-from tests.wirekit import make_world
+from town import generate
+from town.schema import list_field
+from town.variants import typo
 
 TODAY = date.today()
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from devkit.testkit.wire import make_world
 from jigsaw.bus.records import Record
 from jigsaw.wire.codec import SchemaRegistry
 from services.broker.audit import AUDIT_RECORD, _avro_long, chain_hash, seal_audit_record, verify_chain
-from tests.wirekit import make_world
 
 
 def _record(seq: int, prev: bytes, reason: str) -> dict[str, object]:

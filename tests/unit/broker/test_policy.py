@@ -8,10 +8,10 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from apps.cli import cli
 from services.broker.check import check_policy
 from services.broker.errors import PolicyError
 from services.broker.policy import load_policy
-from services.cli import cli
 
 POLICY = Path(__file__).resolve().parents[3] / "deploy" / "policy" / "devon-mash.yaml"
 

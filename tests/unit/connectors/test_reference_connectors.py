@@ -16,10 +16,10 @@ from connectors.sdk.adapters import HttpSourceConfig, SourceAdapter
 from connectors.sdk.base import Connector, MatchedSubject, SourceRecord
 from connectors.sdk.config import ConnectorConfig, load_config
 from connectors.sdk.fields import Date, JsonList, OptDate, OptStr
-from connectors.synth.health_api import ENDPOINTS
-from connectors.synth.schema import NOT_STORED, item_columns, list_field
 from jigsaw.errors import ConfigError
 from jigsaw.wire.categories import CATEGORIES
+from town.health_api import ENDPOINTS
+from town.schema import NOT_STORED, item_columns, list_field
 
 DEPLOY = Path(__file__).resolve().parents[3] / "deploy" / "connectors"
 AGENCIES = ("police", "health", "education", "socialcare", "probation", "youthjustice", "housing")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from connectors.synth.scenarios import CSC, PARTNER, POLICE, scenarios
-from services.demo import expect
-from services.demo.scan import Needles
+from apps.demo import expect
+from apps.demo.scan import Needles
+from town.scenarios import CSC, PARTNER, POLICE, scenarios
 
 TODAY = date(2026, 11, 26)
 

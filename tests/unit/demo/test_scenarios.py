@@ -9,9 +9,9 @@ import pytest
 
 from connectors.sdk.identifiers import normalise_nhs, normalise_pnc, normalise_upn
 from connectors.sdk.matching import Matcher, Person, Subject
-from connectors.synth.model import AGENCIES
-from connectors.synth.scenarios import SUBSCRIBERS, scenarios
 from jigsaw.wire.categories import CATEGORIES
+from town.model import AGENCIES
+from town.scenarios import SUBSCRIBERS, scenarios
 
 TODAY = date(2026, 11, 26)
 ALL = scenarios(TODAY)

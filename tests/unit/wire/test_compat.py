@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from apps.cli.schemas import schemas
 from jigsaw.errors import ConfigError
 from jigsaw.wire.codec import default_schemas_dir
 from jigsaw.wire.compat import Incompatibility, check_compatibility
-from services.cli.schemas import schemas
 
 INTEL = "jigsaw.body.IntelReturn"
 Schema = dict[str, Any]

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from devkit.testkit.wire import World, contact, identity, incidents, intel_body, make_world, normalized
 from jigsaw.errors import (
     BadMagic,
     BadSignature,
@@ -28,7 +29,6 @@ from jigsaw.wire.codec import SchemaRegistry
 from jigsaw.wire.envelope import ENVELOPE, Envelopes, SectionInput, Withhold, _signing_bytes
 from jigsaw.wire.framing import micros
 from jigsaw.wire.keys import KeyGeneration, ParticipantKeys
-from tests.wirekit import World, contact, identity, incidents, intel_body, make_world, normalized
 
 R = "R-0001"
 

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from devkit.testkit.wire import World, intel_body, make_world, normalized
 from jigsaw.errors import RejectedInput
 from jigsaw.wire.codec import SchemaRegistry
 from jigsaw.wire.envelope import SectionInput
-from tests.wirekit import World, intel_body, make_world, normalized
 
 R = "R-0042"
 _text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=60)

@@ -10,11 +10,11 @@ import pytest
 from click.testing import CliRunner
 from pydantic import SecretStr
 
+from apps.cli import cli
 from jigsaw.errors import BadSignature, ConfigError, RevokedKey, UnknownSender
 from jigsaw.wire.codec import SchemaRegistry
 from jigsaw.wire.directory import KeyDirectory, issue_key_record
 from jigsaw.wire.keys import KekCache, Keystore, ParticipantKeys
-from services.cli import cli
 
 
 def _store(tmp_path: Path, passphrase: str = "correct horse") -> Keystore:

@@ -1,0 +1,185 @@
+"""``jigsaw broker run``, ``jigsaw policy check | explain`` and ``jigsaw audit verify | trail``."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import click
+
+from apps.cli.common import local_bootstrap
+from jigsaw.config import KafkaSettings, KeystoreSettings
+from jigsaw.errors import RejectedInput
+from jigsaw.lifecycle import install_stop_signals
+from jigsaw.topics import Topics
+from services.broker.policy import CONSENT_STATES, PURPOSES, STAGES, load_policy
+
+
+@click.group()
+def broker() -> None:
+    """The consent and need-to-know broker."""
+
+
+@broker.command()
+@click.option("--policy", type=click.Path(path_type=Path), default=None, help="The ISA policy file.")
+@click.option("--bootstrap", default=None, help="Kafka bootstrap (default: the local Kafka).")
+def run(policy: Path | None, bootstrap: str | None) -> None:
+    """Run the broker until SIGTERM or Ctrl-C (settings: JIGSAW_BROKER__*)."""
+    from services.broker.app import run as run_broker
+    from services.broker.config import BrokerSettings
+
+    settings = BrokerSettings()
+    kafka = settings.kafka.model_copy(update={"bootstrap": local_bootstrap(bootstrap or _env_bootstrap())})
+    update: dict[str, object] = {"kafka": kafka}
+    if policy is not None:
+        update["policy"] = policy
+    settings = settings.model_copy(update=update)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        install_stop_signals(stop)
+        await run_broker(settings, stop)
+
+    asyncio.run(main())
+
+
+def _env_bootstrap() -> str | None:
+    import os
+
+    return os.environ.get("JIGSAW_BROKER__KAFKA__BOOTSTRAP")
+
+
+@click.group()
+def policy() -> None:
+    """The information sharing agreement, as data."""
+
+
+@policy.command()
+@click.argument("file", type=click.Path(path_type=Path))
+def check(file: Path) -> None:
+    """Validate FILE and report rules that can never fire or that conflict. Exit 1 on any finding."""
+    from services.broker.check import check_policy
+
+    loaded = load_policy(file)
+    findings = check_policy(loaded)
+    click.echo(
+        f"{file}: policy {loaded.version}, {len(loaded.rules)} rules, "
+        f"{len(loaded.subscribers)} subscribers, {len(loaded.categories)} categories"
+    )
+    for f in findings:
+        click.echo(f"  {f.rule_id}: {f.kind}: {f.message}")
+    click.echo("ok" if not findings else f"{len(findings)} finding(s)")
+    raise SystemExit(1 if findings else 0)
+
+
+@policy.command()
+@click.option(
+    "--policy",
+    "file",
+    type=click.Path(path_type=Path),
+    default=Path("deploy/policy/devon-mash.yaml"),
+    show_default=True,
+)
+@click.option("--subscriber", required=True)
+@click.option("--category", required=True)
+@click.option("--purpose", type=click.Choice(PURPOSES), required=True)
+@click.option("--stage", type=click.Choice(STAGES), required=True)
+@click.option("--consent", type=click.Choice(CONSENT_STATES), default="NONE", show_default=True)
+@click.option("--assigned/--not-assigned", default=True, show_default=True)
+@click.option("--on", "on", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Decide as of this date.")
+def explain(
+    file: Path,
+    subscriber: str,
+    category: str,
+    purpose: str,
+    stage: str,
+    consent: str,
+    assigned: bool,
+    on: object,
+) -> None:
+    """Print the decision for one case and the rule behind it."""
+    from datetime import UTC, datetime
+
+    from services.broker.decide import Context, decide
+
+    loaded = load_policy(file)
+    today = on.date() if isinstance(on, datetime) else datetime.now(UTC).date()
+    d = decide(loaded, Context(subscriber, category, purpose, stage, consent, assigned), today)
+    click.echo(f"{d.outcome} by {d.rule_id}: {d.reason}")
+    if d.lawful_basis:
+        click.echo(f"lawful basis: {d.lawful_basis}")
+    click.echo(f"policy {loaded.version}")
+
+
+@click.group()
+def audit() -> None:
+    """The hash-chained, signed audit log of every decision."""
+
+
+def _audit_inputs(bootstrap: str | None, prefix: str) -> tuple[KafkaSettings, Topics]:
+    return KafkaSettings(bootstrap=local_bootstrap(bootstrap)), Topics(prefix)
+
+
+async def _load(kafka: KafkaSettings, topics: Topics, topic: str, keys_dir: Path):  # type: ignore[no-untyped-def]
+    from jigsaw.bus.reader import read_to_end
+    from jigsaw.wire.codec import SchemaRegistry
+    from jigsaw.wire.directory import KeyDirectory
+
+    registry = SchemaRegistry.load()
+    directory = KeyDirectory(registry, KeystoreSettings(dir=keys_dir).root_key())
+    refused = 0
+    for rec in await read_to_end(kafka, topics.keys):
+        if rec.value is not None:
+            try:
+                directory.apply(rec.value)
+            except RejectedInput:
+                refused += 1  # not signed by this deployment's root: not a key to trust
+    if refused:
+        click.echo(f"ignored {refused} key record(s) not signed by the admin root", err=True)
+    return registry, directory, await read_to_end(kafka, topic)
+
+
+@audit.command()
+@click.option("--bootstrap", default=None, help="Kafka bootstrap (default: the local Kafka).")
+@click.option("--prefix", default="", help="Topic prefix of the deployment.")
+@click.option("--topic", default=None, help="Audit topic (default: jigsaw.audit.v1 under the prefix).")
+@click.option("--broker-id", default="broker", show_default=True)
+@click.option("--keys-dir", type=click.Path(path_type=Path), default=Path(".jigsaw/keys"), show_default=True)
+def verify(bootstrap: str | None, prefix: str, topic: str | None, broker_id: str, keys_dir: Path) -> None:
+    """Walk every partition's chain; report each break or bad signature. Exit 1 if any."""
+    from services.broker.audit import verify_chain
+
+    kafka, topics = _audit_inputs(bootstrap, prefix)
+    registry, directory, records = asyncio.run(_load(kafka, topics, topic or topics.audit, keys_dir))
+    report = verify_chain(registry, directory, broker_id, records)
+    for b in report.breaks or []:
+        click.echo(f"BREAK partition {b.partition} offset {b.offset}: {b.problem}")
+    click.echo(
+        f"{report.records} records, {report.duplicates} exact duplicates, {len(report.breaks or [])} breaks"
+    )
+    raise SystemExit(0 if report.ok else 1)
+
+
+@audit.command()
+@click.argument("referral")
+@click.option("--bootstrap", default=None, help="Kafka bootstrap (default: the local Kafka).")
+@click.option("--prefix", default="", help="Topic prefix of the deployment.")
+@click.option("--keys-dir", type=click.Path(path_type=Path), default=Path(".jigsaw/keys"), show_default=True)
+def trail(referral: str, bootstrap: str | None, prefix: str, keys_dir: Path) -> None:
+    """Who was given what about REFERRAL, when and on what basis; what was withheld and why."""
+    from services.broker.audit import trail as audit_trail
+
+    kafka, topics = _audit_inputs(bootstrap, prefix)
+    registry, _, records = asyncio.run(_load(kafka, topics, topics.audit, keys_dir))
+    rows = audit_trail(registry, records, referral)
+    if not rows:
+        click.echo(f"no decisions recorded for {referral}")
+        return
+    head = ("decided (UTC)", "subscriber", "category", "outcome", "rule")
+    click.echo(f"{head[0]:<20} {head[1]:<12} {head[2]:<22} {head[3]:<9} {head[4]:<20} basis / reason")
+    for a in rows:
+        when = a["decided_at"].strftime("%Y-%m-%d %H:%M:%S")
+        why = a["lawful_basis"] if a["outcome"] == "RELEASE" else a["reason"]
+        click.echo(
+            f"{when:<20} {a['subscriber']:<12} {a['category']:<22} {a['outcome']:<9} {a['rule_id']:<20} {why}"
+        )

@@ -1,0 +1,165 @@
+"""``jigsaw demo``: the main job on the embedded defaults.
+
+It starts the local Kafka if needed, writes a synthetic town into seven agencies' systems, creates and
+publishes every participant's keys, starts the broker, a hub per subscriber, the seven connectors and the
+health system's API as separate processes, opens the scenario referrals, and shows each subscriber's case
+view filling in. ``--once`` then prints a summary, scans every topic for plaintext personal data, stops
+everything, and exits 0 only if every scenario reached its expected views and the scan found nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import threading
+import time
+import uuid
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from devkit.localkafka import LocalKafka
+from jigsaw.config import KafkaSettings
+
+if TYPE_CHECKING:
+    from apps.demo.stack import Stack
+    from town.scenarios import Scenario
+
+SUBSCRIBERS = ("csc-mash", "police-mash", "health-mash", "partner-hub")
+
+
+@click.command()
+@click.option(
+    "--once", is_flag=True, help="Run the scenarios, print a summary and exit (0 = all as expected)."
+)
+@click.option("--households", default=2_000, show_default=True, help="Size of the synthetic town.")
+@click.option("--seed", default=2026, show_default=True, help="Seed for the synthetic town.")
+@click.option("--dir", "run_dir", type=click.Path(path_type=Path), default=Path(".jigsaw/demo"),
+              show_default=True, help="Where the demo keeps its sources, keys, state and logs.")  # fmt: skip
+@click.option("--bootstrap", default=None, help="Use this Kafka instead of starting the local one.")
+@click.option("--timeout", default=240.0, show_default=True, help="Seconds to wait for the scenarios.")
+def demo(
+    once: bool, households: int, seed: int, run_dir: Path, bootstrap: str | None, timeout: float
+) -> None:
+    """Run Jigsaw end to end on the embedded defaults: seven agencies, a broker, four hubs, six scenarios."""
+    from apps.demo.run import Driver, curl_example
+    from apps.demo.stack import Stack, token
+    from town.scenarios import scenarios
+
+    console = Console()
+    # The tables are the output; the Kafka clients' group and subscription chatter would bury them.
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    say = console.print
+    if bootstrap is None:
+        status = LocalKafka(progress=lambda line: say(f"[dim]{line}[/]")).up()
+        bootstrap = status.bootstrap
+        say(f"Kafka: pid {status.pid} at {bootstrap}")
+    assert bootstrap is not None  # noqa: S101 - up() returns only a running broker
+    # A fresh prefix per run: a demo never reads an earlier run's records, and needs no topic deletion.
+    kafka = KafkaSettings(bootstrap=bootstrap, topic_prefix=f"demo-{uuid.uuid4().hex[:8]}")
+    today = date.today()
+    stack = Stack(run_dir.resolve(), kafka, SUBSCRIBERS, households, seed, today, progress=say)
+    with _bar(console) as bar:
+        task = bar.add_task("synthetic town", total=households)
+        summary = stack.prepare(lambda done, total: bar.update(task, completed=done, total=total))
+    say(f"town: {summary.people:,} people in {households:,} households; topics under {kafka.topic_prefix}")
+
+    try:
+        with _bar(console) as bar:
+            task = bar.add_task("starting processes", total=None)
+            stack.start(
+                lambda proc, n, total: bar.update(task, completed=n, total=total, description=proc.name)
+            )
+    except KeyboardInterrupt:
+        say("interrupted while starting: stopping every process")
+        stack.stop()
+        raise
+    say(f"running: {', '.join(p.name for p in stack.procs)}; logs in {stack.dir / 'logs'}")
+
+    the_scenarios = scenarios(today)
+    driver = Driver(stack, the_scenarios, console)
+    ok = False
+    try:
+        driver.open_referrals()
+        run_file = stack.dir / "run.json"
+        run_file.write_text(
+            json.dumps(
+                {
+                    "bootstrap": kafka.bootstrap,
+                    "topic_prefix": kafka.topic_prefix,
+                    "today": today.isoformat(),
+                    "referrals": {p.scenario.key: p.referral_id for p in driver.progress},
+                },
+                indent=2,
+            )
+        )
+        say(f"opened {len(the_scenarios)} referrals through the {SUBSCRIBERS[0]} hub's API")
+        ok = driver.run(timeout)
+        say()
+        say(driver.details())
+        say(driver.summary())
+        if once:
+            ok = _scan(console, stack, the_scenarios) and ok
+        else:
+            first = driver.progress[0]
+            say("\nThe hub APIs (one per subscriber; each token sees only its own subscriber's views):")
+            for sub in SUBSCRIBERS:
+                say(f"  {sub:12} {stack.hub_url(sub)}/docs   token {token(sub)}")
+            say(f"\n  {curl_example(stack, first.referral_id)}\n")
+            say("Running until Ctrl-C.")
+            _wait_for_interrupt(stack)
+    finally:
+        driver.close()
+        say("stopping every process")
+        codes = stack.stop()
+        unclean = {name: code for name, code in codes.items() if code not in (0, None)}
+        if unclean:
+            say(f"[red]stopped uncleanly: {unclean}; see {stack.dir / 'logs'}[/]")
+            ok = False
+    if once:
+        say("[green]every scenario as expected[/]" if ok else "[red]not every scenario as expected[/]")
+        sys.exit(0 if ok else 1)
+
+
+def _bar(console: Console) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console, transient=True,
+    )  # fmt: skip
+
+
+def _scan(console: Console, stack: Stack, scenarios: list[Scenario]) -> bool:
+    from apps.demo.scan import Needles, scan_sync
+    from town import sensitive_values
+
+    values = [("personal data", v) for v in sensitive_values(stack.sources)]
+    values += [("personal data", v) for s in scenarios for v in s.extra_sensitive]
+    result = scan_sync(stack.kafka, Needles(values))
+    console.print(
+        f"plaintext scan: {result.records:,} records ({result.bytes:,} bytes) on {result.topics} topics, "
+        f"{result.needles:,} personal values looked for: {len(result.hits)} found"
+    )
+    for hit in result.hits[:20]:
+        console.print(f"[red]  {hit.topic}[{hit.partition}]@{hit.offset} {hit.where}: {hit.kind}[/]")
+    return not result.hits
+
+
+def _wait_for_interrupt(stack: Stack) -> None:
+    stopped = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    try:
+        while not stopped.is_set():
+            failed = stack.failed()
+            if failed:
+                raise click.ClickException(f"{failed[0].name} stopped:\n{failed[0].tail()}")
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,186 @@
+"""Drive the scenarios through the running stack and show the case views as they fill in.
+
+The referrals are opened through the children's social care hub's API, as a MASH worker's case system
+would; each is assigned to the scenario's subscribers. Once every agency has answered, the MASH's steps
+(a decision, the family's answer) are posted. Each subscriber's hub is polled over its own API with its
+own token, so what is shown is exactly what each hub system would see.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+
+from apps.demo import expect
+from apps.demo.stack import Stack, token
+from jigsaw.errors import JigsawError
+from town.scenarios import CSC, Scenario
+
+POLL_S = 0.5
+
+
+class DemoFailed(JigsawError):
+    """The hub refused a step of a scenario: the demo cannot go on."""
+
+
+@dataclass
+class Progress:
+    scenario: Scenario
+    referral_id: str = ""
+    views: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    stepped: bool = False
+
+    def problems(self) -> dict[str, list[str]]:
+        subs = [*self.scenario.expect, *self.scenario.unassigned]
+        return {
+            s: ([self.errors[s]] if s in self.errors else [])
+            + expect.problems(self.scenario, s, self.views.get(s))
+            for s in subs
+        }
+
+    @property
+    def done(self) -> bool:
+        return self.stepped and not any(self.problems().values())
+
+
+class Driver:
+    def __init__(self, stack: Stack, scenarios: list[Scenario], console: Console) -> None:
+        self.stack = stack
+        self.console = console
+        self.progress = [Progress(s) for s in scenarios]
+        self.clients = {
+            sub: httpx.Client(
+                base_url=stack.hub_url(sub), headers={"Authorization": f"Bearer {token(sub)}"}, timeout=10
+            )
+            for sub in stack.subscribers
+        }
+
+    def close(self) -> None:
+        for client in self.clients.values():
+            client.close()
+
+    def _call(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = self.clients[CSC].request(method, path, json=body)
+        if response.status_code >= 400:
+            raise DemoFailed(f"{method} {path}: {response.status_code} {response.text}")
+        data: dict[str, Any] = response.json()
+        return data
+
+    def open_referrals(self) -> None:
+        for p in self.progress:
+            opened = self._call("POST", "/referrals", p.scenario.referral())
+            p.referral_id = opened["referral_id"]
+            self._call(
+                "POST",
+                f"/cases/{p.referral_id}/assignments",
+                {"subscribers": list(p.scenario.assign), "assigned_by": "MASH team manager"},
+            )
+
+    def _poll(self) -> None:
+        for p in self.progress:
+            for sub in self.stack.subscribers:
+                try:
+                    response = self.clients[sub].get(f"/cases/{p.referral_id}")
+                except httpx.HTTPError as exc:
+                    p.errors[sub] = f"its hub did not answer ({type(exc).__name__})"
+                    continue
+                # Only a 404 means "no view": a hub that fails must not pass for one that withholds.
+                if response.status_code in (200, 404):
+                    p.errors.pop(sub, None)
+                else:
+                    p.errors[sub] = f"its hub answered {response.status_code}"
+                p.views[sub] = response.json() if response.status_code == 200 else None
+            if not p.stepped and expect.answered(p.views.get(CSC)):
+                for step in p.scenario.steps:
+                    self._call("POST", f"/cases/{p.referral_id}/{step.path}", step.body)
+                p.stepped = True
+
+    def run(self, timeout_s: float) -> bool:
+        """Poll until every scenario shows its expected views or ``timeout_s`` passes."""
+        deadline = time.monotonic() + timeout_s
+        with Live(self.board(), console=self.console, refresh_per_second=2) as screen:
+            while True:
+                self._poll()
+                screen.update(self.board())
+                if all(p.done for p in self.progress) or time.monotonic() > deadline:
+                    break
+                time.sleep(POLL_S)
+        return all(p.done for p in self.progress)
+
+    # -- display ----------------------------------------------------------------------------------------
+    def board(self) -> Table:
+        table = Table(title="Case views filling in (released / withheld sections, enquiries answered)")
+        table.add_column("scenario")
+        table.add_column("RAG")
+        for sub in self.stack.subscribers:
+            table.add_column(sub)
+        table.add_column("")
+        for p in self.progress:
+            cells = []
+            for sub in self.stack.subscribers:
+                view = p.views.get(sub)
+                if view is None:
+                    cells.append(
+                        "[dim]not assigned[/]" if sub in p.scenario.unassigned else "[dim]waiting[/]"
+                    )
+                    continue
+                c = view["completeness"]
+                flags = ", ".join(sorted(expect.flags(view)))
+                cells.append(
+                    f"{c['sections_released']} / {c['sections_withheld']}"
+                    f"  {c['enquiries_answered']}/{c['enquiries_total']}"
+                    + (f"\n[yellow]{flags}[/]" if flags else "")
+                )
+            mark = "[green]done[/]" if p.done else ("[cyan]deciding[/]" if p.stepped else "…")
+            table.add_row(p.scenario.title, p.scenario.rag, *cells, mark)
+        return table
+
+    def details(self) -> Group:
+        """Per scenario, what each subscriber sees and what is withheld from it, and why."""
+        tables = []
+        for p in self.progress:
+            t = Table(title=f"{p.scenario.title}  {p.referral_id}", title_justify="left", show_lines=True)
+            t.add_column("subscriber")
+            t.add_column("sees")
+            t.add_column("withheld, and why")
+            t.add_column("flags")
+            for sub in self.stack.subscribers:
+                view = p.views.get(sub)
+                if view is None:
+                    t.add_row(sub, "[dim]nothing: not assigned (need to know)[/]", "", "")
+                    continue
+                reasons = {
+                    (w["category"], w["rule_id"] or w["status"]): w["reason"] for w in view["withheld"]
+                }
+                t.add_row(
+                    sub,
+                    ", ".join(sorted(expect.released(view))),
+                    "\n".join(f"{c}: {r} ({why})" for (c, r), why in sorted(reasons.items())),
+                    "\n".join(f["flag"] for f in view["flags"]),
+                )
+            tables.append(t)
+        return Group(*tables)
+
+    def summary(self) -> Table:
+        table = Table(title="Scenarios")
+        table.add_column("scenario")
+        table.add_column("result")
+        table.add_column("what differs")
+        for p in self.progress:
+            wrong = {s: ps for s, ps in p.problems().items() if ps}
+            if not p.stepped and p.scenario.steps:
+                wrong.setdefault("mash", []).append("steps not taken: not every agency answered")
+            text = "\n".join(f"{s}: {'; '.join(ps)}" for s, ps in wrong.items())
+            table.add_row(p.scenario.title, "[red]FAILED[/]" if wrong else "[green]as expected[/]", text)
+        return table
+
+
+def curl_example(stack: Stack, referral_id: str, sub: str = CSC) -> str:
+    return f"curl -s -H 'Authorization: Bearer {token(sub)}' {stack.hub_url(sub)}/cases/{referral_id}"

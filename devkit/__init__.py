@@ -1,0 +1,1 @@
+"""Developer tools: the managed local Kafka and the kit that tests and benchmarks build worlds with."""

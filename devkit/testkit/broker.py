@@ -1,0 +1,285 @@
+"""A broker running in process against the real Kafka, with every participant of the example policy."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import shutil
+import sqlite3
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+
+from devkit.testkit.wire import World, make_world
+from jigsaw.bus.admin import ensure_topics
+from jigsaw.bus.clients import Producer
+from jigsaw.bus.reader import end_offsets, read_to_end
+from jigsaw.config import ConsumerSettings, KafkaSettings, KeystoreSettings, MetricsSettings
+from jigsaw.topics import Topics
+from jigsaw.wire.codec import SchemaRegistry
+from jigsaw.wire.envelope import Opened, SectionInput
+from jigsaw.wire.framing import now_micros
+from jigsaw.wire.keys import Keystore
+from services.broker.app import run
+from services.broker.config import BrokerSettings
+from services.broker.policy import load_policy
+from tests.integration.kafkautil import eventually
+
+REPO = Path(__file__).resolve().parents[2]
+POLICY = REPO / "deploy" / "policy" / "devon-mash.yaml"
+PASSPHRASE = "test-only-passphrase"
+_KIND_TOPIC = {
+    "REFERRAL": "referrals",
+    "CONSENT": "consent",
+    "ASSIGNMENT": "assignments",
+    "DECISION": "decisions",
+}
+
+
+def payload(subject: str = "S1") -> dict[str, Any]:
+    """A valid payload for any category: Jigsaw's payload schemas default every list to empty."""
+    return {"subject_ref": subject}
+
+
+def sections(*categories: str, subject: str = "S1") -> list[SectionInput]:
+    return [SectionInput(c, payload(subject)) for c in categories]
+
+
+def setup_world(registry: SchemaRegistry, policy_path: Path) -> World:
+    world = make_world(registry)
+    policy = load_policy(policy_path)
+    for pid, p in policy.participants.items():
+        if pid not in world.keys:
+            world.add(pid, p.role, p.agency)
+    for sub in policy.subscribers:
+        if sub not in world.keys:
+            world.add(sub, "SUBSCRIBER")
+    return world
+
+
+def write_keys(world: World, keys_dir: Path, *participants: str) -> KeystoreSettings:
+    store = Keystore(keys_dir, SecretStr(PASSPHRASE), scrypt_n=2**12)
+    for pid in participants:
+        store.save(world.keys[pid])
+    (keys_dir / "root.pub").write_text(base64.b64encode(world.root.current.sign_public).decode())
+    return KeystoreSettings(dir=keys_dir, passphrase=SecretStr(PASSPHRASE))
+
+
+@dataclass
+class Rig:
+    kafka: KafkaSettings
+    topics: Topics
+    registry: SchemaRegistry
+    world: World
+    settings: BrokerSettings
+    producer: Producer
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def create(
+        cls,
+        kafka: KafkaSettings,
+        topics: Topics,
+        registry: SchemaRegistry,
+        tmp: Path,
+        policy_path: Path = POLICY,
+    ) -> Rig:
+        policy_copy = tmp / "policy.yaml"
+        shutil.copy(policy_path, policy_copy)
+        world = setup_world(registry, policy_copy)
+        policy = load_policy(policy_copy)
+        agencies = sorted({p.agency for p in policy.participants.values() if p.agency})
+        await ensure_topics(kafka, topics.specs(agencies, list(policy.subscribers), partitions=2))
+        settings = BrokerSettings(
+            kafka=kafka,
+            policy=policy_copy,
+            policy_poll_s=0.1,
+            state_dir=tmp / "state",
+            keys=write_keys(world, tmp / "keys", "broker"),
+            metrics=MetricsSettings(enabled=False),
+            consumer=ConsumerSettings(group_id=f"{topics.prefix}-broker", retry_backoff_s=0.05),
+            partitions=2,
+        )
+        producer = Producer(kafka)
+        await producer.start()
+        for key, value in world.records:
+            await producer.send_and_wait(topics.keys, value, key=key)
+        return cls(kafka, topics, registry, world, settings, producer)
+
+    async def start(self) -> None:
+        self.stop = asyncio.Event()
+        self.task = asyncio.create_task(run(self.settings, self.stop))
+
+    async def close(self) -> None:
+        self.stop.set()
+        if self.task is not None:
+            await self.task
+        await self.producer.stop()
+
+    # -- sending ------------------------------------------------------------------------------------
+    async def send(
+        self,
+        sender: str,
+        kind: str,
+        rid: str,
+        body: dict[str, Any],
+        items: Sequence[SectionInput] = (),
+        recipients: Sequence[str] = ("broker",),
+    ) -> str:
+        msg_id = str(uuid.uuid4())
+        value = self.world.party(sender).seal(
+            kind=kind,
+            referral_id=rid,
+            body=body,
+            sections=list(items),
+            recipients=list(recipients),
+            msg_id=msg_id,
+        )
+        if kind == "INTEL":
+            topic = self.topics.intel(self.world.keys[sender].agency or "")
+        else:
+            topic = getattr(self.topics, _KIND_TOPIC[kind])
+        await self.producer.send_and_wait(topic, value, key=rid.encode())
+        return msg_id
+
+    async def referral(self, rid: str, rag: str, items: Sequence[SectionInput] = ()) -> str:
+        body = {
+            "source_type": "POLICE",
+            "rag": rag,
+            "received_at": now_micros(),
+            "concerns": ["NEGLECT"],
+            "subject_refs": [{"subject_ref": "S1", "role": "CHILD"}],
+            "existing_social_worker": False,
+        }
+        return await self.send("hub.devon", "REFERRAL", rid, body, items)
+
+    async def assign(self, rid: str, *subscribers: str, action: str = "ASSIGN") -> str:
+        body = {
+            "subscribers": list(subscribers),
+            "action": action,
+            "assigned_by": "mash-manager",
+            "assigned_at": now_micros(),
+        }
+        return await self.send("hub.devon", "ASSIGNMENT", rid, body)
+
+    async def consent(
+        self,
+        rid: str,
+        kind: str,
+        *,
+        decided_by: str | None = None,
+        reason: str | None = None,
+        family_informed: bool | None = None,
+    ) -> str:
+        body = {
+            "consent_id": str(uuid.uuid4()),
+            "kind": kind,
+            "scope": "EARLY_HELP_SERVICE",
+            "family_informed": family_informed,
+            "not_informed_reason": None,
+            "decided_by": decided_by,
+            "reason": reason,
+            "recorded_at": now_micros(),
+        }
+        return await self.send("hub.devon", "CONSENT", rid, body)
+
+    async def decision(self, rid: str, kind: str, **fields: Any) -> str:
+        body = {
+            "decision_id": str(uuid.uuid4()),
+            "kind": kind,
+            "rag_from": None,
+            "rag_to": None,
+            "outcome": None,
+            "reason": "recorded in the test",
+            "decided_by": "sw-1",
+            "decided_at": now_micros(),
+            "referrer_feedback": None,
+            "review_target": None,
+            **fields,
+        }
+        return await self.send("hub.devon", "DECISION", rid, body)
+
+    async def intel(
+        self, sender: str, rid: str, items: Sequence[SectionInput], confidence: float = 1.0
+    ) -> str:
+        agency = self.world.keys[sender].agency or ""
+        subjects = sorted({i.subject_ref for i in items})
+        body = {
+            "enquiry_id": None,
+            "agency": agency,
+            "unsolicited": False,
+            "connector_version": "test",
+            "matches": [
+                {
+                    "subject_ref": s,
+                    "method": "PROBABILISTIC" if confidence < 1 else "EXACT_NHS",
+                    "confidence": confidence,
+                    "source_record_count": 1,
+                }
+                for s in subjects
+            ],
+            "nothing_held_categories": [],
+        }
+        return await self.send(sender, "INTEL", rid, body, items)
+
+    # -- observing ----------------------------------------------------------------------------------
+    def _db(self) -> Path:
+        return self.settings.state_dir / "broker.sqlite"
+
+    async def settle(self, timeout_s: float = 60.0) -> None:
+        """Wait until the broker has processed every input record and published its outbox."""
+        policy = load_policy(self.settings.policy)
+        agencies = sorted({p.agency for p in policy.participants.values() if p.agency})
+        inputs: list[str] = [
+            self.topics.referrals,
+            self.topics.consent,
+            self.topics.assignments,
+            self.topics.decisions,
+        ]
+        inputs += [self.topics.intel(a) for a in agencies]
+        ends = await end_offsets(self.kafka, inputs)
+
+        def caught_up() -> bool:
+            if not self._db().exists():
+                return False
+            with sqlite3.connect(self._db()) as conn:
+                try:
+                    stored = {(t, p): o for t, p, o in conn.execute("SELECT * FROM kernel_offsets")}
+                    queued = conn.execute("SELECT count(*) FROM kernel_outbox").fetchone()[0]
+                except sqlite3.OperationalError:
+                    return False
+            return queued == 0 and all(stored.get((tp.topic, tp.partition), 0) >= e for tp, e in ends.items())
+
+        await eventually(caught_up, timeout_s, "the broker caught up")
+
+    async def releases(self, subscriber: str, rid: str) -> list[Opened]:
+        party = self.world.party(subscriber)
+        records = await read_to_end(self.kafka, self.topics.release(subscriber))
+        return [party.open(r.value, r.key) for r in records if r.key == rid.encode() and r.value]
+
+    async def view(self, subscriber: str, rid: str) -> dict[str, tuple[str, str]]:
+        """category -> (RELEASE | WITHHOLD | REVIEW, rule) as the subscriber sees it after every release."""
+        out: dict[str, tuple[str, str]] = {}
+        for opened in await self.releases(subscriber, rid):
+            for s in opened.sections:
+                if s.withheld is None:
+                    out[s.category] = ("RELEASE", "")
+                elif out.get(s.category, ("", ""))[0] != "RELEASE":
+                    out[s.category] = (s.withheld.reason.split(":")[0], s.withheld.rule_id)
+        return out
+
+    async def audit(self, rid: str) -> list[dict[str, Any]]:
+        from services.broker.audit import trail
+
+        return trail(self.registry, await read_to_end(self.kafka, self.topics.audit), rid)
+
+    async def dead_letters(self) -> list[dict[str, Any]]:
+        from jigsaw.bus.dlq import DeadLetterCodec
+
+        codec = DeadLetterCodec(self.registry, "test")
+        return [codec.decode(r.value) for r in await read_to_end(self.kafka, self.topics.dlq) if r.value]

@@ -1,6 +1,0 @@
-"""A real single-node Apache Kafka on loopback, fetched by Maven and managed by ``jigsaw kafka``."""
-
-from services.localkafka.config import LocalKafkaSettings
-from services.localkafka.manager import KafkaStatus, LocalKafka
-
-__all__ = ["KafkaStatus", "LocalKafka", "LocalKafkaSettings"]
