@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import ssl
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from jigsaw.errors import ConfigError
-
-if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-    from jigsaw.wire.keys import Keystore
+from jigsaw.wire.keys import Keystore, load_ed25519, unb64
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
@@ -110,15 +107,11 @@ class KeystoreSettings(BaseModel):
     root_public: Path | None = None
 
     def keystore(self) -> Keystore:
-        from jigsaw.wire.keys import Keystore
-
         if self.passphrase is None:
             raise ConfigError("set the keystore passphrase (JIGSAW_<SERVICE>__KEYS__PASSPHRASE)")
         return Keystore(self.dir, self.passphrase)
 
     def root_key(self) -> Ed25519PublicKey:
-        from jigsaw.wire.keys import load_ed25519, unb64
-
         path = self.root_public or self.dir / "root.pub"
         try:
             return load_ed25519(unb64(path.read_text().strip()))

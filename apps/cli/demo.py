@@ -26,12 +26,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from devkit.localkafka import LocalKafka
 from jigsaw.config import KafkaSettings
+from jigsaw.roster import load_roster
 
 if TYPE_CHECKING:
     from apps.demo.stack import Stack
     from town.scenarios import Scenario
-
-SUBSCRIBERS = ("csc-mash", "police-mash", "health-mash", "partner-hub")
 
 
 @click.command()
@@ -49,7 +48,7 @@ def demo(
 ) -> None:
     """Run Jigsaw end to end on the embedded defaults: seven agencies, a broker, four hubs, six scenarios."""
     from apps.demo.run import Driver, curl_example
-    from apps.demo.stack import Stack, token
+    from apps.demo.stack import POLICY, Stack, token
     from town.scenarios import scenarios
 
     console = Console()
@@ -64,7 +63,8 @@ def demo(
     # A fresh prefix per run: a demo never reads an earlier run's records, and needs no topic deletion.
     kafka = KafkaSettings(bootstrap=bootstrap, topic_prefix=f"demo-{uuid.uuid4().hex[:8]}")
     today = date.today()
-    stack = Stack(run_dir.resolve(), kafka, SUBSCRIBERS, households, seed, today, progress=say)
+    subscribers = load_roster(POLICY).subscriber_ids
+    stack = Stack(run_dir.resolve(), kafka, subscribers, households, seed, today, progress=say)
     with _bar(console) as bar:
         task = bar.add_task("synthetic town", total=households)
         summary = stack.prepare(lambda done, total: bar.update(task, completed=done, total=total))
@@ -99,7 +99,7 @@ def demo(
                 indent=2,
             )
         )
-        say(f"opened {len(the_scenarios)} referrals through the {SUBSCRIBERS[0]} hub's API")
+        say(f"opened {len(the_scenarios)} referrals through the {subscribers[0]} hub's API")
         ok = driver.run(timeout)
         say()
         say(driver.details())
@@ -109,7 +109,7 @@ def demo(
         else:
             first = driver.progress[0]
             say("\nThe hub APIs (one per subscriber; each token sees only its own subscriber's views):")
-            for sub in SUBSCRIBERS:
+            for sub in subscribers:
                 say(f"  {sub:12} {stack.hub_url(sub)}/docs   token {token(sub)}")
             say(f"\n  {curl_example(stack, first.referral_id)}\n")
             say("Running until Ctrl-C.")

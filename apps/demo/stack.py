@@ -33,11 +33,11 @@ from jigsaw.bus.admin import ensure_topics
 from jigsaw.bus.clients import Producer
 from jigsaw.config import KafkaSettings
 from jigsaw.errors import ConfigError
+from jigsaw.roster import Roster, load_roster
 from jigsaw.topics import Topics
 from jigsaw.wire.codec import SchemaRegistry
 from jigsaw.wire.directory import issue_key_record
 from jigsaw.wire.keys import Keystore, ParticipantKeys
-from services.broker.policy import Policy, load_policy
 from town.generator import Summary, generate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -153,27 +153,26 @@ class Stack:
     # -- preparing ------------------------------------------------------------------------------------
     def prepare(self, town_progress: Callable[[int, int], None] | None = None) -> Summary:
         """A fresh run directory: the town, the keys, the topics. Returns the town's summary."""
-        policy = load_policy(POLICY)
+        roster = load_roster(POLICY)
         for sub in ("sources", "keys", "state", "logs", "config"):
             shutil.rmtree(self.dir / sub, ignore_errors=True)
             (self.dir / sub).mkdir(parents=True)
         self.progress(f"writing the synthetic town ({self.households:,} households) to {self.sources}")
         summary = generate(self.sources, self.households, self.seed, self.today, progress=town_progress)
         self.progress("creating topics and publishing every participant's keys")
-        asyncio.run(self._keys_and_topics(policy))
+        asyncio.run(self._keys_and_topics(roster))
         return summary
 
-    async def _keys_and_topics(self, policy: Policy) -> None:
-        agencies = sorted({p.agency for p in policy.participants.values() if p.agency})
-        await ensure_topics(self.kafka, self.topics.specs(agencies, list(policy.subscribers)))
+    async def _keys_and_topics(self, roster: Roster) -> None:
+        await ensure_topics(self.kafka, self.topics.specs(list(roster.agencies), list(roster.subscriber_ids)))
         store = Keystore(self.keys_dir, SecretStr(PASSPHRASE), scrypt_n=2**14)
         root = ParticipantKeys.generate(ROOT_ID, "ADMIN")
         store.save(root)
         (self.keys_dir / "root.pub").write_text(base64.b64encode(root.current.sign_public).decode() + "\n")
         people: list[tuple[str, str, str | None]] = [
-            (pid, p.role, p.agency) for pid, p in policy.participants.items()
+            (pid, p.role, p.agency) for pid, p in roster.participants.items()
         ]
-        people += [(sub, "SUBSCRIBER", None) for sub in policy.subscribers]
+        people += [(sub, "SUBSCRIBER", None) for sub in roster.subscriber_ids]
         registry = SchemaRegistry.load()
         records = []
         for pid, role, agency in people:

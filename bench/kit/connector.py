@@ -31,6 +31,7 @@ from connectors.sdk.intake import SCHEMA as intake_schema
 from connectors.sdk.metrics import ConnectorMetrics
 from jigsaw.bus.clients import Producer
 from jigsaw.bus.dlq import DeadLetterCodec, DeadLetterPublisher
+from jigsaw.bus.keyfollower import KeyDirectoryFollower
 from jigsaw.bus.outbox import OutboxPublisher
 from jigsaw.bus.records import HEADER_KIND, HEADER_MSG_ID
 from jigsaw.bus.store import Store
@@ -42,7 +43,6 @@ from jigsaw.topics import Topics
 from jigsaw.wire.codec import SchemaRegistry
 from jigsaw.wire.directory import KeyDirectory
 from jigsaw.wire.envelope import Envelopes
-from jigsaw.wire.follower import KeyDirectoryFollower
 
 
 async def main(a: argparse.Namespace) -> None:

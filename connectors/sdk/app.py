@@ -25,6 +25,7 @@ from connectors.sdk.runtime import ConnectorRuntime
 from jigsaw.bus.admin import ensure_topics
 from jigsaw.bus.clients import Producer
 from jigsaw.bus.dlq import DeadLetterCodec, DeadLetterPublisher
+from jigsaw.bus.keyfollower import KeyDirectoryFollower
 from jigsaw.bus.loop import ConsumeLoop
 from jigsaw.bus.outbox import OutboxPublisher
 from jigsaw.bus.store import Store
@@ -35,7 +36,6 @@ from jigsaw.topics import Topics
 from jigsaw.wire.codec import SchemaRegistry
 from jigsaw.wire.directory import KeyDirectory
 from jigsaw.wire.envelope import Envelopes
-from jigsaw.wire.follower import KeyDirectoryFollower
 
 log = logging.getLogger(__name__)
 

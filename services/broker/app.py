@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 from jigsaw.bus.admin import ensure_topics
 from jigsaw.bus.clients import Producer
 from jigsaw.bus.dlq import DeadLetterCodec, DeadLetterPublisher
+from jigsaw.bus.keyfollower import KeyDirectoryFollower
 from jigsaw.bus.loop import ConsumeLoop
 from jigsaw.bus.outbox import OutboxPublisher
 from jigsaw.bus.store import Store
@@ -22,7 +23,6 @@ from jigsaw.topics import Topics
 from jigsaw.wire.codec import SchemaRegistry
 from jigsaw.wire.directory import KeyDirectory
 from jigsaw.wire.envelope import Envelopes
-from jigsaw.wire.follower import KeyDirectoryFollower
 from services.broker import state
 from services.broker.config import BrokerSettings
 from services.broker.decide import Decider
@@ -45,8 +45,9 @@ async def run(settings: BrokerSettings, stop: asyncio.Event) -> None:
     kernel_metrics, metrics = KernelMetrics(prom, "broker"), BrokerMetrics(prom)
     decider = Decider(policy)
     processor = BrokerProcessor(Envelopes(registry, directory, keys), decider, topics, metrics)
-    agencies = sorted({p.agency for p in policy.participants.values() if p.agency})
-    await ensure_topics(settings.kafka, topics.specs(agencies, list(policy.subscribers), settings.partitions))
+    roster = policy.roster
+    specs = topics.specs(list(roster.agencies), list(roster.subscriber_ids), settings.partitions)
+    await ensure_topics(settings.kafka, specs)
     dead_letters = DeadLetterCodec(registry, "broker")
     store = Store(settings.state_dir / "broker.sqlite", state.SCHEMA)
 

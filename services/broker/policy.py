@@ -11,9 +11,10 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from jigsaw.errors import ConfigError
+from jigsaw.roster import Participant, Roster, Subscriber, read_yaml_mapping
 from jigsaw.wire.categories import CATEGORIES
 from services.broker.errors import PolicyError
 
@@ -47,21 +48,6 @@ class Agreement(BaseModel):
 
     def in_force(self, on: date) -> bool:
         return self.in_force_from <= on and (self.in_force_to is None or on <= self.in_force_to)
-
-
-class Participant(BaseModel):
-    model_config = _STRICT
-
-    role: Literal["AGENCY_CONNECTOR", "HUB", "BROKER"]
-    agency: str | None = None
-    description: str = ""
-
-
-class Subscriber(BaseModel):
-    model_config = _STRICT
-
-    role: str
-    description: str = ""
 
 
 class OriginatorControl(BaseModel):
@@ -162,6 +148,10 @@ class Policy(BaseModel):
             raise ValueError("; ".join(problems))
         return self
 
+    @property
+    def roster(self) -> Roster:
+        return Roster(participants=self.participants, subscribers=self.subscribers)
+
     def rule_for(self, role: str, category: str, purpose: str, stage: str) -> Rule | None:
         """The first rule that matches: the agreement's rules are read in order."""
         for rule in self.rules:
@@ -173,13 +163,9 @@ class Policy(BaseModel):
 def load_policy(path: Path) -> Policy:
     """Read and validate a policy file. Errors name the file, the field and what is wrong."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise PolicyError(f"{path}: cannot read: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise PolicyError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise PolicyError(f"{path}: the top level must be a mapping")
+        raw = read_yaml_mapping(path, "policy file")
+    except ConfigError as exc:
+        raise PolicyError(str(exc)) from exc
     try:
         return Policy.model_validate(raw)
     except ValidationError as exc:

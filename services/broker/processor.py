@@ -50,7 +50,7 @@ class BrokerProcessor:
         self._heads: dict[int, tuple[int, bytes]] = {}
 
     def _agencies(self) -> set[str]:
-        return {p.agency for p in self.decider.policy.participants.values() if p.agency}
+        return set(self.decider.policy.roster.agencies)
 
     @property
     def inputs(self) -> list[str]:

@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry
 from jigsaw.bus.admin import ensure_topics
 from jigsaw.bus.clients import Producer
 from jigsaw.bus.dlq import DeadLetterCodec, DeadLetterPublisher
+from jigsaw.bus.keyfollower import KeyDirectoryFollower
 from jigsaw.bus.loop import ConsumeLoop
 from jigsaw.bus.outbox import OutboxPublisher
 from jigsaw.bus.reader import end_offsets
@@ -24,12 +25,11 @@ from jigsaw.bus.transactional import TransactionalHandler
 from jigsaw.config import masked
 from jigsaw.lifecycle import until_stopped, wait_or_stop
 from jigsaw.metrics import KernelMetrics, MetricsServer
+from jigsaw.roster import load_roster
 from jigsaw.topics import Topics
 from jigsaw.wire.codec import SchemaRegistry
 from jigsaw.wire.directory import KeyDirectory
 from jigsaw.wire.envelope import Envelopes
-from jigsaw.wire.follower import KeyDirectoryFollower
-from services.broker.policy import load_policy
 from services.hub import store as hub_store
 from services.hub.api import Broadcast, create_app
 from services.hub.config import HubSettings
@@ -51,7 +51,7 @@ class _Parts:
     def __init__(self, settings: HubSettings) -> None:
         self.settings = settings
         self.registry = SchemaRegistry.load(max_record_bytes=settings.kafka.max_record_bytes)
-        self.policy = load_policy(settings.policy)
+        self.roster = load_roster(settings.policy)
         keystore = settings.keys.keystore()
         self.directory = KeyDirectory(self.registry, settings.keys.root_key())
         self.subscriber_keys = keystore.load(settings.subscriber)
@@ -69,12 +69,14 @@ class _Parts:
         return HubProcessor(envelopes, self.topics, self.metrics, on_update)
 
     async def topics_ready(self) -> None:
-        agencies = sorted({p.agency for p in self.policy.participants.values() if p.agency})
-        specs = self.topics.specs(agencies, list(self.policy.subscribers), self.settings.partitions)
+        roster = self.roster
+        specs = self.topics.specs(
+            list(roster.agencies), list(roster.subscriber_ids), self.settings.partitions
+        )
         await ensure_topics(self.settings.kafka, specs)
 
     def agencies(self) -> dict[str, str]:
-        return {p.agency: pid for pid, p in self.policy.participants.items() if p.agency}
+        return self.roster.connectors()
 
 
 async def _consumer(

@@ -8,6 +8,7 @@ from devkit.testkit.wire import contact, identity, incidents, intel_body, make_w
 from jigsaw.bus.admin import ensure_topics
 from jigsaw.bus.clients import Producer
 from jigsaw.bus.dlq import DeadLetterCodec, DeadLetterPublisher
+from jigsaw.bus.keyfollower import KeyDirectoryFollower
 from jigsaw.bus.loop import ConsumeLoop
 from jigsaw.bus.records import COMMIT, Outcome, Record
 from jigsaw.config import ConsumerSettings, KafkaSettings
@@ -16,7 +17,6 @@ from jigsaw.topics import Topics
 from jigsaw.wire.codec import SchemaRegistry
 from jigsaw.wire.directory import KeyDirectory
 from jigsaw.wire.envelope import Envelopes, Opened, SectionInput, Withhold
-from jigsaw.wire.follower import KeyDirectoryFollower
 from tests.integration import kafkautil as ku
 
 R = "R-0190aa77"
