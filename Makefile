@@ -36,6 +36,7 @@ lint: venv ## ruff (format and check) and mypy --strict on the package code
 	$(VENV)/bin/ruff format --check jigsaw services connectors town apps devkit tests bench
 	$(VENV)/bin/ruff check jigsaw services connectors town apps devkit tests bench
 	$(VENV)/bin/mypy jigsaw services connectors town apps devkit
+	$(VENV)/bin/lint-imports
 
 bench: venv ## Run the benchmarks (about 8 minutes) and print their tables; results in bench/results/
 	$(JIGSAW) kafka up
