@@ -29,6 +29,7 @@ from jigsaw.config import KafkaSettings
 from jigsaw.roster import load_roster
 
 if TYPE_CHECKING:
+    from apps.demo.run import Driver
     from apps.demo.stack import Stack
     from town.scenarios import Scenario
 
@@ -47,8 +48,8 @@ def demo(
     once: bool, households: int, seed: int, run_dir: Path, bootstrap: str | None, timeout: float
 ) -> None:
     """Run Jigsaw end to end on the embedded defaults: seven agencies, a broker, four hubs, six scenarios."""
-    from apps.demo.run import Driver, curl_example
-    from apps.demo.stack import POLICY, Stack, token
+    from apps.demo.run import Driver
+    from apps.demo.stack import POLICY, Stack
     from town.scenarios import scenarios
 
     console = Console()
@@ -65,40 +66,14 @@ def demo(
     today = date.today()
     subscribers = load_roster(POLICY).subscriber_ids
     stack = Stack(run_dir.resolve(), kafka, subscribers, households, seed, today, progress=say)
-    with _bar(console) as bar:
-        task = bar.add_task("synthetic town", total=households)
-        summary = stack.prepare(lambda done, total: bar.update(task, completed=done, total=total))
-    say(f"town: {summary.people:,} people in {households:,} households; topics under {kafka.topic_prefix}")
-
-    try:
-        with _bar(console) as bar:
-            task = bar.add_task("starting processes", total=None)
-            stack.start(
-                lambda proc, n, total: bar.update(task, completed=n, total=total, description=proc.name)
-            )
-    except KeyboardInterrupt:
-        say("interrupted while starting: stopping every process")
-        stack.stop()
-        raise
-    say(f"running: {', '.join(p.name for p in stack.procs)}; logs in {stack.dir / 'logs'}")
+    _prepare_and_start(console, stack, households)
 
     the_scenarios = scenarios(today)
     driver = Driver(stack, the_scenarios, console)
     ok = False
     try:
         driver.open_referrals()
-        run_file = stack.dir / "run.json"
-        run_file.write_text(
-            json.dumps(
-                {
-                    "bootstrap": kafka.bootstrap,
-                    "topic_prefix": kafka.topic_prefix,
-                    "today": today.isoformat(),
-                    "referrals": {p.scenario.key: p.referral_id for p in driver.progress},
-                },
-                indent=2,
-            )
-        )
+        _write_run_file(stack, today, driver)
         say(f"opened {len(the_scenarios)} referrals through the {subscribers[0]} hub's API")
         ok = driver.run(timeout)
         say()
@@ -107,11 +82,7 @@ def demo(
         if once:
             ok = _scan(console, stack, the_scenarios) and ok
         else:
-            first = driver.progress[0]
-            say("\nThe hub APIs (one per subscriber; each token sees only its own subscriber's views):")
-            for sub in subscribers:
-                say(f"  {sub:12} {stack.hub_url(sub)}/docs   token {token(sub)}")
-            say(f"\n  {curl_example(stack, first.referral_id)}\n")
+            _show_hubs(console, stack, subscribers, driver.progress[0].referral_id)
             say("Running until Ctrl-C.")
             _wait_for_interrupt(stack)
     finally:
@@ -125,6 +96,48 @@ def demo(
     if once:
         say("[green]every scenario as expected[/]" if ok else "[red]not every scenario as expected[/]")
         sys.exit(0 if ok else 1)
+
+
+def _prepare_and_start(console: Console, stack: Stack, households: int) -> None:
+    """The town, the keys and the topics, then every process, with a progress bar for each."""
+    say = console.print
+    with _bar(console) as bar:
+        task = bar.add_task("synthetic town", total=households)
+        summary = stack.prepare(lambda done, total: bar.update(task, completed=done, total=total))
+    prefix = stack.kafka.topic_prefix
+    say(f"town: {summary.people:,} people in {households:,} households; topics under {prefix}")
+    try:
+        with _bar(console) as bar:
+            task = bar.add_task("starting processes", total=None)
+            stack.start(
+                lambda proc, n, total: bar.update(task, completed=n, total=total, description=proc.name)
+            )
+    except KeyboardInterrupt:
+        say("interrupted while starting: stopping every process")
+        stack.stop()
+        raise
+    say(f"running: {', '.join(p.name for p in stack.procs)}; logs in {stack.dir / 'logs'}")
+
+
+def _write_run_file(stack: Stack, today: date, driver: Driver) -> None:
+    """What a person needs to find this run's records afterwards (docs/demo.md)."""
+    run = {
+        "bootstrap": stack.kafka.bootstrap,
+        "topic_prefix": stack.kafka.topic_prefix,
+        "today": today.isoformat(),
+        "referrals": {p.scenario.key: p.referral_id for p in driver.progress},
+    }
+    (stack.dir / "run.json").write_text(json.dumps(run, indent=2))
+
+
+def _show_hubs(console: Console, stack: Stack, subscribers: tuple[str, ...], referral_id: str) -> None:
+    from apps.demo.run import curl_example
+    from apps.demo.stack import token
+
+    console.print("\nThe hub APIs (one per subscriber; each token sees only its own subscriber's views):")
+    for sub in subscribers:
+        console.print(f"  {sub:12} {stack.hub_url(sub)}/docs   token {token(sub)}")
+    console.print(f"\n  {curl_example(stack, referral_id)}\n")
 
 
 def _bar(console: Console) -> Progress:
