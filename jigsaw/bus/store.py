@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jigsaw.errors import Replay
+from jigsaw.files import private_file
 from jigsaw.lifecycle import ClosedError
 
 _KERNEL_SCHEMA = """
@@ -129,7 +130,11 @@ class Store:
     def open(self) -> None:
         if self._conn is not None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # The store holds what the service decrypted or sealed; no other account may read it or its WAL.
+        private_file(self.path)
+        for journal in ("-wal", "-shm"):
+            if (sidecar := self.path.with_name(self.path.name + journal)).exists():
+                private_file(sidecar)
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode survives a process crash (kill -9); only an OS crash can lose the last
