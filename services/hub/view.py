@@ -11,6 +11,8 @@ import sqlite3
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from services.hub import query
+
 DAY_US = 86_400_000_000
 _DATE_FIELDS = (
     "incident_date",
@@ -149,29 +151,20 @@ def _subjects(conn: sqlite3.Connection, referral_id: str, roles: dict[str, str])
 
 
 def _enquiries(conn: sqlite3.Connection, referral_id: str, now_us: int) -> list[dict[str, Any]]:
-    rows = conn.execute(
-        "SELECT e.enquiry_id, e.agency, e.categories, e.purpose, e.deadline, e.sent_at, min(a.answered_at)"
-        " FROM enquiries e LEFT JOIN answers a ON a.enquiry_id = e.enquiry_id WHERE e.referral_id = ?"
-        " GROUP BY e.enquiry_id ORDER BY e.deadline, e.agency",
-        (referral_id,),
-    )
-    out = []
-    for eid, agency, cats, purpose, deadline, sent, answered in rows:
-        out.append(
-            {
-                "enquiry_id": eid,
-                "agency": agency,
-                "categories": json.loads(cats),
-                "purpose": purpose,
-                "sent_at": iso(sent),
-                "deadline": iso(deadline),
-                "answered_at": iso(answered) if answered is not None else None,
-                "outstanding": answered is None,
-                "breached": (answered is None and now_us > deadline)
-                or (answered is not None and answered > deadline),
-            }
-        )
-    return out
+    return [
+        {
+            "enquiry_id": e.enquiry_id,
+            "agency": e.agency,
+            "categories": json.loads(e.categories),
+            "purpose": e.purpose,
+            "sent_at": iso(e.sent_at),
+            "deadline": iso(e.deadline),
+            "answered_at": iso(e.answered_at) if e.answered_at is not None else None,
+            "outstanding": e.answered_at is None,
+            "breached": e.breached,
+        }
+        for e in query.enquiries(conn, referral_id, now_us)
+    ]
 
 
 def _rag_history(conn: sqlite3.Connection, referral_id: str) -> list[dict[str, Any]]:

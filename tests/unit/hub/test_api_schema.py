@@ -25,6 +25,8 @@ class RecordingIntake:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, Any]] = []
+        # The deployment's agency types, as the real intake has them from the roster.
+        self.agencies = {"police": "police.devon", "health": "health.devon", "education": "education.devon"}
 
     async def _record(self, name: str, *args: Any, **kwargs: Any) -> str:
         self.calls.append((name, args))

@@ -1,0 +1,94 @@
+"""Reads of the case store that the case list and the case view share, with the rule for a breached
+deadline stated once, in SQL, so the list filters on exactly what the view shows.
+
+Every query here is a constant: its text is composed at import time from the fragments below, and every
+value a caller supplies is bound as a parameter.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import NamedTuple
+
+# Over ``enquiries e``: the time of the enquiry's first answer (the answers table's key serves it).
+_FIRST_ANSWER = "(SELECT min(a.answered_at) FROM answers a WHERE a.enquiry_id = e.enquiry_id)"
+# An enquiry is breached when its first answer came after its deadline, or when none has come and the
+# deadline has passed by ``:now``. A late answer leaves it breached: the deadline was missed.
+_BREACHED = f"coalesce({_FIRST_ANSWER}, :now) > e.deadline"
+
+_ENQUIRIES = (
+    "SELECT e.enquiry_id, e.agency, e.categories, e.purpose, e.deadline, e.sent_at,"  # noqa: S608 - constants
+    f" {_FIRST_ANSWER}, {_BREACHED} FROM enquiries e WHERE e.referral_id = :referral_id"
+    " ORDER BY e.deadline, e.agency, e.enquiry_id"
+)
+
+# A filter left as NULL matches every case, so one constant statement serves every combination of them;
+# scanning ``cases_by_update`` in order lets the LIMIT stop the scan once a page is full.
+_CASES = (
+    "SELECT referral_id, rag, outcome, updated_at, breached FROM ("  # noqa: S608 - constants
+    " SELECT c.referral_id, c.rag, c.outcome, c.updated_at,"
+    f" EXISTS (SELECT 1 FROM enquiries e WHERE e.referral_id = c.referral_id AND {_BREACHED}) AS breached"
+    " FROM cases c"
+    " WHERE (:rag IS NULL OR c.rag = :rag) AND (:outcome IS NULL OR c.outcome = :outcome)"
+    " AND (:since IS NULL OR c.updated_at >= :since))"
+    " WHERE :breached IS NULL OR breached = :breached"
+    " ORDER BY updated_at DESC, referral_id LIMIT :limit"
+)
+
+
+class Enquiry(NamedTuple):
+    enquiry_id: str
+    agency: str
+    categories: str  # JSON, as stored
+    purpose: str
+    deadline: int
+    sent_at: int
+    answered_at: int | None  # the first answer's time
+    breached: bool
+
+
+class CaseRow(NamedTuple):
+    referral_id: str
+    rag: str | None
+    outcome: str | None
+    updated_at: int
+    breached: bool
+
+
+def enquiries(conn: sqlite3.Connection, referral_id: str, now_us: int) -> list[Enquiry]:
+    """One referral's enquiries, soonest deadline first, each with its first answer and whether it is
+    breached as of ``now_us``."""
+    rows = conn.execute(_ENQUIRIES, {"referral_id": referral_id, "now": now_us})
+    return [
+        Enquiry(eid, agency, cats, purpose, due, sent, answered, bool(late))
+        for eid, agency, cats, purpose, due, sent, answered, late in rows
+    ]
+
+
+def cases(
+    conn: sqlite3.Connection,
+    now_us: int,
+    *,
+    rag: str | None = None,
+    outcome: str | None = None,
+    breached: bool | None = None,
+    updated_since_us: int | None = None,
+    limit: int = 100,
+) -> list[CaseRow]:
+    """A page of cases, most recently updated first; each filter given narrows it, one query in all."""
+    args = {
+        "now": now_us,
+        "rag": rag,
+        "outcome": outcome,
+        "breached": breached,
+        "since": updated_since_us,
+        "limit": limit,
+    }
+    rows = conn.execute(_CASES, args)
+    return [CaseRow(rid, r, o, at, bool(late)) for rid, r, o, at, late in rows]
+
+
+def current_rag(conn: sqlite3.Connection, referral_id: str) -> str | None:
+    """The case's RAG rating now, if the case exists (a RAG change records what it changed from)."""
+    row = conn.execute("SELECT rag FROM cases WHERE referral_id = ?", (referral_id,)).fetchone()
+    return row[0] if row else None
