@@ -15,10 +15,19 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from town import risks, scenarios, universal
+from town import (
+    domestic_abuse_records,
+    health_records,
+    housing_records,
+    police_records,
+    scenarios,
+    school_records,
+    social_care_records,
+)
+from town.deployment import AGENCIES
 from town.households import Builder, Home, Member, draw
 from town.ids import Allocator
-from town.model import AGENCIES, Household, Person, Spelling
+from town.model import Household, Person, Spelling
 from town.places import Catalogue
 from town.schema import STORES
 from town.story import Story
@@ -122,20 +131,22 @@ def live(b: Builder, homes: list[Home]) -> None:
     for story in stories:
         if story.chance(0.5 if main.flags else rent):
             story.flags.add("social_rent")
-        universal.education(story)
+        school_records.education(story)
     if victim is not None and perpetrator is not None:
-        level = risks.domestic_abuse(main, victim, perpetrator)
+        level = domestic_abuse_records.domestic_abuse(main, victim, perpetrator)
         severity = {"STANDARD": "low", "MEDIUM": "medium", "HIGH": "high"}[level]
-        risks.social_care(main, kids, "Domestic abuse", severity)
+        social_care_records.social_care(main, kids, "Domestic abuse", severity)
     if "neglect" in main.flags:
-        risks.social_care(main, kids, "Neglect", main.pick({"low": 40, "medium": 40, "high": 20}))
+        social_care_records.social_care(
+            main, kids, "Neglect", main.pick({"low": 40, "medium": 40, "high": 20})
+        )
     if main.home.kind == "KINSHIP":
-        risks.kinship_care(main)
+        social_care_records.kinship_care(main)
     for story in stories:
         _people(story, perpetrator)
     for story in stories:
-        universal.health(story)
-        universal.housing(story)
+        health_records.health(story)
+        housing_records.housing(story)
 
 
 def _da_pair(story: Story) -> tuple[Member | None, Member | None]:
@@ -161,16 +172,16 @@ def _people(story: Story, perpetrator: Member | None) -> None:
             young, male = age <= 30, m.sex == "MALE"
             rate = (0.05 if young else 0.03) if male else (0.02 if young else 0.01)
             if m is not perpetrator and age <= 60 and story.chance(rate * (2 if troubled else 1)):
-                risks.offending(story, m)
+                police_records.offending(story, m)
             if story.chance(0.04):
-                risks.victim(story, m)
+                police_records.victim(story, m)
         elif age >= 11:
             if story.chance(0.06 if troubled else 0.006):
-                risks.missing(story, m)
+                police_records.missing(story, m)
             if age >= 12 and story.chance(0.05 if troubled else 0.01):
-                risks.youth_offending(story, m)
+                police_records.youth_offending(story, m)
         if age < 18 and not troubled and story.chance(0.015):
-            risks.social_care(
+            social_care_records.social_care(
                 story, [m], story.rng.choice(("Emotional wellbeing", "Parental mental health")), "low"
             )
 

@@ -1,4 +1,8 @@
-"""Identifiers for the synthetic town, each unique and valid, and never one a scenario person already has."""
+"""Identifiers for the synthetic town, each unique and valid, and never one a scenario person already has.
+
+The generators of single valid values (``make_*``) live here, beside the allocator, because only the town
+and the tests make identifiers; the SDK, which agencies deploy, only validates them.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,12 @@ import random
 from collections.abc import Iterable
 
 from connectors.sdk.identifiers import (
-    make_pnc,
+    UPN_LETTERS,
     nhs_check_digit,
     normalise_nhs,
     normalise_pnc,
     normalise_upn,
+    pnc_check_char,
     upn_check_letter,
 )
 
@@ -76,3 +81,31 @@ def _canonical(value: str) -> str:
         if found is not None:
             return found
     return value.replace(" ", "").upper()
+
+
+def make_nhs(rng: random.Random) -> str:
+    """A valid synthetic NHS number in the 999 range, which is reserved for testing and never issued."""
+    while True:
+        first9 = f"999{rng.randrange(10**6):06d}"
+        check = nhs_check_digit(first9)
+        candidate = f"{first9}{check}"
+        if check is not None and normalise_nhs(candidate) == candidate:
+            return candidate
+
+
+def make_upn(rng: random.Random, la_code: int, estab: int, year: int, *, temporary: bool = False) -> str:
+    """A valid synthetic UPN; a temporary one ends in a letter instead of the last serial digit."""
+    if not (0 <= la_code <= 999 and 0 <= estab <= 9999 and 0 <= year <= 99):
+        raise ValueError("LA code, establishment number or year out of range")
+    if temporary:
+        serial = f"{rng.randrange(100):02d}{rng.choice(UPN_LETTERS)}"
+    else:
+        serial = f"{rng.randrange(1000):03d}"
+    rest = f"{la_code:03d}{estab:04d}{year:02d}{serial}"
+    return upn_check_letter(rest) + rest
+
+
+def make_pnc(rng: random.Random, year: int) -> str:
+    """A valid synthetic PNC ID in canonical form for a 2-digit year."""
+    serial = rng.randrange(1, 10**7)
+    return f"{year % 100:02d}/{serial:07d}{pnc_check_char(year % 100, serial)}"

@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
-AGENCIES = ("police", "health", "education", "socialcare", "probation", "youthjustice", "housing")
-Agency = Literal["police", "health", "education", "socialcare", "probation", "youthjustice", "housing"]
 Kind = Literal["FACT", "ALLEGATION", "OPINION"]
 
 

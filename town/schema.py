@@ -105,7 +105,10 @@ class Table:
 
 
 @dataclass(frozen=True)
-class Store:
+class SourceSystem:
+    """One agency's own system as the town writes it (a SQLite file or a folder of CSV exports), the
+    source its connector reads; not to be confused with a service's store (``jigsaw.bus.store``)."""
+
     agency: str
     path: str  # file (SQLite) or folder (CSV) under the output directory
     id_column: str
@@ -132,7 +135,7 @@ class Store:
 
 _PERSON = "forename text, surname text, dob date, sex text, address_lines json, town text, postcode text"
 
-POLICE = Store(
+POLICE = SourceSystem(
     "police",
     "police.sqlite",
     "person_id",
@@ -153,7 +156,7 @@ POLICE = Store(
     person_indexes=("surname COLLATE NOCASE", "dob", "substr(pnc, 3)"),
 )
 
-HEALTH = Store(
+HEALTH = SourceSystem(
     "health",
     "health.sqlite",
     "patient_id",
@@ -177,7 +180,7 @@ _MIS_PERSON = (
     "given_names text, family_name text, date_of_birth date, gender text, address_lines json, town text, "
     "postcode text"
 )
-EDUCATION = Store(
+EDUCATION = SourceSystem(
     "education",
     "education",
     "person_id",
@@ -203,7 +206,7 @@ EDUCATION = Store(
     contacts=Table("pupil-contacts.csv", None, columns(f"person_id text, {_MIS_PERSON}, recorded_on date")),
 )
 
-SOCIALCARE = Store(
+SOCIALCARE = SourceSystem(
     "socialcare",
     "socialcare.sqlite",
     "person_id",
@@ -226,7 +229,7 @@ SOCIALCARE = Store(
     person_indexes=("surname COLLATE NOCASE", "dob", "nhs_number"),
 )
 
-PROBATION = Store(
+PROBATION = SourceSystem(
     "probation",
     "probation.sqlite",
     "crn",
@@ -245,7 +248,7 @@ PROBATION = Store(
     person_indexes=("surname COLLATE NOCASE", "dob", "pnc"),
 )
 
-YOUTHJUSTICE = Store(
+YOUTHJUSTICE = SourceSystem(
     "youthjustice",
     "youthjustice.sqlite",
     "yot_id",
@@ -267,7 +270,7 @@ YOUTHJUSTICE = Store(
     person_indexes=("surname COLLATE NOCASE", "dob"),
 )
 
-HOUSING = Store(
+HOUSING = SourceSystem(
     "housing",
     "housing.sqlite",
     "person_ref",
@@ -289,6 +292,6 @@ HOUSING = Store(
     person_indexes=("surname COLLATE NOCASE", "dob"),
 )
 
-STORES: dict[str, Store] = {
+STORES: dict[str, SourceSystem] = {
     s.agency: s for s in (POLICE, HEALTH, EDUCATION, SOCIALCARE, PROBATION, YOUTHJUSTICE, HOUSING)
 }

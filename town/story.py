@@ -62,6 +62,11 @@ class Story:
         return self.today.year if self.today.month >= 9 else self.today.year - 1
 
 
+def concerned(story: Story) -> bool:
+    """Whether the household is already in difficulty, which raises the universal services' rates."""
+    return bool(story.flags & {"da", "neglect"})
+
+
 def weekday_after(day: date) -> date:
     """The next school day after ``day``, when an Operation Encompass call is made."""
     day += timedelta(days=1)

@@ -15,10 +15,11 @@ from types import TracebackType
 from typing import IO, Any
 
 from town.contact import contact_fields
+from town.deployment import AGENCIES
 from town.formats import AgencyPerson, pnc_full_year, spaced_nhs
-from town.model import AGENCIES, Held, Household, Person, Spelling
+from town.model import Held, Household, Person, Spelling
 from town.places import Catalogue
-from town.schema import NOT_STORED, PROVENANCE, SQL_TYPES, STORES, Column, Store, Table
+from town.schema import NOT_STORED, PROVENANCE, SQL_TYPES, STORES, Column, SourceSystem, Table
 from town.truth import Truth
 from town.variants import Variant
 
@@ -139,7 +140,7 @@ class Writer:
 
     def _item_row(
         self,
-        store: Store,
+        store: SourceSystem,
         record: AgencyPerson,
         item: Held,
         rows: dict[tuple[str, str], list[tuple[Any, ...]]],
@@ -182,7 +183,7 @@ class Writer:
                 for table, batch in batches:
                     self._files[table][1].writerows(batch)
 
-    def _open_csv(self, store: Store) -> None:
+    def _open_csv(self, store: SourceSystem) -> None:
         folder = self.out / store.path
         folder.mkdir(parents=True, exist_ok=True)
         tables = [store.people, *([store.contacts] if store.contacts else []), *store.tables]
@@ -226,7 +227,7 @@ def _first_known(agency: str, person: Person, today: date) -> date:
     return max(person.dob, today - timedelta(days=400))
 
 
-def _person_row(store: Store, r: AgencyPerson, today: date) -> tuple[Table, dict[str, Any]]:
+def _person_row(store: SourceSystem, r: AgencyPerson, today: date) -> tuple[Table, dict[str, Any]]:
     p = r.person
     sex = {"MALE": "M", "FEMALE": "F"}.get(p.sex, "U")
     where = {
@@ -258,7 +259,7 @@ def _person_row(store: Store, r: AgencyPerson, today: date) -> tuple[Table, dict
     return store.people, where
 
 
-def _mis_row(store: Store, r: AgencyPerson, where: dict[str, Any]) -> tuple[Table, dict[str, Any]]:
+def _mis_row(store: SourceSystem, r: AgencyPerson, where: dict[str, Any]) -> tuple[Table, dict[str, Any]]:
     p = r.person
     row = {
         **where,
@@ -302,7 +303,7 @@ def _value(value: Any, for_csv: bool) -> Any:
     return value
 
 
-def _create(path: Path, store: Store) -> sqlite3.Connection:
+def _create(path: Path, store: SourceSystem) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None)
     # A generated file can always be generated again: no journal while loading it.
     conn.execute("PRAGMA journal_mode = OFF")
@@ -316,7 +317,7 @@ def _create(path: Path, store: Store) -> sqlite3.Connection:
     return conn
 
 
-def _index(conn: sqlite3.Connection, store: Store) -> None:
+def _index(conn: sqlite3.Connection, store: SourceSystem) -> None:
     """Indexes once the rows are in (faster than keeping them up to date row by row)."""
     people = store.people.name
     conn.execute("BEGIN")

@@ -6,9 +6,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from town.deployment import AGENCIES
 from town.scenarios import Scenario
 
-AGENCY_COUNT = 7
+# Every referral sends one enquiry to each agency the deployment has a connector for.
+AGENCY_COUNT = len(AGENCIES)
 
 
 def released(view: Mapping[str, Any]) -> set[str]:

@@ -1,4 +1,4 @@
-"""Check-digit validation, canonical forms and synthetic test values for NHS numbers, UPNs, PNC IDs and NINOs.
+"""Check-digit validation and canonical forms for NHS numbers, UPNs, PNC IDs and NINOs.
 
 Every ``normalise_*`` returns the canonical form, or ``None`` when the text is malformed or fails its check:
 an identifier that is not valid must never be used for an exact match.
@@ -6,7 +6,6 @@ an identifier that is not valid must never be used for an exact match.
 
 from __future__ import annotations
 
-import random
 import re
 
 _SEPARATORS = re.compile(r"[\s-]+")
@@ -42,23 +41,13 @@ def normalise_nhs(text: str) -> str | None:
     return compact if nhs_check_digit(compact[:9]) == int(compact[9]) else None
 
 
-def make_nhs(rng: random.Random) -> str:
-    """A valid synthetic NHS number in the 999 range, which is reserved for testing and never issued."""
-    while True:
-        first9 = f"999{rng.randrange(10**6):06d}"
-        check = nhs_check_digit(first9)
-        candidate = f"{first9}{check}"
-        if check is not None and normalise_nhs(candidate) == candidate:
-            return candidate
-
-
 # --- UPN --------------------------------------------------------------------------------------------------
 # DfE, "Unique Pupil Numbers (UPNs): A guide for schools and local authorities", check letter algorithm
 # (also the Common Basic Data Set validation rule 1510): characters 2-13 are weighted 2..13; a letter in
 # character 13 (a temporary UPN) counts as its index in the table below; the weighted sum mod 23 indexes the
 # same table for the check letter. I, O and S are never used.
 
-_UPN_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"
+UPN_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"
 _UPN_REST = re.compile(r"[0-9]{11}[0-9ABCDEFGHJKLMNPQRTUVWXYZ]")
 
 
@@ -67,11 +56,11 @@ def upn_check_letter(rest12: str) -> str:
     if not _UPN_REST.fullmatch(rest12):
         raise ValueError("need 11 digits then a digit or a UPN letter")
     total = sum(weight * _upn_value(char) for weight, char in enumerate(rest12, start=2))
-    return _UPN_LETTERS[total % 23]
+    return UPN_LETTERS[total % 23]
 
 
 def _upn_value(char: str) -> int:
-    return int(char) if char.isdigit() else _UPN_LETTERS.index(char)
+    return int(char) if char.isdigit() else UPN_LETTERS.index(char)
 
 
 def normalise_upn(text: str) -> str | None:
@@ -80,18 +69,6 @@ def normalise_upn(text: str) -> str | None:
     if len(compact) != 13 or not _UPN_REST.fullmatch(compact[1:]):
         return None
     return compact if upn_check_letter(compact[1:]) == compact[0] else None
-
-
-def make_upn(rng: random.Random, la_code: int, estab: int, year: int, *, temporary: bool = False) -> str:
-    """A valid synthetic UPN; a temporary one ends in a letter instead of the last serial digit."""
-    if not (0 <= la_code <= 999 and 0 <= estab <= 9999 and 0 <= year <= 99):
-        raise ValueError("LA code, establishment number or year out of range")
-    if temporary:
-        serial = f"{rng.randrange(100):02d}{rng.choice(_UPN_LETTERS)}"
-    else:
-        serial = f"{rng.randrange(1000):03d}"
-    rest = f"{la_code:03d}{estab:04d}{year:02d}{serial}"
-    return upn_check_letter(rest) + rest
 
 
 # --- PNC ID -----------------------------------------------------------------------------------------------
@@ -117,12 +94,6 @@ def normalise_pnc(text: str) -> str | None:
         return None
     year, serial, check = int(found[1]), int(found[2]), found[3]
     return f"{year:02d}/{serial:07d}{check}" if pnc_check_char(year, serial) == check else None
-
-
-def make_pnc(rng: random.Random, year: int) -> str:
-    """A valid synthetic PNC ID in canonical form for a 2-digit year."""
-    serial = rng.randrange(1, 10**7)
-    return f"{year % 100:02d}/{serial:07d}{pnc_check_char(year % 100, serial)}"
 
 
 # --- National Insurance number ----------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from typing import Literal
 
 from cachetools import LRUCache
 
-from services.broker.policy import Policy
+from services.broker.policy import Policy, SystemRule
 
 Outcome = Literal["RELEASE", "WITHHOLD", "REVIEW"]
 
@@ -45,40 +45,47 @@ class Decision:
     lawful_basis: str | None = None
 
 
-def _no(rule_id: str, reason: str) -> Decision:
-    return Decision("WITHHOLD", rule_id, reason)
+def _no(rule: SystemRule, reason: str) -> Decision:
+    # The plain string, so a decision compares, caches and serialises exactly as before the enum.
+    return Decision("WITHHOLD", rule.value, reason)
 
 
 def decide(policy: Policy, ctx: Context, today: date) -> Decision:
     if not policy.agreement.in_force(today):
-        return _no("SYS-AGREEMENT", f"agreement {policy.agreement.reference} is not in force")
+        return _no(SystemRule.AGREEMENT, f"agreement {policy.agreement.reference} is not in force")
     if ctx.purpose is None:
-        return _no("SYS-PURPOSE", "no purpose for sharing has been recorded")
+        return _no(SystemRule.PURPOSE, "no purpose for sharing has been recorded")
     purpose = policy.purposes.get(ctx.purpose)  # type: ignore[call-overload]
     if purpose is None:
-        return _no("SYS-PURPOSE", f"the agreement does not cover the purpose {ctx.purpose}")
+        return _no(SystemRule.PURPOSE, f"the agreement does not cover the purpose {ctx.purpose}")
     subscriber = policy.subscribers.get(ctx.subscriber)
     category = policy.categories.get(ctx.category)
     if subscriber is None or category is None:
-        return _no("SYS-UNKNOWN", "subscriber or category not in the agreement")
+        return _no(SystemRule.UNKNOWN, "subscriber or category not in the agreement")
     if not ctx.assigned:
-        return _no("SYS-NOT-ASSIGNED", "the subscriber is not assigned to this referral")
+        return _no(SystemRule.NOT_ASSIGNED, "the subscriber is not assigned to this referral")
     rule = policy.rule_for(subscriber.role, ctx.category, ctx.purpose, ctx.stage)
     # Redaction is named before the stage: a protected referrer stays protected after screening too, and
     # the record should say so, not merely that the case is still at screening.
     if category.redacted and (rule is None or not rule.allow_redacted):
-        return _no("SYS-REDACTED", f"{ctx.category} is redacted unless a rule explicitly allows it")
+        return _no(SystemRule.REDACTED, f"{ctx.category} is redacted unless a rule explicitly allows it")
     if ctx.stage == "SCREENING" and ctx.category not in policy.screening_categories:
-        return _no("SYS-SCREENING", "at screening only known / not known and contact are shared")
+        return _no(SystemRule.SCREENING, "at screening only known / not known and contact are shared")
     if rule is None:
-        return _no("DEFAULT-DENY", f"no rule lets {subscriber.role} see {ctx.category} for {ctx.purpose}")
+        return _no(
+            SystemRule.DEFAULT_DENY, f"no rule lets {subscriber.role} see {ctx.category} for {ctx.purpose}"
+        )
     control = category.originator_control
     if control is not None and ctx.subscriber not in control.allowed_subscribers:
-        return _no("SYS-ORIGINATOR", f"{control.originator} does not allow this subscriber {ctx.category}")
+        return _no(
+            SystemRule.ORIGINATOR, f"{control.originator} does not allow this subscriber {ctx.category}"
+        )
     if purpose.consent == "REQUIRED" and ctx.consent not in ("GIVEN", "OVERRIDE"):
         if ctx.consent in ("REFUSED", "WITHDRAWN"):
-            return _no("SYS-CONSENT-REFUSED", f"the family's consent was {ctx.consent.lower()}; respected")
-        return _no("SYS-CONSENT-AWAITED", f"{ctx.purpose} needs the family's agreement")
+            return _no(
+                SystemRule.CONSENT_REFUSED, f"the family's consent was {ctx.consent.lower()}; respected"
+            )
+        return _no(SystemRule.CONSENT_AWAITED, f"{ctx.purpose} needs the family's agreement")
     basis = rule.lawful_basis or purpose.lawful_basis
     if ctx.consent == "OVERRIDE":
         return Decision("RELEASE", rule.id, "released under a recorded safeguarding override", basis)

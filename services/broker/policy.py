@@ -8,6 +8,7 @@ requirement, and the rules. Anything no rule allows is denied.
 from __future__ import annotations
 
 from datetime import date
+from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
@@ -33,6 +34,29 @@ PURPOSES: tuple[Purpose, ...] = (
 CONSENT_STATES: tuple[ConsentState, ...] = ("NONE", "GIVEN", "REFUSED", "WITHDRAWN", "NOT_SOUGHT", "OVERRIDE")
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
+
+
+class SystemRule(StrEnum):
+    """The ids the broker itself gives a refusal or a review, as opposed to the agreement's own rules.
+
+    They are wire values: audit records, withheld notices and the hub's views carry them, so never
+    change one; add a new member instead.
+    """
+
+    AGREEMENT = "SYS-AGREEMENT"
+    PURPOSE = "SYS-PURPOSE"
+    UNKNOWN = "SYS-UNKNOWN"
+    NOT_ASSIGNED = "SYS-NOT-ASSIGNED"
+    REDACTED = "SYS-REDACTED"
+    SCREENING = "SYS-SCREENING"
+    DEFAULT_DENY = "DEFAULT-DENY"
+    ORIGINATOR = "SYS-ORIGINATOR"
+    CONSENT_REFUSED = "SYS-CONSENT-REFUSED"
+    CONSENT_AWAITED = "SYS-CONSENT-AWAITED"
+    MATCH_REVIEW = "SYS-MATCH-REVIEW"
+    REVIEW_DECLINED = "SYS-REVIEW-DECLINED"
+
+
 # A rule with no stages applies at Red and Amber, where the full agreed categories are shared.
 _FULL_STAGES: tuple[Stage, ...] = ("RED", "AMBER")
 
@@ -132,6 +156,8 @@ class Policy(BaseModel):
             where = f"rules[{i}] ({rule.id})"
             if rule.id in seen:
                 problems.append(f"{where}.id: the id is used twice")
+            if rule.id in set(SystemRule):
+                problems.append(f"{where}.id: {rule.id} is the broker's own rule id")
             seen.add(rule.id)
             problems += [f"{where}.roles: no subscriber has role {r!r}" for r in rule.roles if r not in roles]
             problems += [

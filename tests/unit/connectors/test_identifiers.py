@@ -9,9 +9,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from connectors.sdk.identifiers import (
-    make_nhs,
-    make_pnc,
-    make_upn,
     nhs_check_digit,
     normalise_nhs,
     normalise_ni,
@@ -20,6 +17,7 @@ from connectors.sdk.identifiers import (
     pnc_check_char,
     upn_check_letter,
 )
+from town.ids import make_nhs, make_pnc, make_upn
 
 seeds = st.integers(min_value=0, max_value=2**32)
 

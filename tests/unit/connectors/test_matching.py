@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors.sdk.identifiers import make_nhs, make_pnc, make_upn
 from connectors.sdk.matching import Match, Matcher, MatchMethod, Person, Subject, needs_review
+from town.ids import make_nhs, make_pnc, make_upn
 
 DOB = date(2014, 3, 9)
 RNG = random.Random(20240501)

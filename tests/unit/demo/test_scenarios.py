@@ -10,7 +10,7 @@ import pytest
 from connectors.sdk.identifiers import normalise_nhs, normalise_pnc, normalise_upn
 from connectors.sdk.matching import Matcher, Person, Subject
 from jigsaw.wire.categories import CATEGORIES
-from town.model import AGENCIES
+from town.deployment import AGENCIES
 from town.scenarios import SUBSCRIBERS, scenarios
 
 TODAY = date(2026, 11, 26)

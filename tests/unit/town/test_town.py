@@ -24,8 +24,9 @@ from devkit.testkit.town import store_rows
 from tests.unit.town.conftest import HOUSEHOLDS, TODAY
 from town import Summary, generate, sensitive_values
 from town import generator as town_module
+from town.deployment import AGENCIES
 from town.ids import Allocator
-from town.model import AGENCIES, Address, Held, Household, Person, Relationship, Spelling
+from town.model import Address, Held, Household, Person, Relationship, Spelling
 from town.schema import STORES
 from town.variants import KINDS
 from town.writer import HeldInvalid
