@@ -25,35 +25,30 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import dataclasses
 import json
 import os
 import shutil
-import sqlite3
-import sys
 import tempfile
 import time
-from collections import defaultdict, deque
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psutil
-from prometheus_client import CollectorRegistry
-
 from bench.kit import report
-from bench.kit.procs import Child, Usage, count_lines, spawn, usage
+from bench.kit.e2e_tables import tables
+from bench.kit.latency import join, latency_stats, read_sent, read_updates
+from bench.kit.procs import Child, count_lines, spawn
+from bench.kit.profile import record
+from bench.kit.sampler import Sampler
+from bench.kit.shape import shape
+from bench.kit.stores import backlog, caught_up, wait_until
 from bench.kit.world import (
     HUB_SUBSCRIBER,
     PARTITIONS,
-    SUBSCRIBERS,
-    Deployment,
     create_topics,
     drop_topics,
-    intel_body,
-    intel_sections,
     kafka_settings,
     make_deployment,
     new_prefix,
@@ -63,22 +58,12 @@ from bench.kit.world import (
 )
 from devkit.localkafka import LocalKafka
 from jigsaw.bus.admin import ensure_topics
-from jigsaw.bus.dlq import DeadLetterCodec
 from jigsaw.bus.reader import end_offsets
-from jigsaw.bus.records import Record
-from jigsaw.bus.store import Store
-from jigsaw.bus.transactional import TransactionalHandler
 from jigsaw.config import KafkaSettings
 from jigsaw.ids import TopicName
-from jigsaw.metrics import KernelMetrics
+from jigsaw.service_env import service_env
 from jigsaw.topics import Topics, TopicSpec
 from jigsaw.wire.codec import SchemaRegistry
-from jigsaw.wire.envelope import Envelopes
-from services.broker import state
-from services.broker.decide import Decider
-from services.broker.metrics import BrokerMetrics
-from services.broker.policy import load_policy
-from services.broker.processor import BrokerProcessor
 
 POOL = 2000  # referrals the returns are spread over (round robin), each assigned to the 4 subscribers
 
@@ -103,238 +88,12 @@ def say(text: str) -> None:
     print(f"[e2e {time.strftime('%H:%M:%S')}] {text}", flush=True)
 
 
-# -- what one return becomes -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Shape:
-    intel_bytes: int
-    outputs: list[tuple[str, int]]  # (topic suffix, bytes) of every record the broker publishes per return
-
-    @property
-    def releases(self) -> int:
-        return sum(1 for s, _ in self.outputs if s.startswith("jigsaw.release."))
-
-    @property
-    def audits(self) -> int:
-        return sum(1 for s, _ in self.outputs if s == "jigsaw.audit.v1")
-
-
-async def shape(registry: SchemaRegistry, deployment: Deployment, tmp: Path) -> Shape:
-    """Run the real broker handler on one return to learn the sizes and counts of what it publishes."""
-    world, topics, prom = deployment.world, Topics("shape"), CollectorRegistry()
-    processor = BrokerProcessor(
-        Envelopes(registry, world.directory, world.keys["broker"]),
-        Decider(load_policy(deployment.policy)),
-        topics,
-        BrokerMetrics(prom),
-    )
-    store = Store(tmp / "shape.sqlite", state.SCHEMA)
-    store.open()
-    handler = TransactionalHandler(
-        store, processor, DeadLetterCodec(registry, "shape"), topics.dlq, KernelMetrics(prom, "shape")
-    )
-    hub, police, rid = world.party("hub.devon"), world.party("police.devon"), pool_ids("shape", 1)[0]
-    assign = {"subscribers": list(SUBSCRIBERS), "action": "ASSIGN", "assigned_by": "b", "assigned_at": 0}
-    rag = {
-        "decision_id": "d",
-        "kind": "RAG_CHANGE",
-        "rag_from": None,
-        "rag_to": "RED",
-        "outcome": None,
-        "reason": "r",
-        "decided_by": "b",
-        "decided_at": 0,
-        "referrer_feedback": None,
-        "review_target": None,
-    }
-    intel = police.seal(
-        kind="INTEL", referral_id=rid, body=intel_body(), sections=intel_sections(0), recipients=["broker"]
-    )
-    records = [
-        (
-            topics.assignments,
-            hub.seal(kind="ASSIGNMENT", referral_id=rid, body=assign, sections=[], recipients=[]),
-        ),
-        (topics.decisions, hub.seal(kind="DECISION", referral_id=rid, body=rag, sections=[], recipients=[])),
-    ]
-    for i, (topic, value) in enumerate(records):
-        await handler(Record(topic, 0, i, rid.encode(), value))
-    store.conn.execute("DELETE FROM kernel_outbox")
-    await handler(Record(topics.intel("police"), 0, 0, rid.encode(), intel))
-    rows = store.outbox_batch(1000)
-    store.close()
-    return Shape(len(intel), [(r.topic.removeprefix("shape."), len(r.value)) for r in rows])
-
-
 # -- measuring a step ------------------------------------------------------------------------------
-
-
-@dataclass
-class Sampler:
-    """Samples every process's CPU time and memory twice a second, so any window can be read off."""
-
-    procs: dict[str, int]
-    samples: list[tuple[int, dict[str, Usage]]] = field(default_factory=list)
-    busy: list[float] = field(default_factory=list)  # the whole machine's busy CPU seconds, per sample
-    task: asyncio.Task[None] | None = None
-
-    def sample(self) -> None:
-        now: dict[str, Usage] = {}
-        for name, pid in self.procs.items():
-            with contextlib.suppress(Exception):  # a process that has exited keeps its last sample
-                now[name] = usage(pid)
-        t = psutil.cpu_times()
-        self.busy.append(t.user + t.nice + t.system + t.irq + t.softirq + getattr(t, "steal", 0.0))
-        self.samples.append((time.time_ns(), now))
-
-    async def _run(self) -> None:
-        while True:
-            self.sample()
-            await asyncio.sleep(0.5)
-
-    def start(self) -> None:
-        self.task = asyncio.create_task(self._run())
-
-    async def stop(self) -> None:
-        self.sample()
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
-
-    def _index(self, t_ns: int) -> int:
-        return min(range(len(self.samples)), key=lambda i: abs(self.samples[i][0] - t_ns))
-
-    def at(self, t_ns: int) -> dict[str, Usage]:
-        return self.samples[self._index(t_ns)][1]
-
-    def machine(self, t0: int, t1: int) -> dict[str, float]:
-        """Cores busy on the whole machine over the window, and how many of them were not this pipeline's
-        (another job on a shared machine shows up here, and makes the figures beside it suspect)."""
-        i, j = self._index(t0), self._index(t1)
-        wall = max((self.samples[j][0] - self.samples[i][0]) / 1e9, 1e-9)
-        busy = (self.busy[j] - self.busy[i]) / wall
-        ours = sum(
-            self.samples[j][1][n].cpu_s - self.samples[i][1][n].cpu_s
-            for n in self.procs
-            if n in self.samples[i][1] and n in self.samples[j][1]
-        )
-        return {"busy_cores": round(busy, 2), "other_cores": round(max(0.0, busy - ours / wall), 2)}
-
-    def window(self, t0: int, t1: int, returns: int) -> dict[str, dict[str, float | None]]:
-        a, b, last = self.at(t0), self.at(t1), self.samples[-1][1]
-        out: dict[str, dict[str, float | None]] = {}
-        for name in self.procs:
-            if name not in a or name not in b:
-                continue
-            cpu = b[name].cpu_s - a[name].cpu_s
-            out[name] = {
-                "cpu_s": round(cpu, 2),
-                "cpu_ms_per_return": round(cpu * 1e3 / returns, 3) if returns else None,
-                "cpu_util": round(cpu / max((t1 - t0) / 1e9, 1e-9), 3),
-                "peak_rss_mb": round(last[name].peak_rss_mb, 1) if name != "kafka" else None,
-            }
-        return out
 
 
 def kafka_pid(bootstrap: str) -> int | None:
     status = LocalKafka(progress=lambda _: None).status()
     return status.pid if status.running and status.bootstrap == bootstrap else None
-
-
-def read_sent(path: Path) -> list[tuple[str, int, str]]:
-    out = []
-    for line in path.read_text().splitlines():
-        rid, ns, phase = line.split()
-        out.append((rid, int(ns), phase))
-    return out
-
-
-def read_updates(path: Path) -> list[tuple[str, int, int]]:
-    """(referral, when its view changed in ns, Kafka timestamp in ms of the release that changed it)."""
-    if not path.exists():
-        return []
-    out = []
-    for line in path.read_text().splitlines():
-        rid, ns, ms = line.split()
-        out.append((rid, int(ns), int(ms)))
-    return out
-
-
-def backlog(d: Path) -> str:
-    """The broker's outbox depth, for the progress line: where a backlog builds up when one does."""
-    db = d / "broker.sqlite"
-    if not db.exists():
-        return ""
-    try:
-        with contextlib.closing(sqlite3.connect(db, timeout=1)) as conn:
-            (n,) = conn.execute("SELECT count(*) FROM kernel_outbox").fetchone()
-    except sqlite3.Error:
-        return ""
-    return f", {n} records in the broker's outbox"
-
-
-Delivery = tuple[int, int] | None  # (view updated, ns; release's Kafka timestamp, ms)
-
-
-def join(sent: list[tuple[str, int, str]], updates: list[tuple[str, int, int]]) -> list[Delivery]:
-    """Delivery of each return, in publish order. One referral's returns travel one partition in order
-    through every stage, so its n-th view update is its n-th return's."""
-    by_rid: dict[str, deque[tuple[int, int]]] = defaultdict(deque)
-    for rid, t1, ms in updates:
-        by_rid[rid].append((t1, ms))
-    return [by_rid[rid].popleft() if by_rid[rid] else None for rid, _, _ in sent]
-
-
-def _quantiles(finite: list[float], missing: int) -> dict[str, float | None]:
-    finite.sort()
-    out: dict[str, float | None] = {}
-    for name, q in (("p50_ms", 0.5), ("p95_ms", 0.95), ("p99_ms", 0.99)):
-        v = report.percentile(finite, missing, q)
-        out[name] = round(v, 2) if v is not None else None
-    return out
-
-
-def latency_stats(sent: list[tuple[str, int, str]], done: list[Delivery]) -> dict[str, Any]:
-    got = [(t0, d) for (_, t0, p), d in zip(sent, done, strict=True) if p == "m" and d]
-    missing = sum(1 for (_, _, p), d in zip(sent, done, strict=True) if p == "m" and not d)
-    lat = [(d[0] - t0) / 1e6 for t0, d in got]
-    out: dict[str, Any] = {
-        "returns": len(lat) + missing,
-        "not_delivered": missing,
-        **_quantiles(lat, missing),
-    }
-    out["max_ms"] = round(max(lat), 2) if lat and not missing else None
-    # Where the time went: up to the middle stage handing the release to its producer (connector, Kafka,
-    # broker or relay), and from there to the view (Kafka, hub or sink). Kafka timestamps are in ms.
-    out["to_release"] = _quantiles([d[1] - t0 / 1e6 for t0, d in got], missing)
-    out["release_to_view"] = _quantiles([d[0] / 1e6 - d[1] for t0, d in got], missing)
-    return out
-
-
-async def wait_until(check: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.2)
-
-
-def caught_up(db: Path, ends: dict[Any, int], outbox_empty: bool = True) -> Callable[[], bool]:
-    def check() -> bool:
-        if not db.exists():
-            return False
-        try:
-            with contextlib.closing(sqlite3.connect(db, timeout=5)) as conn:
-                stored = {(t, p): o for t, p, o in conn.execute("SELECT * FROM kernel_offsets")}
-                queued = conn.execute("SELECT count(*) FROM kernel_outbox").fetchone()[0]
-        except sqlite3.OperationalError:
-            return False
-        done = all(stored.get((tp.topic, tp.partition), 0) >= e for tp, e in ends.items())
-        return done and (queued == 0 or not outbox_empty)
-
-    return check
 
 
 # -- the two pipelines -----------------------------------------------------------------------------
@@ -351,39 +110,9 @@ class Run:
         self.deployment = make_deployment(self.registry, tmp / "keys")
         self.kafka_pid = kafka_pid
         self.profile_dir: Path | None = None
-        self.secret = passphrase()
+        self.connector_env = service_env("JIGSAW_CONNECTOR__", {"keys": {"passphrase": passphrase()}})
 
     # ---- Jigsaw
-    def broker_env(self, prefix: str, state_dir: Path) -> dict[str, str]:
-        p = "JIGSAW_BROKER__"
-        return {
-            p + "KAFKA__BOOTSTRAP": self.bootstrap,
-            p + "KAFKA__TOPIC_PREFIX": prefix,
-            p + "KAFKA__CLIENT_ID": f"{prefix}-broker",
-            p + "POLICY": str(self.deployment.policy),
-            p + "KEYS__DIR": str(self.deployment.keys.dir),
-            p + "KEYS__PASSPHRASE": self.secret,
-            p + "STATE_DIR": str(state_dir),
-            p + "CONSUMER__GROUP_ID": f"{prefix}-broker",
-            p + "PARTITIONS": str(PARTITIONS),
-        }
-
-    def hub_env(self, prefix: str, state_dir: Path) -> dict[str, str]:
-        p = "JIGSAW_HUB__"
-        return {
-            p + "KAFKA__BOOTSTRAP": self.bootstrap,
-            p + "KAFKA__TOPIC_PREFIX": prefix,
-            p + "KAFKA__CLIENT_ID": f"{prefix}-hub",
-            p + "SUBSCRIBER": HUB_SUBSCRIBER,
-            p + "POLICY": str(self.deployment.policy),
-            p + "KEYS__DIR": str(self.deployment.keys.dir),
-            p + "KEYS__PASSPHRASE": self.secret,
-            p + "STATE_DIR": str(state_dir),
-            p + "CONSUMER__GROUP_ID": f"{prefix}-hub",
-            p + "PARTITIONS": str(PARTITIONS),
-            p + "API_PORT": "0",
-        }
-
     def connector_args(self, prefix: str, d: Path, *load: str) -> list[str]:
         return [
             "-m",
@@ -412,14 +141,15 @@ class Run:
 
     async def broker_and_hub(self, prefix: str, d: Path, updates: str, run: str) -> tuple[Child, Child]:
         """The real broker and the measured hub; ``run`` tells their logs apart when started again."""
+        kafka, env = kafka_settings(self.bootstrap, prefix), self.deployment.service_env
         broker = await spawn(
-            "broker", ["-m", "apps.cli", "broker", "run"], d / f"broker{run}.log", self.broker_env(prefix, d)
+            "broker", ["-m", "apps.cli", "broker", "run"], d / f"broker{run}.log", env("broker", kafka, d)
         )
         hub = await spawn(
             "hub",
             ["-m", "bench.kit.hub", "--updates", str(d / updates)],
             d / f"hub{run}.log",
-            self.hub_env(prefix, d),
+            env("hub", kafka, d, subscriber=HUB_SUBSCRIBER, api_port=0),
         )
         return broker, hub
 
@@ -446,7 +176,7 @@ class Run:
                 *("--duration", str(self.plan.duration_s)),
             ),
             d / "connector.log",
-            {"JIGSAW_CONNECTOR__KEYS__PASSPHRASE": self.secret},
+            self.connector_env,
         )
         children = [connector, broker, hub]
         try:
@@ -473,7 +203,7 @@ class Run:
                 "connector",
                 self.connector_args(prefix, d, "--preload", str(n)),
                 d / "connector.log",
-                {"JIGSAW_CONNECTOR__KEYS__PASSPHRASE": self.secret},
+                self.connector_env,
             )
             preload = await self.preload(connector)
             broker, hub = await self.broker_and_hub(prefix, d, "updates.txt", "2")
@@ -525,22 +255,15 @@ class Run:
         say(f"plain at {rate}/s: starting source, relay and sink processes")
         kafka = await self.plain_topics(prefix)
         relay, sink = await asyncio.gather(*self.plain_children(prefix, d))
-        source = await spawn(
-            "source",
-            self.source_args(
-                prefix,
-                d,
-                *(
-                    "--rate",
-                    str(rate),
-                    "--warmup",
-                    str(self.plan.warmup_s),
-                    "--duration",
-                    str(self.plan.duration_s),
-                ),
-            ),
-            d / "source.log",
+        load = (
+            "--rate",
+            str(rate),
+            "--warmup",
+            str(self.plan.warmup_s),
+            "--duration",
+            str(self.plan.duration_s),
         )
+        source = await spawn("source", self.source_args(prefix, d, *load), d / "source.log")
         children = [source, relay, sink]
         try:
             await asyncio.gather(source.expect("ready"), relay.expect("ready"), sink.expect("ready"))
@@ -574,24 +297,12 @@ class Run:
         return {"returns": done["published"], "publish_rate": round(done["published"] / done["drained_s"], 1)}
 
     async def profile(self, label: str, children: list[Child], delay_s: float | None = None) -> None:
-        """With ``--profile DIR``: py-spy samples each process (without pausing it) through the measured
-        window, into DIR/<label>-<process>.txt; ``python -m bench.kit.profile`` sums those up."""
+        """With ``--profile DIR``: py-spy each process through the measured window (see ``record``)."""
         if self.profile_dir is None:
             return
         await asyncio.sleep(self.plan.warmup_s if delay_s is None else delay_s)
         self.profile_dir.mkdir(parents=True, exist_ok=True)
-        spies = [
-            await asyncio.create_subprocess_exec(
-                str(Path(sys.executable).parent / "py-spy"),
-                *("record", "--nonblocking", "--format", "raw", "--rate", "100"),
-                *("--duration", str(int(self.plan.duration_s)), "--pid", str(c.pid)),
-                *("--output", str(self.profile_dir / f"{label}-{c.name}.txt")),
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=asyncio.subprocess.DEVNULL,
-            )
-            for c in children
-        ]
-        await asyncio.gather(*(s.wait() for s in spies))
+        await record(self.profile_dir, label, {c.name: c.pid for c in children}, self.plan.duration_s)
 
     def _procs(self, children: list[Child]) -> dict[str, int]:
         procs = {c.name: c.pid for c in children}
@@ -682,94 +393,6 @@ class Run:
             "processes": sampler.window(lo, hi, count),
             "machine": sampler.machine(lo, hi),
         }
-
-
-# -- the report ------------------------------------------------------------------------------------
-
-
-def tables(res: dict[str, Any]) -> str:
-    out = []
-    sh = res["shape"]
-    out.append(
-        f"\nend to end, connector publish -> hub view updated: returns of 3 sections ({sh['intel_bytes']} B"
-        f" sealed), {len(SUBSCRIBERS)} subscribers ({sh['releases']} releases and {sh['audits']} audit"
-        f" records per return); latency in ms from raw samples\n"
-    )
-    out.append(
-        f"{'offered/s':>9} | {'jigsaw/s':>8} {'p50':>7} {'p95':>7} {'p99':>7} | {'plain/s':>8} {'p50':>7}"
-        f" {'p95':>7} {'p99':>7} | {'p99 ours-plain':>14}"
-    )
-    for ours, plain in zip(res["jigsaw"], res["plain"], strict=True):
-        lo, lp = ours["latency"], plain["latency"]
-        diff = lo["p99_ms"] - lp["p99_ms"] if lo["p99_ms"] is not None and lp["p99_ms"] is not None else None
-        out.append(
-            f"{ours['offered_per_s']:>9} | {ours['delivered_per_s']:>8.0f} {report.fmt(lo['p50_ms']):>7}"
-            f" {report.fmt(lo['p95_ms']):>7} {report.fmt(lo['p99_ms']):>7} | {plain['delivered_per_s']:>8.0f}"
-            f" {report.fmt(lp['p50_ms']):>7} {report.fmt(lp['p95_ms']):>7} {report.fmt(lp['p99_ms']):>7} |"
-            f" {report.fmt(diff, '+.1f', 'n/a (overloaded)'):>14}"
-        )
-    s = res["saturation"]
-    out.append(
-        f"{'saturated':>9} | {s['jigsaw']['throughput_per_s']:>8.0f} {'':>23} |"
-        f" {s['plain']['throughput_per_s']:>8.0f} {'':>23} |"
-        f" ratio {res['ratios']['saturation_ours_over_plain']:.3f}"
-    )
-    out.append("  (- : the quantile fell on returns not in a view by the end of the drain: overloaded)")
-    out.append(
-        "\nwhere the time goes, p50 / p99 ms: publish -> the middle stage hands the release to Kafka"
-        " (connector, Kafka, broker or relay); then -> view updated (Kafka, hub or sink)\n"
-    )
-    out.append(
-        f"{'offered/s':>9} | {'jigsaw: to release':>20} {'release to view':>17} | {'plain: to release':>19}"
-        f" {'release to view':>17}"
-    )
-
-    def pair(q: dict[str, float | None]) -> str:
-        return f"{report.fmt(q['p50_ms'])} / {report.fmt(q['p99_ms'])}"
-
-    for ours, plain in zip(res["jigsaw"], res["plain"], strict=True):
-        lo, lp = ours["latency"], plain["latency"]
-        out.append(
-            f"{ours['offered_per_s']:>9} | {pair(lo['to_release']):>20} {pair(lo['release_to_view']):>17} |"
-            f" {pair(lp['to_release']):>19} {pair(lp['release_to_view']):>17}"
-        )
-    out.append("\nCPU ms per return, CPU utilisation and peak RSS, per process, over each measured window\n")
-    out.append(
-        f"{'pipeline':<8} {'load':>9}  "
-        + "  ".join(f"{n:>22}" for n in ("source", "middle", "view", "kafka"))
-        + f"  {'others':>6}"
-    )
-    for pipeline in ("jigsaw", "plain"):
-        steps = [*res[pipeline], {**res["saturation"][pipeline], "offered_per_s": "saturated"}]
-        for step in steps:
-            cells = []
-            procs = step["processes"]
-            names = (
-                ("connector", "broker", "hub", "kafka")
-                if pipeline == "jigsaw"
-                else ("source", "relay", "sink", "kafka")
-            )
-            for name in names:
-                p = procs.get(name)
-                if p is None:
-                    cells.append(f"{'-':>22}")
-                    continue
-                rss = f"{p['peak_rss_mb']:.0f}MB" if p["peak_rss_mb"] is not None else ""
-                cells.append(
-                    f"{report.fmt(p['cpu_ms_per_return'], '.2f')}ms {p['cpu_util'] * 100:4.0f}% {rss:>6}"
-                )
-            others = f"{step['machine']['other_cores']:>6.2f}"
-            out.append(
-                f"{pipeline:<8} {step['offered_per_s']!s:>9}  "
-                + "  ".join(f"{c:>22}" for c in cells)
-                + "  "
-                + others
-            )
-    out.append(
-        "  (source = connector or plain producer, middle = broker or relay, view = hub or sink; others ="
-        " cores used by other jobs on the machine meanwhile)"
-    )
-    return "\n".join(out)
 
 
 async def main_async(a: argparse.Namespace) -> None:

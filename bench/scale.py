@@ -27,7 +27,6 @@ import json
 import os
 import random
 import re
-import socket
 import tempfile
 import time
 from pathlib import Path
@@ -39,7 +38,6 @@ from bench.kit import report
 from bench.kit.procs import spawn
 from bench.kit.world import (
     HUB_SUBSCRIBER,
-    PARTITIONS,
     Deployment,
     create_topics,
     drop_topics,
@@ -48,18 +46,20 @@ from bench.kit.world import (
     kafka_settings,
     make_deployment,
     new_prefix,
-    passphrase,
     pool_ids,
 )
 from devkit.localkafka import LocalKafka
 from devkit.testkit.wire import normalized
 from jigsaw.bus.clients import Producer
 from jigsaw.bus.store import Store, Tx
+from jigsaw.config import KafkaSettings
 from jigsaw.ids import derived_id
+from jigsaw.serving import free_port
 from jigsaw.topics import Topics
 from jigsaw.wire.codec import SchemaRegistry
 from jigsaw.wire.framing import now_micros
 from services.hub import store as hub_store
+from services.hub.config import token_hash
 
 TOKEN = "bench-token"  # noqa: S105 - a throwaway token for a benchmark's own hub
 BATCH = 2000
@@ -212,26 +212,9 @@ def store_bytes(path: Path) -> int:
 # -- a real hub on the store -----------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def hub_env(bootstrap: str, prefix: str, deployment: Deployment, state_dir: Path) -> dict[str, str]:
-    p = "JIGSAW_HUB__"
-    return {
-        p + "KAFKA__BOOTSTRAP": bootstrap,
-        p + "KAFKA__TOPIC_PREFIX": prefix,
-        p + "KAFKA__CLIENT_ID": f"{prefix}-hub",
-        p + "POLICY": str(deployment.policy),
-        p + "KEYS__DIR": str(deployment.keys.dir),
-        p + "KEYS__PASSPHRASE": passphrase(),
-        p + "STATE_DIR": str(state_dir),
-        p + "CONSUMER__GROUP_ID": f"{prefix}-hub",
-        p + "PARTITIONS": str(PARTITIONS),
-        p + "API_TOKENS": json.dumps({"bench": {"subscriber": HUB_SUBSCRIBER, "token": TOKEN}}),
-    }
+def hub_env(kafka: KafkaSettings, deployment: Deployment, state_dir: Path) -> dict[str, str]:
+    tokens = {"bench": {"subscriber": HUB_SUBSCRIBER, "sha256": token_hash(TOKEN), "scopes": ["read"]}}
+    return deployment.service_env("hub", kafka, state_dir, api_tokens=json.dumps(tokens))
 
 
 CLI = ["-c", "from apps.cli import main; main()"]
@@ -251,7 +234,7 @@ async def serve_views(
         "hub",
         [*CLI, "hub", "run", "--subscriber", HUB_SUBSCRIBER, "--port", str(port), "--bootstrap", bootstrap],
         tmp / f"hub-{referrals}.log",
-        hub_env(bootstrap, prefix, deployment, state_dir),
+        hub_env(kafka, deployment, state_dir),
     )
     timings: dict[str, list[float]] = {"list": [], "case": [], "timeline": []}
     try:
@@ -356,7 +339,7 @@ async def rebuild(
                 bootstrap,
             ],
             tmp / "rebuild.log",
-            hub_env(bootstrap, prefix, deployment, tmp / "rebuild-state"),
+            hub_env(kafka, deployment, tmp / "rebuild-state"),
         )
         t1 = time.perf_counter()
         line = await proc.expect("rebuilt", 1800)

@@ -28,7 +28,7 @@ def synth() -> None:
 def generate(out: Path, households: int, seed: int, today: datetime | None) -> None:
     """Generate a town: each agency's system in its own format, the ground truth and a manifest."""
     from town import generate as make_town
-    from town.model import AGENCIES
+    from town.deployment import AGENCIES
 
     day = today.date() if today is not None else date.today()
     with click.progressbar(length=households, label="households", show_pos=True) as bar:
@@ -63,33 +63,22 @@ def generate(out: Path, households: int, seed: int, today: datetime | None) -> N
 )
 def health_api(data: Path, host: str, port: int, token_env: str) -> None:
     """Serve the generated health system's API until SIGTERM or Ctrl-C. Logs no personal data."""
-    import uvicorn
-
     from jigsaw.lifecycle import install_stop_signals, until_stopped
+    from jigsaw.serving import serve
     from town.health_api import create_app
 
     try:
         app = create_app(data, os.environ.get(token_env) or None)
     except FileNotFoundError as exc:
         raise click.ClickException(str(exc)) from None
-    # No access log: the query strings carry names and dates of birth.
-    server = uvicorn.Server(
-        uvicorn.Config(app, host=host, port=port, access_log=False, log_level="warning", lifespan="off")
-    )
 
     async def main() -> None:
         # Our own stop signal, not uvicorn's: uvicorn re-raises SIGTERM after its shutdown, so a clean
         # stop would look like a kill to whoever supervises the process.
         stop = asyncio.Event()
         install_stop_signals(stop)
-        serving = asyncio.create_task(server.serve())
-        while not server.started and not serving.done():  # noqa: ASYNC110 - uvicorn has no started event
-            await asyncio.sleep(0.02)
-        click.echo(f"health API for {data} on http://{host}:{port}")
-        try:
-            await until_stopped(stop, serving)
-        finally:
-            server.should_exit = True
-            await asyncio.gather(serving, return_exceptions=True)
+        async with serve(app, host, port, name="health-api") as served:
+            click.echo(f"health API for {data} on http://{host}:{port}")
+            await until_stopped(stop, served.task)
 
     asyncio.run(main())

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -31,14 +31,17 @@ from pydantic import SecretStr
 
 from jigsaw.bus.admin import ensure_topics
 from jigsaw.bus.clients import Producer
-from jigsaw.config import KafkaSettings
+from jigsaw.config import KafkaSettings, KeystoreSettings
 from jigsaw.errors import ConfigError
 from jigsaw.roster import Roster, load_roster
+from jigsaw.service_env import service_env
+from jigsaw.serving import free_port
 from jigsaw.topics import Topics
 from jigsaw.wire.codec import SchemaRegistry
 from jigsaw.wire.directory import issue_key_record
 from jigsaw.wire.keys import Keystore, ParticipantKeys
 from town.generator import Summary, generate
+from town.scenarios import CSC
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICY = ROOT / "deploy" / "policy" / "devon-mash.yaml"
@@ -51,15 +54,21 @@ READY_S = 120.0
 Progress = Callable[[str], None]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def token(subscriber: str) -> str:
     """The demo API token for a subscriber's hub (printed for the user: the demo is not a deployment)."""
     return f"demo-{subscriber}-token"
+
+
+def _hash(value: str) -> str:
+    # What the hub's config holds for a token (services.hub.config.token_hash): never the token itself.
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def scopes(subscriber: str) -> list[str]:
+    """The demo token's scopes: the MASH front door (the policy's first subscriber) does everything; every
+    other subscriber's hub reads its own views and reviews what is held for it."""
+    front = subscriber == CSC
+    return ["read", "intake", "triage", "review", "consent"] if front else ["read", "review"]
 
 
 @dataclass
@@ -187,22 +196,19 @@ class Stack:
                 await producer.send_and_wait(self.topics.keys, value, key=key)
 
     # -- processes ------------------------------------------------------------------------------------
-    def _env(self, prefix: str, **values: str) -> dict[str, str]:
+    def _env(self, prefix: str = "", values: dict[str, object] | None = None) -> dict[str, str]:
+        # The demo's own settings only: a JIGSAW_ variable in the user's shell must not reach the services.
         env = {k: v for k, v in os.environ.items() if not k.startswith("JIGSAW_")}
-        env.update({f"{prefix}{k.upper()}": v for k, v in values.items()})
-        return env
+        return env | service_env(prefix, values or {})
 
-    def _service_env(self, prefix: str, **values: str) -> dict[str, str]:
-        return self._env(
-            prefix,
-            kafka__bootstrap=self.kafka.bootstrap,
-            kafka__topic_prefix=self.kafka.topic_prefix,
-            keys__dir=str(self.keys_dir),
-            keys__passphrase=PASSPHRASE,
-            state_dir=str(self.dir / "state"),
-            policy=str(POLICY),
-            **values,
-        )
+    def _service_env(self, prefix: str, values: dict[str, object]) -> dict[str, str]:
+        common: dict[str, object] = {
+            "kafka": self.kafka,
+            "keys": KeystoreSettings(dir=self.keys_dir, passphrase=SecretStr(PASSPHRASE)),
+            "state_dir": self.dir / "state",
+            "policy": POLICY,
+        }
+        return self._env(prefix, common | values)
 
     def _group(self, name: str) -> str:
         # Groups are per run, like the topics: a process left over from another run never joins this one.
@@ -238,7 +244,7 @@ class Stack:
                     "--port",
                     str(health_port),
                 ],
-                self._env("JIGSAW_"),
+                self._env(),
                 logs / "health-api.log",
                 ready_url=f"{health_url}/health",
             ),
@@ -247,8 +253,7 @@ class Stack:
                 ["-m", "apps.cli", "broker", "run"],
                 self._service_env(
                     "JIGSAW_BROKER__",
-                    metrics__port=str(free_port()),
-                    consumer__group_id=self._group("broker"),
+                    {"metrics": {"port": free_port()}, "consumer": {"group_id": self._group("broker")}},
                 ),
                 logs / "broker.log",
                 ready_line="broker ready",
@@ -256,18 +261,20 @@ class Stack:
         ]
         for sub in self.subscribers:
             self.hub_ports[sub] = port = free_port()
-            tokens = {f"demo-{sub}": {"subscriber": sub, "token": token(sub)}}
+            tokens = {f"demo-{sub}": {"subscriber": sub, "sha256": _hash(token(sub)), "scopes": scopes(sub)}}
             procs.append(
                 Proc(
                     f"hub {sub}",
                     ["-m", "apps.cli", "hub", "run", "--subscriber", sub],
                     self._service_env(
                         "JIGSAW_HUB__",
-                        api_port=str(port),
-                        api_tokens=json.dumps(tokens),
-                        metrics__port=str(free_port()),
-                        hub_participant=HUB_PARTICIPANT,
-                        consumer__group_id=self._group(f"hub-{sub}"),
+                        {
+                            "api_port": port,
+                            "api_tokens": json.dumps(tokens),
+                            "metrics": {"port": free_port()},
+                            "hub_participant": HUB_PARTICIPANT,
+                            "consumer": {"group_id": self._group(f"hub-{sub}")},
+                        },
                     ),
                     logs / f"hub-{sub}.log",
                     ready_line="hub ready",
@@ -279,7 +286,7 @@ class Stack:
                 Proc(
                     f"connector {agency}",
                     ["-m", "apps.cli", "connector", "run", "--config", str(config)],
-                    self._env("JIGSAW_CONNECTOR__", keys__passphrase=PASSPHRASE),
+                    self._env("JIGSAW_CONNECTOR__", {"keys": {"passphrase": PASSPHRASE}}),
                     logs / f"connector-{agency}.log",
                     ready_line="connector ready",
                 )

@@ -1,4 +1,4 @@
-"""Where a process spends its CPU: py-spy's collapsed stacks summed up by function.
+"""Where a process spends its CPU: py-spy's collapsed stacks recorded, and summed up by function.
 
     .venv/bin/python -m bench.kit.profile FILE.txt [--top 25]
 
@@ -10,13 +10,32 @@ time with it anywhere on the stack.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import re
+import sys
 from collections import Counter
 from pathlib import Path
 
 _LINE = re.compile(r"^(.*) (\d+)$")
 # "function (path/to/file.py:123)": the line number varies within a function; drop it to sum by function.
 _FRAME = re.compile(r"^(.*) \((.*?)(?::\d+)?\)$")
+
+
+async def record(out: Path, label: str, pids: dict[str, int], duration_s: float) -> None:
+    """py-spy samples each process (without pausing it) for ``duration_s``, into out/<label>-<name>.txt
+    (``out`` must exist)."""
+    spies = [
+        await asyncio.create_subprocess_exec(
+            str(Path(sys.executable).parent / "py-spy"),
+            *("record", "--nonblocking", "--format", "raw", "--rate", "100"),
+            *("--duration", str(int(duration_s)), "--pid", str(pid)),
+            *("--output", str(out / f"{label}-{name}.txt")),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        for name, pid in pids.items()
+    ]
+    await asyncio.gather(*(s.wait() for s in spies))
 
 
 def _function(frame: str, lines: bool = False) -> str:

@@ -20,6 +20,7 @@ from devkit.testkit.wire import World
 from jigsaw.bus.admin import ensure_topics
 from jigsaw.bus.clients import Producer
 from jigsaw.config import KafkaSettings, KeystoreSettings
+from jigsaw.service_env import service_env
 from jigsaw.topics import Topics
 from jigsaw.wire.codec import SchemaRegistry
 from jigsaw.wire.envelope import SectionInput
@@ -58,6 +59,23 @@ class Deployment:
     @property
     def subscribers(self) -> list[str]:
         return list(load_policy(self.policy).subscribers)
+
+    def service_env(
+        self, service: str, kafka: KafkaSettings, state_dir: Path, **values: object
+    ) -> dict[str, str]:
+        """``JIGSAW_<SERVICE>__*`` for a service of this deployment (its Kafka, keys, policy, state and
+        partitions, and ``values``). Its client id and consumer group are ``<topic prefix>-<service>``, so
+        each step's processes are told apart on the broker."""
+        name = f"{kafka.topic_prefix}-{service}"
+        common: dict[str, object] = {
+            "kafka": kafka.model_copy(update={"client_id": name}),
+            "keys": self.keys,
+            "policy": self.policy,
+            "state_dir": state_dir,
+            "consumer": {"group_id": name},
+            "partitions": PARTITIONS,
+        }
+        return service_env(f"JIGSAW_{service.upper()}__", common | values)
 
 
 def make_deployment(registry: SchemaRegistry, keys_dir: Path, policy: Path = POLICY) -> Deployment:

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from contextlib import AsyncExitStack
 from typing import Any
 
-import uvicorn
 from prometheus_client import CollectorRegistry, make_asgi_app
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -32,6 +31,7 @@ from jigsaw.bus.store import Store
 from jigsaw.config import masked
 from jigsaw.lifecycle import until_stopped
 from jigsaw.metrics import KernelMetrics
+from jigsaw.serving import serve
 from jigsaw.topics import Topics
 from jigsaw.wire.codec import SchemaRegistry
 from jigsaw.wire.directory import KeyDirectory
@@ -58,89 +58,85 @@ def health_app(
     return Starlette(routes=[Route("/health", health), Mount("/metrics", app=make_asgi_app(prom))])
 
 
+class _Parts:
+    """Everything read or built before Kafka is touched, so a bad config or keystore fails first."""
+
+    def __init__(self, config: ConnectorConfig) -> None:
+        self.config = config
+        self.registry = SchemaRegistry.load(max_record_bytes=config.kafka.max_record_bytes)
+        self.keys = config.keys.keystore().load(config.participant_id)
+        self.directory = KeyDirectory(self.registry, config.keys.root_key())
+        self.topics = Topics(config.kafka.topic_prefix)
+        self.prom = CollectorRegistry()
+        self.kernel_metrics = KernelMetrics(self.prom, f"connector-{config.agency}")
+        self.adapter = build_adapter(config.source)
+        self.connector = config.connector_class()(self.adapter)
+        self.store = Store(config.state_dir / f"connector-{config.participant_id}.sqlite", intake_schema)
+        self.dead_letters = DeadLetterCodec(self.registry, f"connector-{config.agency}")
+
+
+async def _runtime(stack: AsyncExitStack, parts: _Parts) -> tuple[ConnectorRuntime, DeadLetterPublisher]:
+    """The runtime, with its producer, key directory, store, outbox and intake started on ``stack``."""
+    config, store, kernel_metrics = parts.config, parts.store, parts.kernel_metrics
+    producer = await stack.enter_async_context(Producer(config.kafka))
+    dlq = DeadLetterPublisher(producer, parts.dead_letters, parts.topics.dlq, kernel_metrics)
+    follower = KeyDirectoryFollower(config.kafka, parts.topics.keys, parts.directory, kernel_metrics, dlq)
+    await stack.enter_async_context(follower)
+    await follower.wait_loaded()
+    store.open()
+    stack.callback(store.close)
+    outbox = await stack.enter_async_context(OutboxPublisher(store, producer, kernel_metrics))
+    intake = None
+    if config.intake is not None:
+        intake = await stack.enter_async_context(IntakeForwarder(config.intake, store))
+    runtime = ConnectorRuntime(
+        participant_id=config.participant_id,
+        agency=config.agency,
+        connector=parts.connector,
+        adapter=parts.adapter,
+        envelopes=Envelopes(parts.registry, parts.directory, parts.keys),
+        store=store,
+        outbox=outbox,
+        topics=parts.topics,
+        metrics=ConnectorMetrics(parts.prom),
+        kernel_metrics=kernel_metrics,
+        dead_letters=parts.dead_letters,
+        matcher=Matcher(threshold=config.match_threshold),
+        broker=config.broker,
+        intake=intake,
+    )
+    return runtime, dlq
+
+
 async def run(
     config: ConnectorConfig,
     stop: asyncio.Event,
     ready: Callable[[ConnectorRuntime, int], Any] = lambda *_: None,
 ) -> None:
     log.info("connector starting with %s", masked(config))
-    registry = SchemaRegistry.load(max_record_bytes=config.kafka.max_record_bytes)
-    keys = config.keys.keystore().load(config.participant_id)
-    directory = KeyDirectory(registry, config.keys.root_key())
-    topics = Topics(config.kafka.topic_prefix)
-    prom = CollectorRegistry()
-    kernel_metrics = KernelMetrics(prom, f"connector-{config.agency}")
-    adapter = build_adapter(config.source)
-    connector = config.connector_class()(adapter)
-    store = Store(config.state_dir / f"connector-{config.participant_id}.sqlite", intake_schema)
+    parts = _Parts(config)
+    topics = parts.topics
     await ensure_topics(
         config.kafka, [s for s in topics.specs([config.agency], []) if s.name != topics.referrals]
     )
-
     async with AsyncExitStack() as stack:
-        await stack.enter_async_context(adapter)
-        producer = await stack.enter_async_context(Producer(config.kafka))
-        dead_letters = DeadLetterCodec(registry, f"connector-{config.agency}")
-        dlq = DeadLetterPublisher(producer, dead_letters, topics.dlq, kernel_metrics)
-        follower = KeyDirectoryFollower(config.kafka, topics.keys, directory, kernel_metrics, dlq)
-        await stack.enter_async_context(follower)
-        await follower.wait_loaded()
-        store.open()
-        stack.callback(store.close)
-        outbox = await stack.enter_async_context(OutboxPublisher(store, producer, kernel_metrics))
-        intake = None
-        if config.intake is not None:
-            intake = await stack.enter_async_context(IntakeForwarder(config.intake, store))
-        runtime = ConnectorRuntime(
-            participant_id=config.participant_id,
-            agency=config.agency,
-            connector=connector,
-            adapter=adapter,
-            envelopes=Envelopes(registry, directory, keys),
-            store=store,
-            outbox=outbox,
-            topics=topics,
-            metrics=ConnectorMetrics(prom),
-            kernel_metrics=kernel_metrics,
-            dead_letters=dead_letters,
-            matcher=Matcher(threshold=config.match_threshold),
-            broker=config.broker,
-            intake=intake,
-        )
+        await stack.enter_async_context(parts.adapter)
+        runtime, dlq = await _runtime(stack, parts)
         loop = ConsumeLoop(
             kafka=config.kafka,
             consumer=config.consumer_settings(),
             topics=[topics.enquiries],
             handler=runtime,
-            metrics=kernel_metrics,
-            positions=store.offsets,
+            metrics=parts.kernel_metrics,
+            positions=parts.store.offsets,
             stop=stop,
             dlq=dlq,
         )
         await stack.enter_async_context(loop)
-        server = uvicorn.Server(
-            uvicorn.Config(
-                health_app(config, store, adapter, prom),
-                host=config.metrics.host,
-                port=config.metrics.port,
-                log_level="warning",
-                lifespan="off",
-            )
-        )
-        web = asyncio.create_task(server.serve(), name="connector-health")
-        while not server.started and not web.done():  # noqa: ASYNC110 - uvicorn has no started event
-            await asyncio.sleep(0.02)
-        port = server.servers[0].sockets[0].getsockname()[1] if server.started else 0
-        log.info(
-            "connector ready: %s; health http://%s:%d/health",
-            config.participant_id,
-            config.metrics.host,
-            port,
-        )
-        ready(runtime, port)
-        try:
-            await until_stopped(stop, loop.wait(), web)
-        finally:
-            server.should_exit = True
-            await asyncio.gather(web, return_exceptions=True)
+        health = health_app(config, parts.store, parts.adapter, parts.prom)
+        host = config.metrics.host
+        web = await stack.enter_async_context(serve(health, host, config.metrics.port, "connector-health"))
+        log.info("connector ready: %s; health http://%s:%d/health", config.participant_id, host, web.port)
+        ready(runtime, web.port)
+        await until_stopped(stop, loop.wait(), web.task)
     log.info("connector stopped")

@@ -31,6 +31,7 @@ from aiokafka.errors import KafkaError
 
 from devkit.localkafka.config import LocalKafkaSettings
 from jigsaw.errors import KafkaLocalError
+from jigsaw.serving import free_port
 
 Progress = Callable[[str], None]
 MIN_JAVA = 17
@@ -59,12 +60,6 @@ def _port_free(port: int) -> bool:
         except OSError:
             return False
         return True
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _alive(pid: int) -> bool:
@@ -232,11 +227,11 @@ class LocalKafka:
             port = self.s.port
         else:
             previous = int(str(state.get("port", 0)))
-            port = previous if previous and _port_free(previous) else _free_port()
+            port = previous if previous and _port_free(previous) else free_port()
         previous_c = int(str(state.get("controller_port", 0)))
-        cport = previous_c if previous_c and _port_free(previous_c) else _free_port()
+        cport = previous_c if previous_c and _port_free(previous_c) else free_port()
         while cport == port:
-            cport = _free_port()
+            cport = free_port()
         return port, cport
 
     def _write_config(self, port: int, cport: int) -> None:

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import csv
-import socket
 import sqlite3
-import threading
-import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 import yaml
 
 from connectors.sdk.config import ConnectorConfig
+from jigsaw.serving import serve_in_thread
 from town.health_api import create_app
 from town.schema import STORES
 
@@ -47,26 +44,8 @@ def source_ids(town: Path, agency: str) -> list[str]:
 @contextmanager
 def health_api(town: Path, token: str | None = None) -> Iterator[str]:
     """The simulator over ``town``/health.sqlite on a free port; yields its base URL."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(town, token), log_level="warning", access_log=False, lifespan="off", ws="none"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive(), "the health API failed to start"
-        assert time.monotonic() < deadline, "the health API did not start in time"
-        time.sleep(0.01)
-    try:
+    with serve_in_thread(create_app(town, token)) as port:
         yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
 
 
 def held(town: Path, agency: str) -> dict[str, Counter[str]]:

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
 
-import uvicorn
 from prometheus_client import CollectorRegistry
 
 from jigsaw.bus.admin import ensure_topics
@@ -26,12 +25,13 @@ from jigsaw.config import masked
 from jigsaw.lifecycle import until_stopped, wait_or_stop
 from jigsaw.metrics import KernelMetrics, MetricsServer
 from jigsaw.roster import load_roster
+from jigsaw.serving import serve
 from jigsaw.topics import Topics
 from jigsaw.wire.codec import SchemaRegistry
 from jigsaw.wire.directory import KeyDirectory
 from jigsaw.wire.envelope import Envelopes
 from services.hub import store as hub_store
-from services.hub.api import Broadcast, create_app
+from services.hub.api import Broadcast, Limits, create_app
 from services.hub.config import HubSettings
 from services.hub.consumer import HubProcessor
 from services.hub.intake import Intake
@@ -137,26 +137,25 @@ async def run(settings: HubSettings, stop: asyncio.Event, ready: Ready = lambda 
         if parts.hub_keys is not None:
             envelopes = Envelopes(parts.registry, parts.directory, parts.hub_keys)
             intake = Intake(envelopes, producer, parts.topics, parts.agencies(), settings.timescales_h)
-        tokens = {t.token.get_secret_value(): t.subscriber for t in settings.api_tokens.values()}
         app = create_app(
-            subscriber=settings.subscriber, tokens=tokens, db=reader, intake=intake, broadcast=broadcast
+            subscriber=settings.subscriber,
+            tokens=settings.api_tokens,
+            db=reader,
+            intake=intake,
+            broadcast=broadcast,
+            subscribers=parts.roster.subscriber_ids,
+            front_door=settings.front_door,
+            limits=Limits(settings.api_max_body_bytes, settings.api_max_streams_per_token),
+            metrics=parts.metrics,
         )
-        server = uvicorn.Server(
-            uvicorn.Config(
-                app, host=settings.api_host, port=settings.api_port, log_level="warning", lifespan="off"
-            )
+        api = await stack.enter_async_context(
+            serve(app, settings.api_host, settings.api_port, name="hub-api")
         )
-        api = asyncio.create_task(server.serve(), name="hub-api")
-        while not server.started and not api.done():  # noqa: ASYNC110 - uvicorn has no started event
-            await asyncio.sleep(0.02)
-        port = server.servers[0].sockets[0].getsockname()[1] if server.started else 0
-        log.info("hub ready: subscriber %s, API http://%s:%d", settings.subscriber, settings.api_host, port)
-        ready(port)
-        try:
-            await until_stopped(stop, loop.wait(), api)
-        finally:
-            server.should_exit = True
-            await asyncio.gather(api, return_exceptions=True)
+        log.info(
+            "hub ready: subscriber %s, API http://%s:%d", settings.subscriber, settings.api_host, api.port
+        )
+        ready(api.port)
+        await until_stopped(stop, loop.wait(), api.task)
     log.info("hub stopped")
 
 
