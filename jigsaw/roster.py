@@ -29,6 +29,9 @@ class Participant(BaseModel):
     role: ParticipantRole
     agency: str | None = None
     description: str = ""
+    # The data categories this participant may put in a message's sections: an agency publishes what it
+    # holds, a hub what an intake records. Anything else it sends is refused before it is held.
+    publishes: tuple[str, ...] = ()
 
 
 class Subscriber(BaseModel):

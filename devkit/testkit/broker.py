@@ -37,6 +37,7 @@ _KIND_TOPIC = {
     "CONSENT": "consent",
     "ASSIGNMENT": "assignments",
     "DECISION": "decisions",
+    "ENQUIRY": "enquiries",
 }
 
 
@@ -130,8 +131,11 @@ class Rig:
         body: dict[str, Any],
         items: Sequence[SectionInput] = (),
         recipients: Sequence[str] = ("broker",),
+        *,
+        msg_id: str | None = None,
+        topic: str | None = None,
     ) -> str:
-        msg_id = str(uuid.uuid4())
+        msg_id = msg_id or str(uuid.uuid4())
         value = self.world.party(sender).seal(
             kind=kind,
             referral_id=rid,
@@ -140,7 +144,9 @@ class Rig:
             recipients=list(recipients),
             msg_id=msg_id,
         )
-        if kind == "INTEL":
+        if topic is not None:
+            pass
+        elif kind == "INTEL":
             topic = self.topics.intel(self.world.keys[sender].agency or "")
         else:
             topic = getattr(self.topics, _KIND_TOPIC[kind])
@@ -175,6 +181,7 @@ class Rig:
         decided_by: str | None = None,
         reason: str | None = None,
         family_informed: bool | None = None,
+        sender: str = "hub.devon",
     ) -> str:
         body = {
             "consent_id": str(uuid.uuid4()),
@@ -186,7 +193,7 @@ class Rig:
             "reason": reason,
             "recorded_at": now_micros(),
         }
-        return await self.send("hub.devon", "CONSENT", rid, body)
+        return await self.send(sender, "CONSENT", rid, body)
 
     async def decision(self, rid: str, kind: str, **fields: Any) -> str:
         body = {
@@ -204,10 +211,41 @@ class Rig:
         }
         return await self.send("hub.devon", "DECISION", rid, body)
 
-    async def intel(
-        self, sender: str, rid: str, items: Sequence[SectionInput], confidence: float = 1.0
+    async def enquiry(
+        self,
+        rid: str,
+        agencies: Sequence[str],
+        subjects: Sequence[str] = ("S1",),
+        sender: str = "hub.devon",
     ) -> str:
-        agency = self.world.keys[sender].agency or ""
+        body = {
+            "enquiry_id": str(uuid.uuid4()),
+            "addressed_agencies": list(agencies),
+            "subject_refs": list(subjects),
+            "categories": ["identity", "police_incidents"],
+            "purpose": "TRIAGE",
+            "lawful_basis": "DPA2018-Sch1-para18",
+            "legal_reason": "Children Act 1989 s47",
+            "isa_ref": "DEVON-MASH-ISA-2026",
+            "rag": "RED",
+            "deadline": now_micros(),
+            "requested_by": "mash-researcher",
+        }
+        items = [SectionInput("identity", payload(s)) for s in subjects]
+        return await self.send(sender, "ENQUIRY", rid, body, items, recipients=list(agencies))
+
+    async def intel(
+        self,
+        sender: str,
+        rid: str,
+        items: Sequence[SectionInput],
+        confidence: float = 1.0,
+        *,
+        msg_id: str | None = None,
+        topic: str | None = None,
+        agency: str | None = None,
+    ) -> str:
+        agency = agency or self.world.keys[sender].agency or ""
         subjects = sorted({i.subject_ref for i in items})
         body = {
             "enquiry_id": None,
@@ -225,7 +263,7 @@ class Rig:
             ],
             "nothing_held_categories": [],
         }
-        return await self.send(sender, "INTEL", rid, body, items)
+        return await self.send(sender, "INTEL", rid, body, items, msg_id=msg_id, topic=topic)
 
     # -- observing ----------------------------------------------------------------------------------
     def _db(self) -> Path:
@@ -240,6 +278,7 @@ class Rig:
             self.topics.consent,
             self.topics.assignments,
             self.topics.decisions,
+            self.topics.enquiries,
         ]
         inputs += [self.topics.intel(a) for a in agencies]
         ends = await end_offsets(self.kafka, inputs)

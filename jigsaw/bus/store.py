@@ -31,7 +31,7 @@ CREATE TABLE IF NOT EXISTS kernel_outbox (
     enqueued_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS kernel_seen (
-    msg_id TEXT PRIMARY KEY, digest BLOB NOT NULL, seen_at REAL NOT NULL
+    msg_id TEXT PRIMARY KEY, sender TEXT NOT NULL, digest BLOB NOT NULL, seen_at REAL NOT NULL
 ) WITHOUT ROWID;
 """
 
@@ -102,18 +102,25 @@ class Tx:
         )
         self.enqueued += 1
 
-    def first_seen(self, msg_id: str, value: bytes = b"") -> bool:
-        """Record ``msg_id``. False for an exact copy of a message seen before: a duplicate to drop.
+    def first_seen(self, msg_id: str, value: bytes = b"", sender: str = "") -> bool:
+        """Record ``msg_id`` as ``sender``'s. False for an exact copy of a message seen before: a duplicate.
 
-        The same id with different content is not a retry's duplicate but a replay, and raises ``Replay``.
+        The same id with different content is not a retry's duplicate but a replay, and raises ``Replay``;
+        so does an id first used by another sender, which only the first sender can have been given: call
+        this once the signature and the sender's authority are checked, so that no one can claim an id
+        (and have the real message refused) by sending first under it.
         """
         digest = hashlib.sha256(value).digest()
         cur = self.conn.execute(
-            "INSERT OR IGNORE INTO kernel_seen VALUES (?, ?, ?)", (msg_id, digest, time.time())
+            "INSERT OR IGNORE INTO kernel_seen VALUES (?, ?, ?, ?)", (msg_id, sender, digest, time.time())
         )
         if cur.rowcount == 1:
             return True
-        (known,) = self.conn.execute("SELECT digest FROM kernel_seen WHERE msg_id = ?", (msg_id,)).fetchone()
+        known_sender, known = self.conn.execute(
+            "SELECT sender, digest FROM kernel_seen WHERE msg_id = ?", (msg_id,)
+        ).fetchone()
+        if known_sender != sender:
+            raise Replay(f"msg_id {msg_id} is another sender's")
         if known != digest:
             raise Replay(f"msg_id {msg_id} was seen before with different content")
         return False

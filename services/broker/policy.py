@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from jigsaw.errors import ConfigError
-from jigsaw.roster import Participant, Roster, Subscriber, read_yaml_mapping
+from jigsaw.roster import Participant, ParticipantRole, Roster, Subscriber, read_yaml_mapping
 from jigsaw.wire.categories import CATEGORIES
 from services.broker.errors import PolicyError
 
@@ -33,7 +33,14 @@ PURPOSES: tuple[Purpose, ...] = (
 )
 CONSENT_STATES: tuple[ConsentState, ...] = ("NONE", "GIVEN", "REFUSED", "WITHDRAWN", "NOT_SOUGHT", "OVERRIDE")
 
+MessageKind = Literal["REFERRAL", "ENQUIRY", "INTEL", "CONSENT", "ASSIGNMENT", "DECISION"]
+_HUB_SENDS: tuple[MessageKind, ...] = ("REFERRAL", "ENQUIRY", "CONSENT", "ASSIGNMENT", "DECISION")
+
 _STRICT = ConfigDict(extra="forbid", frozen=True)
+
+
+def _default_senders() -> dict[ParticipantRole, list[MessageKind]]:
+    return {"AGENCY_CONNECTOR": ["INTEL"], "HUB": list(_HUB_SENDS)}
 
 
 class SystemRule(StrEnum):
@@ -126,6 +133,7 @@ class Policy(BaseModel):
     agreement: Agreement
     participants: dict[str, Participant]
     subscribers: dict[str, Subscriber]
+    senders: dict[ParticipantRole, list[MessageKind]] = Field(default_factory=_default_senders)
     categories: dict[str, CategoryPolicy]
     screening_categories: list[str] = Field(min_length=1)
     purposes: dict[Purpose, PurposePolicy]
@@ -147,6 +155,12 @@ class Policy(BaseModel):
                     if sub not in self.subscribers:
                         where = f"categories.{name}.originator_control.allowed_subscribers"
                         problems.append(f"{where}: unknown subscriber {sub!r}")
+        for pid, party in self.participants.items():
+            problems += [
+                f"participants.{pid}.publishes: unknown category {c!r}"
+                for c in party.publishes
+                if c not in self.categories
+            ]
         for who in self.agreement.signatories:
             if who not in self.participants:
                 problems.append(f"agreement.signatories: {who!r} is not in participants")
@@ -177,6 +191,10 @@ class Policy(BaseModel):
     @property
     def roster(self) -> Roster:
         return Roster(participants=self.participants, subscribers=self.subscribers)
+
+    def may_send(self, sender: str, kind: str) -> bool:
+        participant = self.participants.get(sender)
+        return participant is not None and kind in self.senders.get(participant.role, ())
 
     def rule_for(self, role: str, category: str, purpose: str, stage: str) -> Rule | None:
         """The first rule that matches: the agreement's rules are read in order."""

@@ -16,7 +16,7 @@ from typing import Any
 
 from jigsaw.bus.records import COMMIT, HEADER_KIND, HEADER_MSG_ID, Outcome, Record
 from jigsaw.bus.store import Tx
-from jigsaw.errors import KeyError_, PayloadInvalid, RejectedInput, UnauthorizedSender
+from jigsaw.errors import KeyRejected, PayloadInvalid, RejectedInput, UnauthorizedSender
 from jigsaw.ids import TopicName, derived_id
 from jigsaw.topics import Topics
 from jigsaw.wire.envelope import Envelopes, Verified, Withhold
@@ -25,6 +25,7 @@ from services.broker import state
 from services.broker.audit import chain_hash, seal_audit_record
 from services.broker.decide import Context, Decider, Decision
 from services.broker.metrics import BrokerMetrics
+from services.broker.policy import PURPOSES, SystemRule
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,14 @@ _CONSENT = {
     "NOT_SOUGHT_RISK_OF_HARM": "NOT_SOUGHT",
     "SAFEGUARDING_OVERRIDE": "OVERRIDE",
 }
-_HUB_KINDS = {"REFERRAL", "ASSIGNMENT", "DECISION"}
+# The topic attribute (of jigsaw.topics.Topics) each kind other than INTEL travels on.
+_KIND_TOPIC = {
+    "REFERRAL": "referrals",
+    "ENQUIRY": "enquiries",
+    "CONSENT": "consent",
+    "ASSIGNMENT": "assignments",
+    "DECISION": "decisions",
+}
 
 
 class BrokerProcessor:
@@ -55,7 +63,7 @@ class BrokerProcessor:
     @property
     def inputs(self) -> list[str]:
         t = self.topics
-        return [t.referrals, t.consent, t.assignments, t.decisions, *sorted(self._intel_agency)]
+        return [t.referrals, t.consent, t.assignments, t.decisions, t.enquiries, *sorted(self._intel_agency)]
 
     # -- the handler --------------------------------------------------------------------------------
     def __call__(self, record: Record, tx: Tx) -> Outcome:
@@ -68,13 +76,20 @@ class BrokerProcessor:
 
     def _handle(self, record: Record, tx: Tx) -> Outcome:
         assert record.value is not None  # noqa: S101 - the loop never hands over tombstones
+        # Verify (signature and every section's digest) before the duplicate check, so that a corrupted
+        # copy of a message already seen is refused as corrupt, not mistaken for a replay of it.
         verified = self.envelopes.verify(record.value, record.key)
-        if not tx.first_seen(verified.msg_id, record.value):
+        kind, sender = verified.envelope["kind"], verified.envelope["sender"]
+        # Authority before any state, the duplicate check included: a sender that may not send this
+        # cannot claim its id either.
+        self._authorize(record, verified)
+        if not tx.first_seen(verified.msg_id, record.value, sender):
             self.metrics.duplicate()
             return COMMIT
-        kind = verified.envelope["kind"]
-        self._authorize(record.topic, kind, verified.envelope["sender"])
         referral_id = verified.envelope["referral_id"]
+        if kind == "ENQUIRY":
+            self._audit_enquiry(tx, verified, record.partition)
+            return COMMIT
         if kind == "INTEL":
             state.record_matches(tx, verified.msg_id, verified.body["matches"])
             state.hold(tx, verified.msg_id, referral_id, record.topic, record.value)
@@ -87,6 +102,8 @@ class BrokerProcessor:
                 state.set_rag(tx, referral_id, rag)
         else:
             self._apply(tx, kind, referral_id, verified.body)
+            if kind == "CONSENT":
+                self._audit_consent(tx, verified, record.partition)
         # A change of state re-evaluates what is held: returns may arrive before their referral, and
         # consent, assignments and decisions change what may be released.
         target = verified.body.get("review_target") if kind == "DECISION" else None
@@ -105,20 +122,26 @@ class BrokerProcessor:
             log.warning("not re-evaluating a held message: %s", exc.reason.value)
             return None
 
-    def _authorize(self, topic: str, kind: str, sender: str) -> None:
-        participant = self.decider.policy.participants.get(sender)
-        role = participant.role if participant else None
-        agency = participant.agency if participant else None
-        intel_agency = self._intel_agency.get(TopicName(topic))
-        if intel_agency is not None:
-            if kind != "INTEL" or role != "AGENCY_CONNECTOR" or agency != intel_agency:
-                raise UnauthorizedSender(f"{sender} may not publish {kind} on {topic}")
-        elif kind in _HUB_KINDS and role != "HUB":
-            raise UnauthorizedSender(f"{sender} is not a hub and may not send {kind}")
-        elif kind == "CONSENT" and role not in ("HUB", "AGENCY_CONNECTOR"):
-            raise UnauthorizedSender(f"{sender} may not record consent")
-        elif kind not in _HUB_KINDS | {"CONSENT"}:
-            raise PayloadInvalid(f"the broker does not take {kind} messages on {topic}")
+    def _authorize(self, record: Record, v: Verified) -> None:
+        """Who may send what, where, about which categories: the agreement's ``senders`` and each
+        participant's ``publishes``. A kind travels on its own topic, an agency's returns on its own
+        intelligence topic, and a return names the agency that sent it."""
+        kind, sender = v.envelope["kind"], v.envelope["sender"]
+        policy = self.decider.policy
+        if not policy.may_send(sender, kind):
+            raise UnauthorizedSender(f"{sender} may not send {kind}")
+        participant = policy.participants[sender]
+        intel_agency = self._intel_agency.get(TopicName(record.topic))
+        if kind == "INTEL":
+            if intel_agency is None or participant.agency != intel_agency:
+                raise UnauthorizedSender(f"{sender} may not publish on {record.topic}")
+            if v.body["agency"] != participant.agency:
+                raise UnauthorizedSender(f"{sender} sent a return in another agency's name")
+        elif record.topic != getattr(self.topics, _KIND_TOPIC[kind]):
+            raise UnauthorizedSender(f"a {kind} message does not belong on {record.topic}")
+        foreign = sorted({s["category"] for s in v.sections} - set(participant.publishes))
+        if foreign:
+            raise UnauthorizedSender(f"{sender} may not publish {', '.join(foreign)}")
 
     def _apply(self, tx: Tx, kind: str, referral_id: str, body: dict[str, Any]) -> None:
         """Update the referral's state from a consent, assignment or decision record."""
@@ -186,10 +209,12 @@ class BrokerProcessor:
         if d.outcome != "RELEASE" or confidence >= threshold or approved:
             return d
         if approved is False:
-            return Decision("WITHHOLD", "SYS-REVIEW-DECLINED", "a reviewer declined the uncertain match")
+            return Decision(
+                "WITHHOLD", SystemRule.REVIEW_DECLINED.value, "a reviewer declined the uncertain match"
+            )
         return Decision(
             "REVIEW",
-            "SYS-MATCH-REVIEW",
+            SystemRule.MATCH_REVIEW.value,
             f"subject match confidence {confidence:.2f} is below {threshold:.2f}",
         )
 
@@ -210,13 +235,13 @@ class BrokerProcessor:
         for cell in changed:
             d = final[cell]
             state.record_decision(tx, v.msg_id, subscriber, cell[0], cell[1], d.outcome, d.rule_id)
-            self._audit(tx, partition, key, decision_id, v, subscriber, cell[0], d, ref)
+            self._audit(tx, partition, key, decision_id, v, subscriber, cell, d, ref)
             self.metrics.decided(subscriber, d.outcome, d.rule_id)
         if subscriber not in ref.assigned:
             return  # need to know: an unassigned subscriber does not learn the referral exists
         try:
             self.envelopes.directory.current(subscriber)
-        except KeyError_ as exc:
+        except KeyRejected as exc:
             # Its key is not published yet, or revoked: defer its release rather than fail every subscriber.
             log.warning("no usable key for %s (%s); its release waits", subscriber, exc.reason.value)
             return
@@ -245,10 +270,89 @@ class BrokerProcessor:
         decision_id: str,
         v: Verified,
         subscriber: str,
-        category: str,
+        cell: tuple[str, str],
         d: Decision,
         ref: state.ReferralState,
     ) -> None:
+        self._append_audit(
+            tx,
+            partition,
+            key,
+            {
+                "event": "DECISION",
+                "decision_id": decision_id,
+                "source_msg_id": v.msg_id,
+                "actor": v.envelope["sender"],
+                "subscriber": subscriber,
+                "category": cell[0],
+                "subject_ref": cell[1],
+                "outcome": d.outcome,
+                "rule_id": d.rule_id,
+                "reason": d.reason,
+                "lawful_basis": d.lawful_basis,
+                "purpose": ref.purpose,
+                "stage": ref.stage,
+                "consent_state": ref.consent_note,
+            },
+        )
+
+    def _audit_consent(self, tx: Tx, v: Verified, partition: int) -> None:
+        """A consent record is audited itself, not only through the cells it changes: a refusal that
+        changes no decision (nothing was held yet) must still say who recorded it and when."""
+        ref = state.load(tx, v.envelope["referral_id"])
+        body = v.body
+        self._append_audit(
+            tx,
+            partition,
+            ref.referral_id.encode(),
+            {
+                "event": "CONSENT",
+                "decision_id": derived_id("consent-audit", v.msg_id),
+                "source_msg_id": v.msg_id,
+                "actor": v.envelope["sender"],
+                "subscriber": "",
+                "category": "",
+                "outcome": "UNKNOWN",
+                "rule_id": body["kind"],
+                "reason": f"{body['kind']} recorded by {body['decided_by'] or v.envelope['sender']}",
+                "lawful_basis": None,
+                "purpose": ref.purpose,
+                "stage": ref.stage,
+                "consent_state": ref.consent_note,
+            },
+        )
+
+    def _audit_enquiry(self, tx: Tx, v: Verified, partition: int) -> None:
+        """An enquiry tells an agency that a child is being looked at: a disclosure, so it is audited,
+        one record per agency asked and subject asked about (by pseudonymous reference)."""
+        body = v.body
+        key = v.envelope["referral_id"].encode()
+        for agency in body["addressed_agencies"]:
+            for subject_ref in body["subject_refs"]:
+                self._append_audit(
+                    tx,
+                    partition,
+                    key,
+                    {
+                        "event": "ENQUIRY",
+                        "decision_id": derived_id("enquiry-audit", v.msg_id, agency, subject_ref),
+                        "source_msg_id": v.msg_id,
+                        "actor": v.envelope["sender"],
+                        "subscriber": agency,
+                        "category": "",
+                        "subject_ref": subject_ref,
+                        "categories": list(body["categories"]),
+                        "outcome": "UNKNOWN",
+                        "rule_id": body["legal_reason"],
+                        "reason": f"asked by {body['requested_by']} for {body['purpose']}",
+                        "lawful_basis": body["lawful_basis"],
+                        "purpose": _known_purpose(body["purpose"]),
+                        "stage": body["rag"],
+                        "consent_state": None,
+                    },
+                )
+
+    def _append_audit(self, tx: Tx, partition: int, key: bytes, fields: dict[str, Any]) -> None:
         if partition not in self._heads:
             self._heads[partition] = state.chain_head(tx, partition)
         seq, last = self._heads[partition]
@@ -256,23 +360,19 @@ class BrokerProcessor:
             self.envelopes.registry,
             self.envelopes.keys.current,
             {
+                "subject_ref": None,
+                "categories": [],
+                **fields,
                 "seq": seq + 1,
                 "prev_hash": last,
-                "decision_id": decision_id,
-                "referral_id": ref.referral_id,
-                "source_msg_id": v.msg_id,
-                "subscriber": subscriber,
-                "category": category,
-                "outcome": d.outcome,
-                "rule_id": d.rule_id,
-                "reason": d.reason,
-                "lawful_basis": d.lawful_basis,
+                "referral_id": key.decode(),
                 "policy_version": self.decider.policy.version,
-                "purpose": ref.purpose,
-                "stage": ref.stage,
-                "consent_state": ref.consent_note,
                 "decided_at": now_micros(),
             },
         )
         self._heads[partition] = (seq + 1, chain_hash(value))
         tx.enqueue(self.topics.audit, value, key=key, partition=partition, headers=[(HEADER_KIND, b"AUDIT")])
+
+
+def _known_purpose(purpose: str | None) -> str | None:
+    return purpose if purpose in PURPOSES else None
