@@ -36,7 +36,7 @@ class Contact(records.Contact):
     contact_role: OptStr = "Designated Safeguarding Lead"
 
 
-class Attendance(records.Record):
+class Attendance(records.UkSourceRecord):
     list_field: ClassVar[str] = "attendance"
     source_system: ClassVar[str] = MIS
 
@@ -54,7 +54,7 @@ class Attendance(records.Record):
     on_roll_to: OptDate = None
 
 
-class MissingEpisode(records.Record):
+class MissingEpisode(records.UkSourceRecord):
     list_field: ClassVar[str] = "missing_episodes"
     source_system: ClassVar[str] = MIS
 
@@ -64,7 +64,7 @@ class MissingEpisode(records.Record):
     notes: OptStr = None
 
 
-class EncompassNotification(records.Record):
+class EncompassNotification(records.UkSourceRecord):
     """Operation Encompass: the police told the school of a domestic abuse incident before the school day."""
 
     list_field: ClassVar[str] = "encompass_notifications"
@@ -93,7 +93,7 @@ PrimaryNeed = Literal[
 ]
 
 
-class Sen(records.Record):
+class Sen(records.UkSourceRecord):
     list_field: ClassVar[str] = "sen"
     source_system: ClassVar[str] = MIS
 
@@ -104,7 +104,7 @@ class Sen(records.Record):
     academic_year: OptStr = None
 
 
-class Exclusion(records.Record):
+class Exclusion(records.UkSourceRecord):
     list_field: ClassVar[str] = "exclusions"
     source_system: ClassVar[str] = MIS
 

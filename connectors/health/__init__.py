@@ -30,7 +30,7 @@ class Contact(records.Contact):
     agency: str = "health"
 
 
-class GpRegistration(records.Record):
+class GpRegistration(records.UkSourceRecord):
     list_field: ClassVar[str] = "gp_registrations"
     source_system: ClassVar[str] = GP
 
@@ -40,7 +40,7 @@ class GpRegistration(records.Record):
     registered_until: OptDate = None
 
 
-class CommunityContact(records.Record):
+class CommunityContact(records.UkSourceRecord):
     """A health visiting or school nursing contact; WAS_NOT_BROUGHT is a child missed by their carer."""
 
     list_field: ClassVar[str] = "community_contacts"
@@ -53,7 +53,7 @@ class CommunityContact(records.Record):
     concerns: OptStr = None
 
 
-class EmergencyAttendance(records.Record):
+class EmergencyAttendance(records.UkSourceRecord):
     list_field: ClassVar[str] = "emergency_attendances"
     source_system: ClassVar[str] = ED
 
@@ -65,7 +65,7 @@ class EmergencyAttendance(records.Record):
     admitted: bool
 
 
-class Maternity(records.Record):
+class Maternity(records.UkSourceRecord):
     list_field: ClassVar[str] = "maternity"
     source_system: ClassVar[str] = MATERNITY
 
@@ -78,7 +78,7 @@ class Maternity(records.Record):
     concerns: OptStr = None
 
 
-class Camhs(records.Record):
+class Camhs(records.UkSourceRecord):
     list_field: ClassVar[str] = "camhs"
     source_system: ClassVar[str] = CAMHS
 
@@ -88,7 +88,7 @@ class Camhs(records.Record):
     team: OptStr = None
 
 
-class MentalHealthEpisode(records.Record):
+class MentalHealthEpisode(records.UkSourceRecord):
     list_field: ClassVar[str] = "episodes"
     source_system: ClassVar[str] = MENTAL_HEALTH
 
@@ -105,7 +105,7 @@ class MentalHealthEpisode(records.Record):
     risk_notes: OptStr = None
 
 
-class CrisisEpisode(records.Record):
+class CrisisEpisode(records.UkSourceRecord):
     list_field: ClassVar[str] = "crisis_episodes"
     source_system: ClassVar[str] = MENTAL_HEALTH
 

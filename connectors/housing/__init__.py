@@ -32,7 +32,7 @@ class Contact(records.Contact):
     agency: str = "housing"
 
 
-class Tenancy(records.Record):
+class Tenancy(records.UkSourceRecord):
     list_field: ClassVar[str] = "tenancies"
     source_system: ClassVar[str] = HMS
 
@@ -59,7 +59,7 @@ class Tenancy(records.Record):
     property_flags: Annotated[list[PropertyFlag], BeforeValidator(json_list)] = Field(default_factory=list)
 
 
-class AsbComplaint(records.Record):
+class AsbComplaint(records.UkSourceRecord):
     list_field: ClassVar[str] = "asb_complaints"
     source_system: ClassVar[str] = HMS
 
@@ -69,7 +69,7 @@ class AsbComplaint(records.Record):
     outcome: OptStr = None
 
 
-class Notice(records.Record):
+class Notice(records.UkSourceRecord):
     list_field: ClassVar[str] = "notices"
     source_system: ClassVar[str] = HMS
 

@@ -64,7 +64,7 @@ class Contact(records.Contact):
     contact_team: OptStr = "MASH police desk"
 
 
-class Disposal(records.Record):
+class Disposal(records.UkSourceRecord):
     list_field: ClassVar[str] = "disposals"
     source_system: ClassVar[str] = PNC
 
@@ -98,7 +98,7 @@ class Disposal(records.Record):
     spent: OptBool = None
 
 
-class Marker(records.Record):
+class Marker(records.UkSourceRecord):
     """A PNC warning marker (VI violent, WE weapons, DR drugs, SU suicidal...)."""
 
     list_field: ClassVar[str] = "markers"
@@ -110,7 +110,7 @@ class Marker(records.Record):
     active: bool
 
 
-class Bail(records.Record):
+class Bail(records.UkSourceRecord):
     list_field: ClassVar[str] = "bail"
     source_system: ClassVar[str] = RMS
 
@@ -124,7 +124,7 @@ class Bail(records.Record):
     residence_postcode: OptStr = None
 
 
-class IntelligenceReport(records.Record):
+class IntelligenceReport(records.UkSourceRecord):
     """A sanitised intelligence report, graded 3x5x2."""
 
     list_field: ClassVar[str] = "reports"
@@ -151,7 +151,7 @@ class IntelligenceReport(records.Record):
     linked_subject_refs: JsonList = Field(default_factory=list)
 
 
-class DomesticAbuseCase(records.Record):
+class DomesticAbuseCase(records.UkSourceRecord):
     """A DASH assessment and MARAC referral. The victim's safe contact is not here: it is its own
     category (``victim_safe_contact``) so that the broker can withhold it whole."""
 
@@ -171,7 +171,7 @@ class DomesticAbuseCase(records.Record):
     idva_allocated: OptBool = None
 
 
-class ProtectiveOrder(records.Record):
+class ProtectiveOrder(records.UkSourceRecord):
     list_field: ClassVar[str] = "protective_orders"
     source_system: ClassVar[str] = MARAC
 
@@ -197,7 +197,7 @@ class ProtectiveOrder(records.Record):
     breach_count: int = Field(default=0, ge=0)
 
 
-class SafeContact(records.Record):
+class SafeContact(records.UkSourceRecord):
     """How to reach a MARAC victim safely. Sealed to the broker, which never releases it."""
 
     list_field: ClassVar[str] = "safe_contacts"

@@ -23,7 +23,7 @@ class Contact(records.Contact):
     agency: str = "probation"
 
 
-class Supervision(records.Record):
+class Supervision(records.UkSourceRecord):
     list_field: ClassVar[str] = "records"
     source_system: ClassVar[str] = DELIUS
 

@@ -86,9 +86,10 @@ async def _runtime(stack: AsyncExitStack, parts: _Parts) -> tuple[ConnectorRunti
     store.open()
     stack.callback(store.close)
     outbox = await stack.enter_async_context(OutboxPublisher(store, producer, kernel_metrics))
+    metrics = ConnectorMetrics(parts.prom)
     intake = None
     if config.intake is not None:
-        intake = await stack.enter_async_context(IntakeForwarder(config.intake, store))
+        intake = await stack.enter_async_context(IntakeForwarder(config.intake, store, metrics))
     runtime = ConnectorRuntime(
         participant_id=config.participant_id,
         agency=config.agency,
@@ -98,7 +99,7 @@ async def _runtime(stack: AsyncExitStack, parts: _Parts) -> tuple[ConnectorRunti
         store=store,
         outbox=outbox,
         topics=parts.topics,
-        metrics=ConnectorMetrics(parts.prom),
+        metrics=metrics,
         kernel_metrics=kernel_metrics,
         dead_letters=parts.dead_letters,
         matcher=Matcher(threshold=config.match_threshold),

@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from connectors.sdk.adapters import SourceAdapter
+from connectors.sdk.adapters import NothingHeld, SourceAdapter
 
 
 class SourceRecord(BaseModel):
@@ -83,12 +83,19 @@ class Connector(ABC):  # noqa: B024 - an agency subclasses it and may override n
         self.adapter = adapter
 
     async def lookup(self, subjects: Sequence[MatchedSubject], categories: Sequence[str]) -> list[Finding]:
-        """What this agency holds on ``subjects`` in ``categories``. The default asks the adapter."""
+        """What this agency holds on ``subjects`` in ``categories``. The default asks the adapter.
+
+        An override raises the adapter's ``SourceError``s as they come: ``NothingHeld`` for the whole
+        lookup means nothing held in any category, ``SourceUnavailable`` that the enquiry is tried again.
+        """
         ids = sorted({s.source_id for s in subjects})
         wanted = set(categories)
         findings = []
         for source in self.records:
             if category_of(source) in wanted and ids:
-                rows = await self.adapter.records(source, ids)
+                try:
+                    rows = await self.adapter.records(source, ids)
+                except NothingHeld:
+                    continue  # this key holds nothing; the others may
                 findings += [Finding(source, str(r["source_id"]), r) for r in rows]
         return findings

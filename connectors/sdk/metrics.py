@@ -25,3 +25,15 @@ class ConnectorMetrics:
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
+        self.source_errors = Counter(
+            "jigsaw_connector_source_errors",
+            "Lookups the source did not answer with rows, by error: NothingHeld, SourceUnavailable"
+            " (retried), SourceMisconfigured (the connector stops).",
+            ["error"],
+            registry=registry,
+        )
+        self.intake_parked = Counter(
+            "jigsaw_connector_intake_parked",
+            "Referrals the hub's intake refused, set aside so that later ones still go.",
+            registry=registry,
+        )

@@ -34,13 +34,13 @@ def _gender(value: Any) -> Any:
 Gender = Annotated[Literal["MALE", "FEMALE", "OTHER", "NOT_STATED", "NOT_KNOWN"], BeforeValidator(_gender)]
 
 
-class Record(SourceRecord):
+class UkSourceRecord(SourceRecord):
     """A source record whose ``recorded_on`` may also be a UK ``DD/MM/YYYY`` date (CSV exports)."""
 
     recorded_on: Date
 
 
-class Name(Record):
+class Name(UkSourceRecord):
     list_field: ClassVar[str] = "names"
 
     name_type: NameType = "LEGAL"
@@ -50,7 +50,7 @@ class Name(Record):
     valid_to: OptDate = None
 
 
-class Details(Record):
+class Details(UkSourceRecord):
     list_field: ClassVar[str] = "details"
 
     date_of_birth: OptDate = Field(default=None, validation_alias=AliasChoices("date_of_birth", "dob"))
@@ -64,7 +64,7 @@ class Details(Record):
     date_of_death: OptDate = None
 
 
-class Identifier(Record):
+class Identifier(UkSourceRecord):
     list_field: ClassVar[str] = "identifiers"
 
     scheme: IdentifierScheme
@@ -75,7 +75,7 @@ class Identifier(Record):
     valid_to: OptDate = None
 
 
-class Address(Record):
+class Address(UkSourceRecord):
     list_field: ClassVar[str] = "addresses"
 
     address_type: AddressType = "HOME"
@@ -88,7 +88,7 @@ class Address(Record):
     valid_to: OptDate = None
 
 
-class Contact(Record):
+class Contact(UkSourceRecord):
     """Known or not, and the professional contact: all that is shared at screening."""
 
     list_field: ClassVar[str] = "contacts"
@@ -105,7 +105,7 @@ class Contact(Record):
 
 def identity_records(source_system: str) -> dict[str, type[SourceRecord]]:
     """The four ``identity`` records keys, each a subclass naming ``source_system`` as its source."""
-    bases: dict[str, type[Record]] = {
+    bases: dict[str, type[UkSourceRecord]] = {
         "identity.names": Name,
         "identity.details": Details,
         "identity.identifiers": Identifier,

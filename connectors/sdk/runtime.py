@@ -6,6 +6,10 @@ records to the category payloads, seals the return for the broker, and commits i
 the consumed offset in one SQLite transaction. The outbox publishes with an idempotent producer once Kafka
 is reachable, so a Kafka outage or a restart loses nothing and publishes nothing twice: a return's msg_id
 is derived from the enquiry's, and any re-send is an exact copy.
+
+A source that does not answer loses no enquiry: nothing held is answered as such, an unavailable source
+leaves the enquiry to be retried by the consume loop (its partition waits), and a misconfigured one stops
+the connector, since every later enquiry would fail the same way.
 """
 
 from __future__ import annotations
@@ -13,12 +17,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Sequence
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from connectors.sdk.adapters import SourceAdapter
+from connectors.sdk.adapters import NothingHeld, SourceAdapter, SourceError, SourceMisconfigured
 from connectors.sdk.base import Connector, Finding, MatchedSubject, SourceRecord
 from connectors.sdk.intake import IntakeForwarder, queue_referral
 from connectors.sdk.matching import Match, Matcher, Person, Subject
@@ -27,7 +31,14 @@ from jigsaw.bus.dlq import DeadLetterCodec
 from jigsaw.bus.outbox import OutboxPublisher
 from jigsaw.bus.records import COMMIT, HEADER_KIND, HEADER_MSG_ID, Outcome, Record
 from jigsaw.bus.store import Store
-from jigsaw.errors import DeadLetterReason, PayloadInvalid, RejectedInput, UnauthorizedSender
+from jigsaw.errors import (
+    ConfigError,
+    FatalError,
+    PayloadInvalid,
+    RejectedInput,
+    SourceRecordInvalid,
+    UnauthorizedSender,
+)
 from jigsaw.ids import derived_id, new_msg_id, new_referral_id
 from jigsaw.metrics import KernelMetrics
 from jigsaw.topics import Topics
@@ -35,6 +46,7 @@ from jigsaw.wire.envelope import Envelopes, Opened, SectionInput
 
 log = logging.getLogger(__name__)
 VERSION = "jigsaw-connector/1"
+T = TypeVar("T")
 
 
 def _pseudonym(source_id: str) -> str:
@@ -59,10 +71,6 @@ def subject_from_identity(payload: dict[str, Any]) -> Subject:
         pnc=ids.get("PNC"),
         ni=ids.get("NI"),
     )
-
-
-class Problem(Exception):
-    """A source record that failed validation. Carries no value from the record."""
 
 
 class ConnectorRuntime:
@@ -105,6 +113,11 @@ class ConnectorRuntime:
         offset, so a rejection is dead-lettered exactly once too."""
         try:
             return await self._enquiry(record)
+        except SourceError as exc:
+            self.metrics.source_errors.labels(type(exc).__name__).inc()
+            if isinstance(exc, FatalError):
+                log.critical("stopping: %s", exc)
+            raise  # retried by the consume loop, or fatal
         except RejectedInput as exc:
             with self.store.transaction() as tx:
                 tx.enqueue(
@@ -133,9 +146,9 @@ class ConnectorRuntime:
         started = time.perf_counter()
         matched = await self._match(opened)
         wanted = list(opened.body["categories"])
-        findings = await self.connector.lookup(matched, wanted)
+        findings = await self._ask(self.connector.lookup(matched, wanted))
         self.metrics.lookup_seconds.observe(time.perf_counter() - started)
-        sections, problems = self._sections(findings, matched)
+        sections, invalid = self._sections(findings, matched)
         held = {f.category for f in findings}  # an invalid record is still something held
         body = {
             "enquiry_id": opened.body["enquiry_id"],
@@ -157,14 +170,13 @@ class ConnectorRuntime:
         with self.store.transaction() as tx:
             if tx.first_seen(opened.msg_id, record.value or b""):
                 self._enqueue_return(tx, opened.referral_id, msg_id, value)
-                for problem in problems:
-                    reason = DeadLetterReason.SOURCE_RECORD_INVALID
+                for bad in invalid:
                     tx.enqueue(
                         self.topics.dlq,
-                        self.dead_letters.encode(record, reason, str(problem)),
+                        self.dead_letters.encode(record, bad.reason, str(bad)),
                         key=record.key,
                     )
-                    self.kernel_metrics.dead_lettered(reason)
+                    self.kernel_metrics.dead_lettered(bad.reason)
             tx.set_offset(record.topic, record.partition, record.offset + 1)
         self.outbox.notify()
         return COMMIT
@@ -188,7 +200,7 @@ class ConnectorRuntime:
                 k: getattr(subject, k)
                 for k in ("family_name", "given_names", "dob", "postcode", "nhs", "upn", "pnc")
             }
-            people = [_person(row) for row in await self.adapter.candidates(hint)]
+            people = [_person(row) for row in await self._ask(self.adapter.candidates(hint))]
             best = self.matcher.best(subject, people)
             self._count(best)
             if best is not None:
@@ -198,6 +210,20 @@ class ConnectorRuntime:
                     )
                 )
         return matched
+
+    async def _ask(self, asking: Awaitable[list[T]]) -> list[T]:
+        """What the source answers, or nothing when it holds nothing (a subject not known here)."""
+        try:
+            return await asking
+        except NothingHeld:
+            self.metrics.source_errors.labels(NothingHeld.__name__).inc()
+            return []
+        except (SourceError, FatalError):
+            raise
+        except ConfigError as exc:
+            # Met while answering (an agency's own lookup may raise one), it recurs on every enquiry:
+            # dead-lettering it would drop them all one by one.
+            raise SourceMisconfigured(f"{self.adapter.name}: {exc}") from exc
 
     def _count(self, best: Match | None) -> None:
         if best is None:
@@ -221,11 +247,11 @@ class ConnectorRuntime:
 
     def _sections(
         self, findings: Sequence[Finding], matched: Sequence[MatchedSubject]
-    ) -> tuple[list[SectionInput], list[Problem]]:
+    ) -> tuple[list[SectionInput], list[SourceRecordInvalid]]:
         """Validate each record; group the valid ones into one payload per (category, subject)."""
         subjects = {m.source_id: m.subject_ref for m in matched}
         grouped: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = {}
-        problems: list[Problem] = []
+        invalid: list[SourceRecordInvalid] = []
         for f in findings:
             model = self.connector.records.get(f.source)
             if model is None or f.source_id not in subjects:
@@ -233,14 +259,14 @@ class ConnectorRuntime:
             try:
                 rec = model.model_validate(f.row)
             except ValidationError as exc:
-                problems.append(_problem(f, exc))
+                invalid.append(_invalid(f, exc))
                 continue
             lists = grouped.setdefault((f.category, subjects[f.source_id]), {})
             lists.setdefault(model.list_field, []).append(rec.item())
         sections = [
             SectionInput(cat, {"subject_ref": ref, **lists}) for (cat, ref), lists in sorted(grouped.items())
         ]
-        return sections, problems
+        return sections, invalid
 
     # -- unsolicited intelligence ----------------------------------------------------------------------
     def report(
@@ -317,7 +343,7 @@ def _person(row: dict[str, Any]) -> Person:
     )
 
 
-def _problem(f: Finding, exc: ValidationError) -> Problem:
+def _invalid(f: Finding, exc: ValidationError) -> SourceRecordInvalid:
     # Field names and messages only: pydantic's "input" would quote the personal data itself.
     fields = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
-    return Problem(f"{f.source} record #{_pseudonym(f.source_id)}: {fields}")
+    return SourceRecordInvalid(f"{f.source} record #{_pseudonym(f.source_id)}: {fields}")

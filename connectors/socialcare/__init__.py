@@ -19,7 +19,7 @@ class Contact(records.Contact):
     agency: str = "socialcare"
 
 
-class CurrentStatus(records.Record):
+class CurrentStatus(records.UkSourceRecord):
     list_field: ClassVar[str] = "current_status"
     source_system: ClassVar[str] = CASE_SYSTEM
 
@@ -31,7 +31,7 @@ class CurrentStatus(records.Record):
     team: OptStr = None
 
 
-class CareContact(records.Record):
+class CareContact(records.UkSourceRecord):
     """A contact or referral to children's social care, and what became of it."""
 
     list_field: ClassVar[str] = "contacts"
@@ -44,7 +44,7 @@ class CareContact(records.Record):
     outcome: str
 
 
-class CinPlan(records.Record):
+class CinPlan(records.UkSourceRecord):
     list_field: ClassVar[str] = "cin_plans"
     source_system: ClassVar[str] = CASE_SYSTEM
 
@@ -55,7 +55,7 @@ class CinPlan(records.Record):
     closure_reason: OptStr = None
 
 
-class CpPlan(records.Record):
+class CpPlan(records.UkSourceRecord):
     list_field: ClassVar[str] = "cp_plans"
     source_system: ClassVar[str] = CASE_SYSTEM
 
@@ -65,7 +65,7 @@ class CpPlan(records.Record):
     local_authority: OptStr = None
 
 
-class LookedAfter(records.Record):
+class LookedAfter(records.UkSourceRecord):
     list_field: ClassVar[str] = "looked_after"
     source_system: ClassVar[str] = CASE_SYSTEM
 

@@ -23,7 +23,7 @@ class Contact(records.Contact):
     agency: str = "youthjustice"
 
 
-class Allocation(records.Record):
+class Allocation(records.UkSourceRecord):
     list_field: ClassVar[str] = "allocations"
     source_system: ClassVar[str] = YJ_SYSTEM
 
@@ -33,7 +33,7 @@ class Allocation(records.Record):
     safety_wellbeing_level: Annotated[RiskLevel | None, Blank] = None
 
 
-class Order(records.Record):
+class Order(records.UkSourceRecord):
     list_field: ClassVar[str] = "orders"
     source_system: ClassVar[str] = YJ_SYSTEM
 
@@ -52,7 +52,7 @@ class Order(records.Record):
     requirements: JsonList = Field(default_factory=list)
 
 
-class Intervention(records.Record):
+class Intervention(records.UkSourceRecord):
     list_field: ClassVar[str] = "interventions"
     source_system: ClassVar[str] = YJ_SYSTEM
 
@@ -62,7 +62,7 @@ class Intervention(records.Record):
     engagement: Literal["ENGAGED", "PARTIALLY_ENGAGED", "DISENGAGED", "NOT_KNOWN"]
 
 
-class OutOfCourtDisposal(records.Record):
+class OutOfCourtDisposal(records.UkSourceRecord):
     list_field: ClassVar[str] = "out_of_court_disposals"
     source_system: ClassVar[str] = YJ_SYSTEM
 

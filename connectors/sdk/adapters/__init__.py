@@ -8,7 +8,17 @@
         rows = await adapter.records("police_incidents", [p["source_id"] for p in matched])
 """
 
-from .base import HINT_KEYS, PERSON_FIELDS, Problem, RowInvalid, SourceAdapter
+from .base import (
+    HINT_KEYS,
+    PERSON_FIELDS,
+    NothingHeld,
+    RowInvalid,
+    SkippedRow,
+    SourceAdapter,
+    SourceError,
+    SourceMisconfigured,
+    SourceUnavailable,
+)
 from .config import CsvFolderConfig, HttpSourceConfig, SourceConfig, SqlSourceConfig, build_adapter
 from .csv_folder import CsvFolderAdapter
 from .http import HttpAdapter
@@ -21,10 +31,14 @@ __all__ = [
     "CsvFolderConfig",
     "HttpAdapter",
     "HttpSourceConfig",
-    "Problem",
+    "NothingHeld",
     "RowInvalid",
+    "SkippedRow",
     "SourceAdapter",
     "SourceConfig",
+    "SourceError",
+    "SourceMisconfigured",
+    "SourceUnavailable",
     "SqlAdapter",
     "SqlSourceConfig",
     "build_adapter",

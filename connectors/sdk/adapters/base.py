@@ -3,6 +3,16 @@
 A connector asks two things of its agency's system: which people *might* be this subject
 (:meth:`SourceAdapter.candidates`), and what is held on the ones it decided match
 (:meth:`SourceAdapter.records`). Deciding the match is the connector's job, not the adapter's.
+
+When the system does not answer, each adapter says which of three things happened, so that no enquiry is
+lost to a dead letter::
+
+    SourceError
+    ├── NothingHeld            the system holds nothing (a 404 for a person): answered as nothing held
+    ├── SourceUnavailable      retry later (an outage, a timeout, 429, 5xx, an expired token): the consume
+    │                          loop retries the enquiry's partition with backoff   (a TransientError)
+    └── SourceMisconfigured    no retry can help (bad SQL, a 400 for a wrong query shape): the connector
+                               stops and its health check fails                   (a FatalError)
 """
 
 from __future__ import annotations
@@ -13,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
-from jigsaw.errors import ConfigError, SourceRecordInvalid
+from jigsaw.errors import ConfigError, FatalError, JigsawError, SourceRecordInvalid, TransientError
 from jigsaw.lifecycle import Component
 
 log = logging.getLogger(__name__)
@@ -35,7 +45,25 @@ HINT_KEYS = ("family_name", "given_names", "dob", "postcode", "nhs", "upn", "pnc
 MAX_PROBLEMS = 1000
 
 
-class Problem(NamedTuple):
+class SourceError(JigsawError):
+    """The agency's system did not answer a lookup. Messages name the source and what it said (a status,
+    an error class), never a query's parameters or a row: those are personal data."""
+
+
+class NothingHeld(SourceError):
+    """The system says it holds nothing for this request. Not a failure: the lookup found nothing."""
+
+
+class SourceUnavailable(SourceError, TransientError):
+    """The system cannot answer now, but may later; the enquiry waits for it rather than be dropped."""
+
+
+class SourceMisconfigured(SourceError, ConfigError, FatalError):
+    """The system refuses what the configuration asks of it, and will refuse it every time: answering
+    "nothing held" would hide it, and retrying would only delay every later enquiry behind it."""
+
+
+class SkippedRow(NamedTuple):
     """Where a source row was skipped and why. Never the row's values: they are personal data."""
 
     file: str  # a file name, or the query / endpoint the row came from
@@ -57,14 +85,16 @@ class RowInvalid(SourceRecordInvalid):
 class SourceAdapter(Component, ABC):
     """An agency's data source, configured by a validated config file rather than code.
 
-    Unreachable sources raise :class:`~jigsaw.errors.TransientError`; misconfiguration (an unknown
-    category, bad SQL, a 4xx from an API) raises :class:`~jigsaw.errors.ConfigError`. Rows that cannot be
-    parsed are skipped and reported in :attr:`problems`.
+    A lookup that fails raises a :class:`SourceError`: :class:`NothingHeld`, :class:`SourceUnavailable` or
+    :class:`SourceMisconfigured`. Rows that cannot be parsed are skipped and reported in :attr:`problems`.
     """
+
+    #: How messages name this source: its kind and where it is, never credentials.
+    name: str = "the source"
 
     def __init__(self) -> None:
         # A dict keeps insertion order and drops repeats of the same problem.
-        self._problem_log: dict[Problem, None] = {}
+        self._problem_log: dict[SkippedRow, None] = {}
         self._skipped = 0
 
     @abstractmethod
@@ -76,7 +106,7 @@ class SourceAdapter(Component, ABC):
         """The raw source rows of ``category`` for these people; each includes ``source_id``."""
 
     @property
-    def problems(self) -> list[Problem]:
+    def problems(self) -> list[SkippedRow]:
         """Recent distinct reasons rows were skipped, oldest first."""
         return list(self._problem_log)
 
@@ -85,7 +115,7 @@ class SourceAdapter(Component, ABC):
         """How many rows have been skipped."""
         return self._skipped
 
-    def _note(self, problem: Problem) -> None:
+    def _note(self, problem: SkippedRow) -> None:
         self._skipped += 1
         self._problem_log.pop(problem, None)
         self._problem_log[problem] = None
@@ -101,7 +131,7 @@ class SourceAdapter(Component, ABC):
             try:
                 people.append(to_person(row, fields))
             except RowInvalid as e:
-                self._note(Problem(where, number, e.column, e.detail))
+                self._note(SkippedRow(where, number, e.column, e.detail))
         return people
 
 
@@ -156,5 +186,5 @@ def with_source_id(row: Mapping[str, Any], id_column: str, where: str) -> dict[s
     """``row`` with its id as ``source_id``, read from ``id_column`` when the source names it so."""
     column = id_column if id_column in row else "source_id"
     if column not in row:
-        raise ConfigError(f"{where} must return a source_id (or {id_column!r}) column")
+        raise SourceMisconfigured(f"{where} must return a source_id (or {id_column!r}) column")
     return {**row, "source_id": text(row[column])}

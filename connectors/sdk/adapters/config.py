@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import sqlalchemy
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from .base import HINT_KEYS, PERSON_FIELDS
 
@@ -129,6 +129,8 @@ class HttpSourceConfig(BaseModel):
     # with the people as repeated ``ids`` query parameters.
     category_paths: dict[str, str]
     token: SecretStr | None = None
+    # Read at start and again whenever the API refuses the token, so a renewed token is picked up.
+    token_file: Path | None = None
     timeout_s: float = Field(default=10.0, gt=0)
     retries: int = Field(default=2, ge=0, le=10)
     verify_tls: bool = True
@@ -143,6 +145,12 @@ class HttpSourceConfig(BaseModel):
         if not url.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return url
+
+    @model_validator(mode="after")
+    def _one_token(self) -> HttpSourceConfig:
+        if self.token is not None and self.token_file is not None:
+            raise ValueError("set token or token_file, not both")
+        return self
 
     @field_validator("category_paths")
     @classmethod

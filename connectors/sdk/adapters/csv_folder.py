@@ -3,6 +3,9 @@
 The folder is polled (no extra dependency, and it works on network shares where change notification
 does not). Each file is parsed once per change; all files matching a pattern are used, and a later file
 (by modification time, then name) replaces an earlier one's rows for the same id.
+
+Nobody in the files is nothing held. A folder that has gone (an unmounted share) is
+:class:`SourceUnavailable`; a category with no files configured is :class:`SourceMisconfigured`.
 """
 
 from __future__ import annotations
@@ -16,10 +19,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jigsaw.errors import ConfigError, TransientError
+from jigsaw.errors import ConfigError
 from jigsaw.lifecycle import wait_or_stop
 
-from .base import MAX_PROBLEMS, Problem, RowInvalid, SourceAdapter, text, to_person
+from .base import (
+    MAX_PROBLEMS,
+    RowInvalid,
+    SkippedRow,
+    SourceAdapter,
+    SourceMisconfigured,
+    SourceUnavailable,
+    text,
+    to_person,
+)
 
 if TYPE_CHECKING:
     from .config import CsvFolderConfig
@@ -34,7 +46,7 @@ _Key = tuple[str | None, Path]  # (category, or None for persons; file)
 class _Loaded:
     stamp: tuple[int, int]  # (mtime_ns, size): a change to either means parse again
     rows: Rows
-    problems: tuple[Problem, ...]
+    problems: tuple[SkippedRow, ...]
     skipped: int
 
 
@@ -42,6 +54,7 @@ class CsvFolderAdapter(SourceAdapter):
     def __init__(self, config: CsvFolderConfig) -> None:
         super().__init__()
         self._config = config
+        self.name = f"CSV folder {config.folder}"
         self._files: dict[_Key, _Loaded] = {}
         self._persons: dict[str, dict[str, Any]] = {}
         self._records: dict[str, Rows] = {category: {} for category in config.category_files}
@@ -68,7 +81,7 @@ class CsvFolderAdapter(SourceAdapter):
         return await self._refresh()
 
     @property
-    def problems(self) -> list[Problem]:
+    def problems(self) -> list[SkippedRow]:
         return [p for loaded in self._files.values() for p in loaded.problems]
 
     @property
@@ -83,13 +96,15 @@ class CsvFolderAdapter(SourceAdapter):
         self._check_usable()
         table = self._records.get(category)
         if table is None:
-            raise ConfigError(f"no files for category {category!r}; configured: {sorted(self._records)}")
+            raise SourceMisconfigured(
+                f"{self.name}: no files for category {category!r}; configured: {sorted(self._records)}"
+            )
         return [dict(row) for sid in dict.fromkeys(source_ids) for row in table.get(sid, [])]
 
     def _check_usable(self) -> None:
         self._check_started()
         if self._missing:
-            raise TransientError(f"CSV folder {self._config.folder} is not reachable")
+            raise SourceUnavailable(f"{self.name} is not reachable")
 
     async def _poll(self) -> None:
         while not await wait_or_stop(self._stopping, self._config.poll_interval_s):
@@ -148,7 +163,7 @@ def _scan(config: CsvFolderConfig, known: Mapping[_Key, _Loaded]) -> dict[_Key, 
 
 def _read(path: Path, stamp: tuple[int, int], config: CsvFolderConfig, table: str | None) -> _Loaded:
     rows: Rows = {}
-    problems: list[Problem] = []
+    problems: list[SkippedRow] = []
     id_column = config.fields.get("source_id", config.id_column) if table is None else config.id_column
     fields = {**config.fields, "source_id": id_column}
     line = 1
@@ -156,20 +171,20 @@ def _read(path: Path, stamp: tuple[int, int], config: CsvFolderConfig, table: st
         with path.open(encoding=config.encoding, newline="") as f:
             reader = csv.DictReader(f)
             if id_column not in (reader.fieldnames or []):
-                problems.append(Problem(path.name, 1, id_column, "no such column in the header"))
+                problems.append(SkippedRow(path.name, 1, id_column, "no such column in the header"))
             else:
                 for row in reader:
                     line = reader.line_num
                     try:
                         sid, value = _parse(row, table, fields, config.date_format)
                     except RowInvalid as e:
-                        problems.append(Problem(path.name, line, e.column, e.detail))
+                        problems.append(SkippedRow(path.name, line, e.column, e.detail))
                         continue
                     rows.setdefault(sid, []).append(value)
     except (OSError, UnicodeError, csv.Error) as e:
         # The whole file is set aside: a wrong encoding or a truncated copy garbles what was read too.
         rows = {}
-        problems.append(Problem(path.name, line + 1, "", f"file not read: {type(e).__name__}"))
+        problems.append(SkippedRow(path.name, line + 1, "", f"file not read: {type(e).__name__}"))
     if problems:
         log.warning("%s: %d problems; rows skipped, see the adapter's problems", path.name, len(problems))
     return _Loaded(stamp, rows, tuple(problems[:MAX_PROBLEMS]), len(problems))

@@ -2,6 +2,9 @@
 
 The engine is synchronous and each query runs in a worker thread: simple, and it works the same for
 SQLite and for every dialect SQLAlchemy supports without needing an async driver.
+
+An empty result is simply nothing held. A database that is down or busy is :class:`SourceUnavailable`; a
+query the database refuses (bad SQL, a missing table, a write) is :class:`SourceMisconfigured`.
 """
 
 from __future__ import annotations
@@ -15,10 +18,17 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy import exc
 
-from jigsaw.errors import ConfigError, JigsawError, TransientError
+from jigsaw.errors import ConfigError
 from jigsaw.lifecycle import require
 
-from .base import SourceAdapter, only_requested, with_source_id
+from .base import (
+    SourceAdapter,
+    SourceError,
+    SourceMisconfigured,
+    SourceUnavailable,
+    only_requested,
+    with_source_id,
+)
 from .config import bind_names
 
 if TYPE_CHECKING:
@@ -41,6 +51,7 @@ class SqlAdapter(SourceAdapter):
         super().__init__()
         self._config = config
         self._engine: sa.Engine | None = None
+        self.name = "SQL source"
         self._person_binds = sorted(bind_names(config.persons_query))
         self._persons = sa.text(config.persons_query)
         if "dob" in self._person_binds:
@@ -52,7 +63,9 @@ class SqlAdapter(SourceAdapter):
         }
 
     async def _start(self) -> None:
-        self._engine = _engine(self._config.url.get_secret_value())
+        url = _url(self._config.url.get_secret_value())
+        self.name = _describe(url)
+        self._engine = _engine(url)
 
     async def _stop(self) -> None:
         engine, self._engine = self._engine, None
@@ -67,12 +80,14 @@ class SqlAdapter(SourceAdapter):
     async def records(self, category: str, source_ids: Sequence[str]) -> list[dict[str, Any]]:
         statement = self._categories.get(category)
         if statement is None:
-            raise ConfigError(f"no query for category {category!r}; configured: {sorted(self._categories)}")
+            raise SourceMisconfigured(
+                f"{self.name}: no query for category {category!r}; configured: {sorted(self._categories)}"
+            )
         if not source_ids:
             return []
         rows = await self._run(statement, {"source_ids": list(source_ids)}, f"the {category!r} query")
         id_column = self._config.fields.get("source_id", "source_id")
-        where = f"the {category!r} query"
+        where = f"{self.name}: the {category!r} query"
         return only_requested([with_source_id(row, id_column, where) for row in rows], source_ids, where)
 
     async def _run(self, statement: sa.TextClause, params: dict[str, Any], what: str) -> list[dict[str, Any]]:
@@ -80,8 +95,9 @@ class SqlAdapter(SourceAdapter):
         try:
             return await asyncio.to_thread(_fetch, engine, statement, params)
         except exc.SQLAlchemyError as e:
-            # Chained: with hide_parameters the cause shows the SQL, never the bound personal data.
-            raise _classify(e, what) from None  # the cause may quote bound personal data
+            # Not chained: a driver's own message (PostgreSQL's 'invalid input syntax ... "943 476 5919"') may
+            # quote a bound value, and a logged traceback would print it.
+            raise _classify(e, f"{self.name}: {what}") from None
 
 
 def _fetch(engine: sa.Engine, statement: sa.TextClause, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -89,12 +105,24 @@ def _fetch(engine: sa.Engine, statement: sa.TextClause, params: dict[str, Any]) 
         return [dict(row._mapping) for row in conn.execute(statement, params)]
 
 
-def _engine(url_text: str) -> sa.Engine:
+def _url(url_text: str) -> sa.URL:
     try:
-        url = sa.make_url(url_text)
+        return sa.make_url(url_text)
     except exc.ArgumentError:
         # Not chained: the cause could echo the URL, password and all.
         raise ConfigError("the source url is not a valid SQLAlchemy database URL") from None
+
+
+def _describe(url: sa.URL) -> str:
+    """The database as messages name it: its kind, host and name, never the user or password."""
+    database = (
+        Path(url.database).name if url.get_backend_name() == "sqlite" and url.database else url.database
+    )
+    host = f"{url.host}/" if url.host else ""
+    return f"SQL source {url.get_backend_name()}:{host}{database or ''}"
+
+
+def _engine(url: sa.URL) -> sa.Engine:
     if url.get_backend_name() == "sqlite":
         url = _sqlite_read_only(url)
     try:
@@ -115,11 +143,11 @@ def _sqlite_read_only(url: sa.URL) -> sa.URL:
     return url.set(database=path.as_uri()).update_query_dict({"mode": "ro", "uri": "true"})
 
 
-def _classify(e: exc.SQLAlchemyError, what: str) -> JigsawError:
+def _classify(e: exc.SQLAlchemyError, what: str) -> SourceError:
     if isinstance(e, exc.TimeoutError | exc.DisconnectionError):
-        return TransientError(f"{what}: the database is unavailable: {type(e).__name__}")
+        return SourceUnavailable(f"{what}: the database is unavailable: {type(e).__name__}")
     if not isinstance(e, exc.DBAPIError):
-        return ConfigError(f"{what} failed: {type(e).__name__}: {str(e).splitlines()[0]}")
+        return SourceMisconfigured(f"{what} failed: {type(e).__name__}: {str(e).splitlines()[0]}")
     detail = (str(e.orig).splitlines() or [type(e.orig).__name__])[0]
     outage = isinstance(e, exc.OperationalError | exc.InterfaceError) and not any(
         mistake in detail.lower() for mistake in _SQL_MISTAKES
@@ -129,9 +157,8 @@ def _classify(e: exc.SQLAlchemyError, what: str) -> JigsawError:
     code = getattr(e.orig, "pgcode", None) or getattr(e.orig, "sqlstate", None)
     named = f"{type(e.orig).__name__}{f' (SQLSTATE {code})' if code else ''}"
     if outage or e.connection_invalidated:
-        return TransientError(f"{what}: the database is unavailable: {named}")
+        return SourceUnavailable(f"{what}: the database is unavailable: {named}")
     if isinstance(e.orig, sqlite3.Error):
-        return ConfigError(
-            f"{what} failed: {detail}"
-        )  # SQLite's messages name tables and columns, not values
-    return ConfigError(f"{what} failed: {named}")
+        # SQLite's messages name tables and columns, not values.
+        return SourceMisconfigured(f"{what} failed: {detail}")
+    return SourceMisconfigured(f"{what} failed: {named}")

@@ -5,13 +5,20 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any, ClassVar
 
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
 from connectors.police import Contact, Incident
-from connectors.sdk.adapters import SqlSourceConfig
+from connectors.sdk.adapters import HttpSourceConfig, SqlSourceConfig
 from connectors.sdk.app import run
 from connectors.sdk.base import Connector, SourceRecord
 from connectors.sdk.config import ConnectorConfig
@@ -20,6 +27,7 @@ from devkit.testkit.broker import write_keys
 from devkit.testkit.wire import World, make_world
 from jigsaw.bus.clients import Producer
 from jigsaw.config import ConsumerSettings, KafkaSettings, MetricsSettings
+from jigsaw.serving import serve
 from jigsaw.topics import Topics
 from jigsaw.wire.codec import SchemaRegistry
 from jigsaw.wire.envelope import SectionInput
@@ -90,6 +98,85 @@ def source_config(path: Path) -> SqlSourceConfig:
             " WHERE person_id IN :source_ids",
         },
     )
+
+
+class SourceApi:
+    """The same persons and incidents behind an HTTP API, which a test can take down (503) or make refuse
+    every token but ``token`` (401), as a source whose token has expired does."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.down = False
+        self.calls: list[int] = []  # the status of every answer, in order
+        self.port = 0
+        routes = [
+            Route("/persons", self._persons),
+            Route("/incidents", self._incidents),
+            Route("/contact", self._contact),
+        ]
+        self._app = Starlette(routes=routes)
+
+    def _refusal(self, request: Request) -> JSONResponse | None:
+        if self.down:
+            self.calls.append(503)
+            return JSONResponse({"error": "down for maintenance"}, status_code=503)
+        if request.headers.get("authorization") != f"Bearer {self.token}":
+            self.calls.append(401)
+            return JSONResponse({"error": "token expired"}, status_code=401)
+        self.calls.append(200)
+        return None
+
+    async def _persons(self, request: Request) -> JSONResponse:
+        q = request.query_params
+        people = [
+            {"source_id": p, "given_names": g, "family_name": f, "dob": d, "postcode": pc}
+            for p, g, f, d, pc in PERSONS
+            if f == q.get("family_name") or d == q.get("dob")
+        ]
+        return self._refusal(request) or JSONResponse(people)
+
+    async def _incidents(self, request: Request) -> JSONResponse:
+        ids = request.query_params.getlist("ids")
+        rows = [
+            {
+                "source_id": pid,
+                "incident_ref": ref,
+                "incident_date": happened,
+                "incident_type": kind,
+                "subject_role": role,
+                "child_present": child,
+                "domestic_abuse": bool(da),
+                "summary": summary,
+                "recorded_on": happened,
+            }
+            for pid, ref, happened, kind, role, child, da, summary in INCIDENTS
+            if pid in ids
+        ]
+        return self._refusal(request) or JSONResponse(rows)
+
+    async def _contact(self, request: Request) -> JSONResponse:
+        rows = [
+            {"source_id": pid, "recorded_on": date.today().isoformat()}
+            for pid in request.query_params.getlist("ids")
+        ]
+        return self._refusal(request) or JSONResponse(rows)
+
+    @asynccontextmanager
+    async def serving(self) -> AsyncIterator[SourceApi]:
+        async with serve(self._app, "127.0.0.1", 0, "source-api") as served:
+            assert served.port, "the source API did not start"
+            self.port = served.port
+            yield self
+
+    def config(self, token_file: Path) -> HttpSourceConfig:
+        return HttpSourceConfig(
+            base_url=f"http://127.0.0.1:{self.port}",
+            persons_path="/persons",
+            category_paths={"police_incidents": "/incidents", "contact": "/contact"},
+            token_file=token_file,
+            retries=0,  # leave the retrying to the consume loop, where the test can see it
+            timeout_s=5,
+        )
 
 
 @dataclass

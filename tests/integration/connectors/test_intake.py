@@ -3,15 +3,12 @@ when the hub is unreachable at the time of the report."""
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -22,6 +19,7 @@ from connectors.police import Incident
 from connectors.sdk.intake import IntakeSettings
 from jigsaw.bus.reader import read_to_end
 from jigsaw.config import KafkaSettings
+from jigsaw.serving import free_port, serve
 from jigsaw.topics import Topics
 from jigsaw.wire.codec import SchemaRegistry
 from tests.integration.connectors.connkit import ConnectorRig
@@ -35,12 +33,6 @@ REFERRAL = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 async def rig(
     kafka: KafkaSettings, topics: Topics, registry: SchemaRegistry, tmp_path: Path
@@ -51,7 +43,7 @@ async def rig(
 
 
 async def test_an_unsolicited_report_opens_its_referral_at_intake(rig: ConnectorRig) -> None:
-    port = _free_port()
+    port = free_port()
     rig.config = rig.config.model_copy(
         update={
             "intake": IntakeSettings(
@@ -85,21 +77,9 @@ async def test_an_unsolicited_report_opens_its_referral_at_intake(rig: Connector
         received.append((request.headers.get("authorization"), await request.json()))
         return JSONResponse({"referral_id": rid, "enquiries": []}, status_code=201)
 
-    server = uvicorn.Server(
-        uvicorn.Config(
-            Starlette(routes=[Route("/referrals", referrals, methods=["POST"])]),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            lifespan="off",
-        )
-    )
-    hub = asyncio.create_task(server.serve())  # the hub comes up only after the report
-    try:
+    hub = Starlette(routes=[Route("/referrals", referrals, methods=["POST"])])
+    async with serve(hub, "127.0.0.1", port):  # the hub comes up only after the report
         await eventually(lambda: bool(received), what="the referral opened at intake")
-    finally:
-        server.should_exit = True
-        await hub
     ((auth, body),) = received
     assert auth == "Bearer intake-token"
     assert body["referral_id"] == rid

@@ -9,8 +9,15 @@ from typing import Any
 
 import pytest
 
-from connectors.sdk.adapters import CsvFolderAdapter, CsvFolderConfig, Problem, build_adapter
-from jigsaw.errors import ConfigError, TransientError
+from connectors.sdk.adapters import (
+    CsvFolderAdapter,
+    CsvFolderConfig,
+    SkippedRow,
+    SourceMisconfigured,
+    SourceUnavailable,
+    build_adapter,
+)
+from jigsaw.errors import ConfigError, FatalError, TransientError
 from jigsaw.lifecycle import ClosedError
 
 PUPILS = """pupil_id,forename,surname,dob,postcode,upn
@@ -106,7 +113,7 @@ async def test_a_bad_row_is_skipped_and_reported_without_its_values(folder: Path
         assert await adapter.candidates({"family_name": "Jones"}) == []
         assert adapter.problem_count == 1
         assert adapter.problems == [
-            Problem("pupils_2026-09.csv", 4, "dob", "not a date in the format %d/%m/%Y")
+            SkippedRow("pupils_2026-09.csv", 4, "dob", "not a date in the format %d/%m/%Y")
         ]
         assert not any(value in repr(adapter.problems) for value in ("P9", "Sam", "Jones", "31/02/2014"))
 
@@ -149,9 +156,9 @@ async def test_an_unreadable_file_is_set_aside_and_the_rest_still_served(folder:
     async with adapter_for(folder) as adapter:
         assert await attendance(adapter) == {"P1": "91.2", "P2": "97.0"}
         assert sorted(adapter.problems) == [
-            Problem("attendance_2026-10.csv", 2, "", "file not read: UnicodeDecodeError"),
-            Problem("pupils_2026-09.csv", 4, "dob", "not a date in the format %d/%m/%Y"),
-            Problem("pupils_2026-10.csv", 1, "pupil_id", "no such column in the header"),
+            SkippedRow("attendance_2026-10.csv", 2, "", "file not read: UnicodeDecodeError"),
+            SkippedRow("pupils_2026-09.csv", 4, "dob", "not a date in the format %d/%m/%Y"),
+            SkippedRow("pupils_2026-10.csv", 1, "pupil_id", "no such column in the header"),
         ]
 
 
@@ -190,3 +197,18 @@ async def test_lifecycle_stop_ends_the_poll_and_is_idempotent(folder: Path) -> N
         await adapter.refresh()
     with pytest.raises(ClosedError):
         await adapter.start()
+
+
+async def test_lookups_that_fail_say_whether_to_answer_retry_or_stop(folder: Path) -> None:
+    away = folder.with_name("unmounted")
+    async with adapter_for(folder) as adapter:
+        assert await adapter.records("attendance", ["P7"]) == [], "nobody in the files: nothing held"
+        with pytest.raises(SourceMisconfigured, match=f"CSV folder {folder}: no files for category") as fatal:
+            await adapter.records("exclusions", ["P1"])
+        assert isinstance(fatal.value, FatalError)
+        await asyncio.to_thread(folder.rename, away)
+        await adapter.refresh()
+        with pytest.raises(SourceUnavailable) as later:
+            await adapter.records("attendance", ["P1"])
+        assert later.value.retriable
+        assert not isinstance(later.value, FatalError)

@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,8 +19,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from connectors.sdk.adapters import PERSON_FIELDS, HttpSourceConfig, SourceAdapter, build_adapter
-from jigsaw.errors import ConfigError, TransientError
+from connectors.sdk.adapters import (
+    PERSON_FIELDS,
+    HttpSourceConfig,
+    NothingHeld,
+    SourceAdapter,
+    SourceMisconfigured,
+    SourceUnavailable,
+    build_adapter,
+)
+from jigsaw.errors import ConfigError, FatalError, TransientError
+from jigsaw.serving import free_port
 
 TOKEN = "s3cret-token"
 PATIENTS: list[dict[str, Any]] = [
@@ -61,6 +71,8 @@ def make_app(seen: Seen) -> Starlette:
 
     async def summary(request: Request) -> Response:
         ref = request.path_params["ref"]
+        if ref not in {p["patient_ref"] for p in PATIENTS}:
+            return JSONResponse({"error": "no such patient"}, status_code=404)
         return JSONResponse({"ref": ref, "alerts": ["child protection plan"] if ref == "G1" else []})
 
     async def flaky(request: Request) -> Response:
@@ -73,6 +85,13 @@ def make_app(seen: Seen) -> Starlette:
         await asyncio.sleep(0.5)
         return JSONResponse([])
 
+    async def nobody(request: Request) -> Response:
+        return JSONResponse({"error": "no such person"}, status_code=404)
+
+    async def strict(request: Request) -> Response:
+        # An API that does not know one of the query's parameters.
+        return JSONResponse({"error": "unknown parameter: family_name"}, status_code=400)
+
     return Starlette(
         routes=[
             Route("/api/patients", patients),
@@ -80,6 +99,8 @@ def make_app(seen: Seen) -> Starlette:
             Route("/api/gp/{ref}/summary", summary),
             Route("/api/flaky", flaky),
             Route("/api/slow", slow),
+            Route("/api/nobody", nobody),
+            Route("/api/strict", strict),
         ]
     )
 
@@ -134,13 +155,6 @@ def adapter_for(base_url: str, **overrides: Any) -> SourceAdapter:
     return build_adapter(HttpSourceConfig.model_validate({**doc, **overrides}))
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 async def test_candidates_send_the_hint_and_the_bearer_token(server: Server) -> None:
     async with adapter_for(server.base_url) as adapter:
         people = await adapter.candidates({"family_name": "Smith", "dob": date(2014, 3, 1), "nhs": None})
@@ -162,10 +176,38 @@ async def test_an_empty_hint_asks_the_api_nothing(server: Server) -> None:
     assert server.seen.queries == []
 
 
-async def test_a_rejected_token_is_a_config_error(server: Server) -> None:
-    async with adapter_for(server.base_url, token="wrong") as adapter:
-        with pytest.raises(ConfigError, match="HTTP 401"):
+async def test_a_rejected_token_is_retried_later_not_fatal(server: Server) -> None:
+    async with adapter_for(server.base_url, token="expired", retries=1) as adapter:
+        with pytest.raises(SourceUnavailable, match="HTTP 401") as caught:
             await adapter.candidates({"family_name": "Smith"})
+    assert not isinstance(caught.value, FatalError)
+    assert server.seen.authorization == ["Bearer expired"] * 2
+
+
+async def test_an_expired_token_is_renewed_from_token_file(server: Server, tmp_path: Path) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text("expired\n")
+    async with adapter_for(server.base_url, token=None, token_file=str(token_file), retries=1) as adapter:
+        with pytest.raises(SourceUnavailable, match="HTTP 401"):
+            await adapter.candidates({"family_name": "Smith"})
+        token_file.write_text(f"{TOKEN}\n")  # whatever renews the token rewrites the file
+        people = await adapter.candidates({"family_name": "Smith"})
+    assert [p["source_id"] for p in people] == ["G1", "G2"]
+    # Refused, the file is read again before the next try.
+    assert server.seen.authorization == ["Bearer expired"] * 3 + [f"Bearer {TOKEN}"]
+
+
+async def test_a_refusal_with_no_token_to_renew_is_fatal(server: Server) -> None:
+    async with adapter_for(server.base_url, token=None) as adapter:
+        with pytest.raises(SourceMisconfigured, match="HTTP 401, and no token is set"):
+            await adapter.candidates({"family_name": "Smith"})
+    assert len(server.seen.authorization) == 1, "not retried: nothing could change"
+
+
+async def test_an_unreadable_token_file_is_a_config_error_at_start(tmp_path: Path) -> None:
+    adapter = adapter_for("http://127.0.0.1:1", token=None, token_file=str(tmp_path / "none"))
+    with pytest.raises(ConfigError, match="token_file"):
+        await adapter.start()
 
 
 async def test_records_by_ids_query_keep_only_the_people_asked_about(server: Server) -> None:
@@ -197,16 +239,48 @@ async def test_503_beyond_the_retries_is_transient(server: Server) -> None:
     assert server.seen.flaky_calls == 2
 
 
-async def test_a_404_is_a_config_error(server: Server) -> None:
+async def test_a_404_for_a_person_is_nothing_held_for_that_person(server: Server) -> None:
     async with adapter_for(server.base_url) as adapter:
-        with pytest.raises(ConfigError, match="HTTP 404"):
-            await adapter.records("missing", ["G1"])
+        rows = await adapter.records("gp_summary", ["G1", "G9"])
+        assert await adapter.records("missing", ["G1"]) == []
+    assert rows == [{"ref": "G1", "alerts": ["child protection plan"], "source_id": "G1"}]
+
+
+async def test_a_404_from_the_persons_path_is_nothing_held(server: Server) -> None:
+    async with adapter_for(server.base_url, persons_path="/nobody") as adapter:
+        with pytest.raises(NothingHeld):
+            await adapter.candidates({"family_name": "Smith"})
+
+
+async def test_a_400_is_fatal_and_names_the_source_and_status_but_no_personal_data(server: Server) -> None:
+    async with adapter_for(server.base_url, persons_path="/strict") as adapter:
+        with pytest.raises(SourceMisconfigured) as caught:
+            await adapter.candidates({"family_name": "Smith", "dob": date(2014, 3, 1)})
+    assert isinstance(caught.value, FatalError)
+    message = str(caught.value)
+    assert f"HTTP source {server.base_url}" in message
+    assert "GET /strict returned HTTP 400" in message
+    assert "Smith" not in message
+    assert "2014" not in message
+    assert server.seen.queries == [], "not retried"
+
+
+async def test_503_and_timeouts_are_retried_later(server: Server) -> None:
+    async with adapter_for(server.base_url, persons_path="/flaky", retries=0) as adapter:
+        with pytest.raises(SourceUnavailable, match="HTTP 503"):
+            await adapter.candidates({"family_name": "Smith"})
+    async with adapter_for(server.base_url, persons_path="/slow", timeout_s=0.1, retries=0) as adapter:
+        with pytest.raises(SourceUnavailable, match="ReadTimeout") as caught:
+            await adapter.candidates({"family_name": "Smith"})
+    assert caught.value.retriable
+    assert not isinstance(caught.value, FatalError)
 
 
 async def test_an_unknown_category_is_a_config_error(server: Server) -> None:
     async with adapter_for(server.base_url) as adapter:
-        with pytest.raises(ConfigError, match="'police_incidents'"):
+        with pytest.raises(ConfigError, match="'police_incidents'") as caught:
             await adapter.records("police_incidents", ["G1"])
+    assert isinstance(caught.value, FatalError), "met while answering, it stops the connector"
 
 
 async def test_a_timeout_is_transient(server: Server) -> None:

@@ -7,9 +7,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
-from connectors.sdk.adapters import Problem, SqlSourceConfig, build_adapter
-from jigsaw.errors import ConfigError, TransientError
+from connectors.sdk.adapters import (
+    SkippedRow,
+    SourceMisconfigured,
+    SourceUnavailable,
+    SqlSourceConfig,
+    build_adapter,
+)
+from connectors.sdk.adapters.sql import _describe
+from jigsaw.errors import ConfigError, FatalError, TransientError
 from jigsaw.lifecycle import ClosedError
 
 SCHEMA = """
@@ -85,7 +93,7 @@ async def test_a_row_with_a_bad_date_is_skipped_and_reported_without_its_values(
     assert people == []
     assert adapter.problem_count == 1
     assert adapter.problems == [
-        Problem("persons_query", 1, "birth_date", "not a date in the format ISO 8601")
+        SkippedRow("persons_query", 1, "birth_date", "not a date in the format ISO 8601")
     ]
     assert "not known" not in repr(adapter.problems)
 
@@ -176,3 +184,30 @@ async def test_lifecycle_stop_is_idempotent_and_final(database: Path) -> None:
         await adapter.records("police_incidents", ["1"])
     with pytest.raises(ClosedError):
         await adapter.start()
+
+
+async def test_lookups_that_fail_say_whether_to_answer_retry_or_stop(database: Path) -> None:
+    queries = {
+        "police_incidents": INCIDENTS,
+        "typo": "SELECT * FROM incidnets WHERE nominal_id IN :source_ids",
+    }
+    async with build_adapter(config(f"sqlite:///{database}", category_queries=queries)) as adapter:
+        assert await adapter.records("police_incidents", ["99"]) == [], "an empty result: nothing held"
+        with pytest.raises(SourceMisconfigured) as fatal:
+            await adapter.records("typo", ["1"])
+    assert isinstance(fatal.value, FatalError)
+    assert str(fatal.value).startswith("SQL source sqlite:police records.sqlite: the 'typo' query failed")
+
+    async with build_adapter(config(f"sqlite:///{database}")) as adapter:
+        await asyncio.to_thread(database.unlink)
+        with pytest.raises(SourceUnavailable) as later:
+            await adapter.candidates({"family_name": "Smith", "dob": date(2014, 3, 1)})
+    assert later.value.retriable
+    assert not isinstance(later.value, FatalError)
+    assert "Smith" not in str(later.value)
+    assert "2014" not in str(later.value)
+
+
+def test_a_server_database_is_named_without_its_user_or_password() -> None:
+    url = sa.make_url("postgresql://jigsaw:hunter2@db.example:5432/police")
+    assert _describe(url) == "SQL source postgresql:db.example/police"
