@@ -132,11 +132,13 @@ def _write_run_file(stack: Stack, today: date, driver: Driver) -> None:
 
 def _show_hubs(console: Console, stack: Stack, subscribers: tuple[str, ...], referral_id: str) -> None:
     from apps.demo.run import curl_example
-    from apps.demo.stack import token
+    from apps.demo.stack import scopes, token
 
     console.print("\nThe hub APIs (one per subscriber; each token sees only its own subscriber's views):")
     for sub in subscribers:
-        console.print(f"  {sub:12} {stack.hub_url(sub)}/docs   token {token(sub)}")
+        console.print(
+            f"  {sub:12} {stack.hub_url(sub)}/docs   token {token(sub)}   scopes {','.join(scopes(sub))}"
+        )
     console.print(f"\n  {curl_example(stack, referral_id)}\n")
 
 

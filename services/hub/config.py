@@ -1,26 +1,55 @@
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from jigsaw.config import ConsumerSettings, KeystoreSettings, ServiceSettings
 
+Scope = Literal["read", "intake", "triage", "review", "consent"]
+SCOPES: tuple[Scope, ...] = ("read", "intake", "triage", "review", "consent")
+# The front door's scopes: what only the decision makers' subscriber may do (see docs/api.md).
+FRONT_DOOR_SCOPES: frozenset[Scope] = frozenset({"intake", "triage", "consent"})
+HASH_HOWTO = (
+    "python -c 'import hashlib,sys; print(hashlib.sha256(sys.argv[1].encode()).hexdigest())' TOKEN"
+    " (or services.hub.config.token_hash)"
+)
+
+
+def token_hash(token: str) -> str:
+    """What the config holds for a bearer token: its SHA-256, hex. A token is random, so no salt is needed."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
 
 class ApiToken(BaseModel):
-    """A hub system's bearer token and the subscriber whose views it may read."""
+    """A hub system's bearer token, held only as its hash: whose views it reads, what it may do, and the
+    person or system recorded as the actor of what it posts (the key it is configured under if unnamed)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    subscriber: str
-    token: SecretStr
+    subscriber: str = Field(min_length=1)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the token, lowercase hex")
+    scopes: frozenset[Scope] = frozenset({"read"})
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_plaintext(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "token" in data:
+            # Said plainly rather than as "extra field": someone has pasted the secret itself into config.
+            raise ValueError(f"a plaintext token is configured; configure its sha256 instead: {HASH_HOWTO}")
+        return data
 
 
 class HubSettings(ServiceSettings):
     """``JIGSAW_HUB__*``, nested with ``__``.
 
-    Tokens are JSON: ``JIGSAW_HUB__API_TOKENS='{"case-system": {"subscriber": "csc-mash", "token": "..."}}'``.
+    Tokens are JSON, each held as its SHA-256 (see docs/api.md):
+    ``JIGSAW_HUB__API_TOKENS='{"case-system": {"subscriber": "csc-mash", "sha256": "…",
+    "scopes": ["read", "intake", "triage"], "name": "CSC case system"}}'``.
     """
 
     model_config = SettingsConfigDict(
@@ -35,6 +64,10 @@ class HubSettings(ServiceSettings):
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8080, ge=0, le=65535)
     api_tokens: dict[str, ApiToken] = Field(default_factory=dict)
+    # The subscriber whose tokens may open, rate, assign and decide; unset, the roster's first subscriber.
+    front_door: str | None = None
+    api_max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    api_max_streams_per_token: int = Field(default=4, ge=1, le=1000)
     timescales_h: dict[str, float] = Field(default_factory=lambda: {"RED": 4.0, "AMBER": 24.0, "GREEN": 72.0})
     partitions: int = Field(default=3, ge=1)
 

@@ -47,6 +47,16 @@ class HubMetrics:
             buckets=(600, 3600, 4 * 3600, 24 * 3600, 72 * 3600, 7 * 86400),
             registry=registry,
         )
+        # Labels stay bounded: the route is the matched template (or "other"), never the requested path.
+        self._refusals = Counter(
+            "jigsaw_hub_api_refusals",
+            "API requests refused, by route template and status.",
+            ["subscriber", "route", "status"],
+            registry=registry,
+        )
+
+    def refused(self, route: str, status: int) -> None:
+        self._refusals.labels(self.subscriber, route, str(status)).inc()
 
     def assembled(self, latency_us: int) -> None:
         self._latency.labels(self.subscriber).observe(max(latency_us, 0) / 1e6)

@@ -92,3 +92,45 @@ def current_rag(conn: sqlite3.Connection, referral_id: str) -> str | None:
     """The case's RAG rating now, if the case exists (a RAG change records what it changed from)."""
     row = conn.execute("SELECT rag FROM cases WHERE referral_id = ?", (referral_id,)).fetchone()
     return row[0] if row else None
+
+
+def referral_known(conn: sqlite3.Connection, referral_id: str) -> bool:
+    """Whether this hub has heard of the referral at all: a view of it, or an enquiry about it (every hub
+    reads the enquiries, which name the referral, whether or not anything was released to it)."""
+    row = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM cases WHERE referral_id = :r)"
+        " OR EXISTS (SELECT 1 FROM referral_meta WHERE referral_id = :r)"
+        " OR EXISTS (SELECT 1 FROM enquiries WHERE referral_id = :r)",
+        {"r": referral_id},
+    ).fetchone()
+    return bool(row[0])
+
+
+def referral_opened(conn: sqlite3.Connection, referral_id: str) -> bool:
+    """Whether the referral itself was opened: its metadata released here, or its enquiries sent. A case
+    view alone is not that: an agency's unsolicited report may come before the referral it starts."""
+    row = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM referral_meta WHERE referral_id = :r)"
+        " OR EXISTS (SELECT 1 FROM enquiries WHERE referral_id = :r)",
+        {"r": referral_id},
+    ).fetchone()
+    return bool(row[0])
+
+
+def has_case(conn: sqlite3.Connection, referral_id: str) -> bool:
+    """Whether anything of the referral was released to this hub's subscriber, which the broker does only
+    for a subscriber assigned to it."""
+    row = conn.execute("SELECT 1 FROM cases WHERE referral_id = ?", (referral_id,)).fetchone()
+    return row is not None
+
+
+def held_for_review(
+    conn: sqlite3.Connection, referral_id: str, msg_id: str, category: str, subject_ref: str
+) -> bool:
+    """Whether that section of that message is held here for REVIEW (any subject, if none is named)."""
+    row = conn.execute(
+        "SELECT 1 FROM sections WHERE referral_id = :r AND source_msg_id = :m AND category = :c"
+        " AND (:s = '' OR subject_ref = :s) AND status = 'REVIEW' LIMIT 1",
+        {"r": referral_id, "m": msg_id, "c": category, "s": subject_ref},
+    ).fetchone()
+    return row is not None

@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
 from devkit.testkit.broker import Rig, write_keys
 from jigsaw.bus.reader import read_to_end
@@ -24,7 +23,7 @@ from jigsaw.wire.codec import SchemaRegistry
 from jigsaw.wire.envelope import SectionInput
 from jigsaw.wire.framing import now_micros
 from services.hub.app import rebuild, run
-from services.hub.config import ApiToken, HubSettings
+from services.hub.config import SCOPES, ApiToken, HubSettings, token_hash
 from services.hub.view import render
 from tests.integration.kafkautil import eventually
 
@@ -45,8 +44,16 @@ def _hub_settings(rig: Rig, tmp: Path) -> HubSettings:
         partitions=2,
         consumer=ConsumerSettings(group_id=f"{rig.topics.prefix}-hub", retry_backoff_s=0.05),
         api_tokens={
-            "case-system": ApiToken(subscriber="csc-mash", token=SecretStr("csc-token")),
-            "police-system": ApiToken(subscriber="police-mash", token=SecretStr("police-token")),
+            "case-system": ApiToken(
+                subscriber="csc-mash",
+                sha256=token_hash("csc-token"),
+                scopes=frozenset(SCOPES),
+                name="mash-manager",
+            ),
+            "dashboard": ApiToken(subscriber="csc-mash", sha256=token_hash("dashboard-token")),
+            "police-system": ApiToken(
+                subscriber="police-mash", sha256=token_hash("police-token"), scopes=frozenset(SCOPES)
+            ),
         },
         timescales_h={"RED": 0.001, "AMBER": 24, "GREEN": 72},
     )
@@ -168,6 +175,7 @@ async def test_referral_to_case_view_through_kafka_broker_and_hub(rig: Rig, tmp_
         assert opened.status_code == 201, opened.text
         rid = opened.json()["referral_id"]
         enquiries = {e["agency"]: e for e in opened.json()["enquiries"]}
+        await _refusals(api, rid)
 
         # The enquiries reach the agencies, each sealed to the one agency it addresses.
         sent = [r for r in await read_to_end(rig.kafka, rig.topics.enquiries) if r.key == rid.encode()]
@@ -256,6 +264,8 @@ async def test_referral_to_case_view_through_kafka_broker_and_hub(rig: Rig, tmp_
             return (r.json()["decision"] or {}).get("outcome") == "STRATEGY_DISCUSSION_S47"
 
         await eventually(decided_in_view, what="the decision in the view")
+        decision = (await api.get(f"/cases/{rid}", headers=CSC)).json()["decision"]
+        assert decision["decided_by"] == "mash-manager", "the token's name, not the body's decided_by"
         await rig.settle()
     finally:
         await api.aclose()
@@ -270,6 +280,22 @@ async def test_referral_to_case_view_through_kafka_broker_and_hub(rig: Rig, tmp_
     rebuilt = tmp_path / "rebuilt.sqlite"
     assert await rebuild(settings, rebuilt) > 0
     assert _render(rebuilt, rid, at) == live, "a rebuild gives the identical view"
+
+
+async def _refusals(api: httpx.AsyncClient, rid: str) -> None:
+    """Through the real hub: a read-only token cannot write, an id is opened once, a write needs a
+    referral that exists, and a body over the limit is refused before it is parsed."""
+    nfa = {"outcome": "NO_FURTHER_ACTION", "reason": "r"}
+    dashboard = {"Authorization": "Bearer dashboard-token"}
+    assert (await api.get(f"/cases/{rid}", headers=dashboard)).status_code in (200, 404)
+    assert (await api.post(f"/cases/{rid}/decision", json=nfa, headers=dashboard)).status_code == 403
+    again = await api.post("/referrals", json={**REFERRAL, "referral_id": rid}, headers=CSC)
+    assert again.status_code == 409, again.text
+    nowhere = await api.post(f"/cases/R-{'0' * 32}/decision", json=nfa, headers=CSC)
+    assert nowhere.status_code == 404, nowhere.text
+    big = await api.post("/referrals", json={**REFERRAL, "summary": "x" * 100_000}, headers=CSC)
+    assert big.status_code == 413
+    assert big.headers["content-type"] == "application/problem+json"
 
 
 def _render(path: Path, rid: str, at: int) -> dict[str, Any] | None:

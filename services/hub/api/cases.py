@@ -5,15 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 
 from jigsaw.wire.framing import micros, now_micros
 from services.hub import query
-from services.hub.api.deps import Db, Hub
-from services.hub.api.models import CaseSummary, Outcome, Rag
+from services.hub.api.deps import Db, Hub, scoped
+from services.hub.api.models import CaseSummary, Outcome, Rag, ReferralPath
 from services.hub.view import iso, render
 
-router = APIRouter()
+# Every read needs the read scope; a path id is checked against the id pattern before the store sees it.
+router = APIRouter(dependencies=[Depends(scoped("read"))])
 _ISO = (
     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
     r"([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})?)?$"
@@ -61,11 +62,11 @@ async def list_cases(
 
 
 @router.get("/cases/{referral_id}")
-async def get_case(hub: Hub, referral_id: str) -> dict[str, Any]:
+async def get_case(hub: Hub, referral_id: ReferralPath) -> dict[str, Any]:
     return _view(hub, referral_id)
 
 
 @router.get("/cases/{referral_id}/timeline")
-async def get_timeline(hub: Hub, referral_id: str) -> list[dict[str, Any]]:
+async def get_timeline(hub: Hub, referral_id: ReferralPath) -> list[dict[str, Any]]:
     timeline: list[dict[str, Any]] = _view(hub, referral_id)["timeline"]
     return timeline

@@ -1,18 +1,26 @@
 """What the routes share, as FastAPI dependencies over the one ``HubState`` kept on ``app.state``: the
-caller's authorisation, the case store's read connection, the intake, and the fan-out of case updates."""
+caller's token and scopes, the case store's read connection, the intake, and the fan-out of case updates."""
 
 from __future__ import annotations
 
 import asyncio
-import secrets
+import re
 import sqlite3
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
 
+from services.hub.config import FRONT_DOOR_SCOPES, Scope, token_hash
 from services.hub.intake import Intake
+from services.hub.metrics import HubMetrics
+
+# RFC 6750's b64token, bounded: anything else in the header is malformed, and a 401 rather than a 500.
+_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]{1,512}=*")
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+_REMEMBERED = 100_000
 
 
 class Broadcast:
@@ -38,14 +46,44 @@ class Broadcast:
 
 
 @dataclass(frozen=True)
+class Caller:
+    """Who a request's token says it is: the subscriber it reads for, what it may do, and the actor that is
+    recorded on what it posts. ``key`` is the token's hash, which identifies it without holding it."""
+
+    key: str
+    subscriber: str
+    actor: str
+    scopes: frozenset[Scope]
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_body_bytes: int = 64 * 1024
+    max_streams_per_token: int = 4
+
+
+@dataclass(frozen=True)
 class HubState:
-    """One subscriber's hub as its API sees it. ``tokens`` maps each bearer token to its subscriber."""
+    """One subscriber's hub as its API sees it. ``tokens`` maps each token's SHA-256 to its caller;
+    ``subscribers`` is the deployment's roster, of whom ``front_door`` may open and decide referrals."""
 
     subscriber: str
-    tokens: Mapping[str, str]
+    tokens: Mapping[str, Caller]
     db: sqlite3.Connection
     intake: Intake | None
     broadcast: Broadcast
+    subscribers: Sequence[str]
+    front_door: str
+    limits: Limits = Limits()
+    metrics: HubMetrics | None = None
+    # Referrals this API opened, which the case store learns of only once the consumer reads them back.
+    opened: OrderedDict[str, None] = field(default_factory=OrderedDict)
+    streams: dict[str, int] = field(default_factory=dict)
+
+    def remember(self, referral_id: str) -> None:
+        self.opened[referral_id] = None
+        while len(self.opened) > _REMEMBERED:
+            self.opened.popitem(last=False)
 
 
 def hub_state(request: Request) -> HubState:
@@ -56,17 +94,32 @@ def hub_state(request: Request) -> HubState:
 Hub = Annotated[HubState, Depends(hub_state)]
 
 
-def caller(hub: Hub, authorization: Annotated[str | None, Header()] = None) -> str:
-    """The subscriber whose token the request carries, who must be the one this hub serves."""
+def caller(hub: Hub, authorization: Annotated[str | None, Header()] = None) -> Caller:
+    """The caller whose token the request carries, which must be one for the subscriber this hub serves."""
     scheme, _, token = (authorization or "").partition(" ")
-    # Compared as bytes: compare_digest refuses a str with non-ASCII characters, which a header may hold.
-    given = token.encode()
-    owner = next((s for t, s in hub.tokens.items() if secrets.compare_digest(t.encode(), given)), None)
-    if scheme.lower() != "bearer" or owner is None:
-        raise HTTPException(401, "a valid bearer token is required")
-    if owner != hub.subscriber:
+    if scheme.lower() != "bearer" or not _TOKEN.fullmatch(token):
+        raise HTTPException(401, "a bearer token is required (Authorization: Bearer <token>)", _CHALLENGE)
+    # A dict lookup by hash: the hash of a guess says nothing about how near it is to a real token.
+    who = hub.tokens.get(token_hash(token))
+    if who is None:
+        raise HTTPException(401, "the bearer token is not one this hub knows", _CHALLENGE)
+    if who.subscriber != hub.subscriber:
         raise HTTPException(403, "this token belongs to another subscriber")
-    return owner
+    return who
+
+
+def scoped(scope: Scope) -> Callable[[HubState, Caller], Caller]:
+    """A dependency admitting only a caller whose token has ``scope``; the front door's scopes also need
+    this hub to be the front door's, whatever a token for another subscriber was configured with."""
+
+    def check(hub: Hub, who: Annotated[Caller, Depends(caller)]) -> Caller:
+        if scope not in who.scopes:
+            raise HTTPException(403, f"this token does not have the {scope!r} scope")
+        if scope in FRONT_DOOR_SCOPES and hub.subscriber != hub.front_door:
+            raise HTTPException(403, f"only the front door ({hub.front_door}) may use the {scope!r} scope")
+        return who
+
+    return check
 
 
 def reader(hub: Hub) -> sqlite3.Connection:
@@ -81,3 +134,8 @@ def need_intake(hub: Hub) -> Intake:
 
 Db = Annotated[sqlite3.Connection, Depends(reader)]
 IntakeDep = Annotated[Intake, Depends(need_intake)]
+Reader = Annotated[Caller, Depends(scoped("read"))]
+Opener = Annotated[Caller, Depends(scoped("intake"))]
+Triager = Annotated[Caller, Depends(scoped("triage"))]
+Reviewer = Annotated[Caller, Depends(scoped("review"))]
+Consenter = Annotated[Caller, Depends(scoped("consent"))]

@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
+from fastapi import Path
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    model_validator,
+)
 
 Rag = Literal["RED", "AMBER", "GREEN"]
 Outcome = Literal[
@@ -21,9 +30,26 @@ def _only_text(value: Any) -> Any:
     return value
 
 
+def _unique(values: list[Any]) -> list[Any]:
+    # Each entry of these lists becomes a message (an enquiry, an assignment): a repeat is a mistake or a
+    # flood, and is refused rather than quietly merged.
+    seen = [v for i, v in enumerate(values) if v in values[:i]]
+    if seen:
+        raise ValueError(f"listed more than once: {seen[0]!r}")
+    return values
+
+
 IsoDate = Annotated[date, BeforeValidator(_only_text)]
+REFERRAL_ID = r"^R-[0-9a-f]{32}$"  # jigsaw.ids.new_referral_id
+MSG_ID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"  # a UUID: jigsaw.ids
+ReferralPath = Annotated[str, Path(pattern=REFERRAL_ID, description="R- and 32 hex digits")]
+_Unique = AfterValidator(_unique)
+_UNIQUE = {"uniqueItems": True}
 _Text = Annotated[str, Field(min_length=1, max_length=2000)]
 _Name = Annotated[str, Field(min_length=1, max_length=100)]
+# Who did it is the token's named person or system (docs/api.md): a value given here is not recorded.
+_Actor = Annotated[_Name | None, Field(description="ignored: the token's name is recorded as the actor")]
+_Short = Annotated[str, Field(max_length=100)]
 # Which agency types exist is the deployment's roster, known only at run time: a request naming one that
 # is not on it is refused when it arrives (see api.writes), so the document says only what one looks like.
 AgencyType = Annotated[
@@ -52,8 +78,8 @@ class Referrer(BaseModel):
     name: _Name
     relationship_to_child: _Name
     is_professional: StrictBool
-    organisation: str | None = None
-    phone: str | None = None
+    organisation: _Short | None = None
+    phone: Annotated[str, Field(max_length=32)] | None = None
     wishes_anonymity: StrictBool = False
 
 
@@ -76,7 +102,8 @@ class ReferralIn(BaseModel):
                 "OTHER",
             ]
         ],
-        Field(min_length=1),
+        Field(min_length=1, max_length=11, json_schema_extra=_UNIQUE),
+        _Unique,
     ]
     source_type: Literal[
         "POLICE",
@@ -94,21 +121,32 @@ class ReferralIn(BaseModel):
     rag: Rag | Literal["UNKNOWN"] = "UNKNOWN"
     summary: _Text
     referrer: Referrer | None = None
-    referral_id: Annotated[str, Field(pattern=r"^R-[0-9a-f]{32}$")] | None = None
-    agencies: list[AgencyType] | None = None
+    referral_id: Annotated[str, Field(pattern=REFERRAL_ID)] | None = None
+    # At most the roster's agency types, each once; which they are is checked on arrival (api.writes).
+    agencies: (
+        Annotated[list[AgencyType], Field(min_length=1, max_length=32, json_schema_extra=_UNIQUE), _Unique]
+        | None
+    ) = None
+
+    @model_validator(mode="after")
+    def _subjects_once(self) -> ReferralIn:
+        _unique([s.subject_ref for s in self.subjects])
+        return self
 
 
 class RagIn(BaseModel):
     model_config = _STRICT
     rag: Rag
     reason: _Text
-    decided_by: _Name
+    decided_by: _Actor = None
 
 
 class AssignIn(BaseModel):
     model_config = _STRICT
-    subscribers: Annotated[list[_Name], Field(min_length=1)]
-    assigned_by: _Name
+    subscribers: Annotated[
+        list[_Name], Field(min_length=1, max_length=32, json_schema_extra=_UNIQUE), _Unique
+    ]
+    assigned_by: _Actor = None
 
 
 class Feedback(BaseModel):
@@ -121,7 +159,7 @@ class DecisionIn(BaseModel):
     model_config = _STRICT
     outcome: Outcome
     reason: _Text
-    decided_by: _Name
+    decided_by: _Actor = None
     referrer_feedback: Feedback | None = None
 
 
@@ -136,21 +174,21 @@ class ConsentIn(BaseModel):
     ]
     scope: Literal["DATA_SHARING", "EARLY_HELP_SERVICE"] = "EARLY_HELP_SERVICE"
     family_informed: StrictBool | None = None
-    not_informed_reason: str | None = None
-    decided_by: str | None = None
-    reason: str | None = None
+    not_informed_reason: _Text | None = None
+    decided_by: _Actor = None
+    reason: _Text | None = None
 
 
 class ReviewIn(BaseModel):
     """A reviewer's decision on an uncertain subject match held for REVIEW (see the case's withheld list)."""
 
     model_config = _STRICT
-    source_msg_id: Annotated[str, Field(min_length=1, max_length=64)]
-    category: _Name
-    subject_ref: Annotated[str, Field(max_length=8)] = ""
+    source_msg_id: Annotated[str, Field(pattern=MSG_ID)]
+    category: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+    subject_ref: Annotated[str, Field(pattern=r"^(S[0-9]{1,3})?$")] = ""
     approved: StrictBool
     reason: _Text
-    decided_by: _Name
+    decided_by: _Actor = None
 
 
 class Published(BaseModel):

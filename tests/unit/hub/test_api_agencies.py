@@ -8,7 +8,9 @@ from typing import Any
 
 import httpx
 
+from services.hub import store as hub_store
 from services.hub.api import Broadcast, create_app
+from services.hub.config import ApiToken, token_hash
 
 TOKEN = {"Authorization": "Bearer t"}
 REFERRAL: dict[str, Any] = {
@@ -31,7 +33,16 @@ class Intake:
 
 async def _refer(intake: Intake, agencies: list[str]) -> httpx.Response:
     db = sqlite3.connect(":memory:")
-    app = create_app(subscriber="s", tokens={"t": "s"}, db=db, intake=intake, broadcast=Broadcast())  # type: ignore[arg-type]
+    db.executescript(hub_store.SCHEMA)
+    tokens = {"mash": ApiToken(subscriber="s", sha256=token_hash("t"), scopes=frozenset({"intake"}))}
+    app = create_app(
+        subscriber="s",
+        tokens=tokens,
+        db=db,
+        intake=intake,  # type: ignore[arg-type]
+        broadcast=Broadcast(),
+        subscribers=["s"],
+    )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://hub") as client:
         response = await client.post("/referrals", json={**REFERRAL, "agencies": agencies}, headers=TOKEN)
     db.close()

@@ -16,8 +16,10 @@ from jigsaw.bus.store import Store
 from jigsaw.wire.framing import now_micros
 from services.hub import store as hub_store
 from services.hub.api import Broadcast, create_app
+from services.hub.config import SCOPES, ApiToken, token_hash
 
 TOKEN = {"Authorization": "Bearer test-token"}
+RID = "R-11111111111111111111111111111111"
 
 
 class RecordingIntake:
@@ -34,7 +36,7 @@ class RecordingIntake:
 
     async def open_referral(self, **kwargs: Any) -> tuple[str, list[dict[str, Any]]]:
         self.calls.append(("open_referral", kwargs))
-        return "R-test", [
+        return "R-eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee", [
             {"enquiry_id": "E-1", "agency": "police", "categories": ["identity"], "deadline_us": 1}
         ]
 
@@ -61,7 +63,7 @@ def _store() -> sqlite3.Connection:
     with s.transaction() as tx:
         hub_store.put_referral(
             tx,
-            "R-1",
+            RID,
             {
                 "source_type": "SCHOOL",
                 "concerns": ["NEGLECT"],
@@ -72,7 +74,7 @@ def _store() -> sqlite3.Connection:
         )
         hub_store.put_section(
             tx,
-            "R-1",
+            RID,
             "m-1",
             "education",
             now_micros(),
@@ -83,7 +85,7 @@ def _store() -> sqlite3.Connection:
             None,
             None,
         )
-        hub_store.touch_case(tx, "R-1")
+        hub_store.touch_case(tx, RID)
     s.close()
     return sqlite3.connect(path, check_same_thread=False)
 
@@ -91,10 +93,15 @@ def _store() -> sqlite3.Connection:
 INTAKE = RecordingIntake()
 APP = create_app(
     subscriber="csc-mash",
-    tokens={"test-token": "csc-mash"},
+    tokens={
+        "case-system": ApiToken(
+            subscriber="csc-mash", sha256=token_hash("test-token"), scopes=frozenset(SCOPES)
+        )
+    },
     db=_store(),
     intake=INTAKE,  # type: ignore[arg-type]
     broadcast=Broadcast(),
+    subscribers=["csc-mash", "police-mash"],
 )
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP).exclude(path="/cases/stream")
 
