@@ -19,13 +19,16 @@ error rejects a record.
     │   │   └── PayloadInvalid          PAYLOAD_INVALID
     │   ├── IntegrityError
     │   │   ├── BadSignature            BAD_SIGNATURE
+    │   │   │   └── ForgedWithheld      BAD_SIGNATURE
     │   │   ├── CiphertextCorrupt       INTEGRITY
     │   │   ├── ContextMismatch         CONTEXT_MISMATCH
     │   │   ├── DuplicateSection        DUPLICATE_SECTION
     │   │   └── KeyMismatch             KEY_MISMATCH
-    │   ├── KeyError_
+    │   ├── KeyRejected
     │   │   ├── UnknownSender           UNKNOWN_SENDER
     │   │   ├── RevokedKey              REVOKED_KEY
+    │   │   ├── KeyNotValid             REVOKED_KEY
+    │   │   │   └── FutureDated         REVOKED_KEY
     │   │   ├── NotARecipient           NOT_A_RECIPIENT
     │   │   └── WrongEpoch              WRONG_EPOCH
     │   ├── Replay                      REPLAY
@@ -127,6 +130,12 @@ class BadSignature(IntegrityError):
     reason = DeadLetterReason.BAD_SIGNATURE
 
 
+class ForgedWithheld(BadSignature):
+    """A withheld notice that no valid broker release stamp covers: only the broker may withhold a section,
+    so one in a message an agency signed, or in a release beside its ciphertext, was put there by someone
+    else. (Reuses BAD_SIGNATURE: a reason code of its own needs a new DeadLetter schema version.)"""
+
+
 class CiphertextCorrupt(IntegrityError):
     reason = DeadLetterReason.INTEGRITY
 
@@ -143,25 +152,36 @@ class KeyMismatch(IntegrityError):
     reason = DeadLetterReason.KEY_MISMATCH
 
 
-class KeyError_(RejectedInput):
+class KeyRejected(RejectedInput):
     """A key needed to verify or open a record is missing, revoked or not ours."""
 
     reason = DeadLetterReason.NOT_A_RECIPIENT
 
 
-class UnknownSender(KeyError_):
+class UnknownSender(KeyRejected):
     reason = DeadLetterReason.UNKNOWN_SENDER
 
 
-class RevokedKey(KeyError_):
+class RevokedKey(KeyRejected):
     reason = DeadLetterReason.REVOKED_KEY
 
 
-class NotARecipient(KeyError_):
+class KeyNotValid(KeyRejected):
+    """The key is outside its validity period (``not_before`` to ``not_after``) when it is judged."""
+
+    reason = DeadLetterReason.REVOKED_KEY
+
+
+class FutureDated(KeyNotValid):
+    """Created further ahead of the receiver's clock than the allowed skew: no key can be judged valid at a
+    time the receiver's view of the key directory has not reached."""
+
+
+class NotARecipient(KeyRejected):
     reason = DeadLetterReason.NOT_A_RECIPIENT
 
 
-class WrongEpoch(KeyError_):
+class WrongEpoch(KeyRejected):
     reason = DeadLetterReason.WRONG_EPOCH
 
 

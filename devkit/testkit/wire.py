@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -28,21 +29,39 @@ class World:
     keys: dict[str, ParticipantKeys] = field(default_factory=dict)
     records: list[tuple[bytes, bytes]] = field(default_factory=list)
 
-    def publish(self, pid: str, *, revoked: bool = False, reason: str | None = None) -> None:
+    def publish(
+        self,
+        pid: str,
+        *,
+        revoked: bool = False,
+        reason: str | None = None,
+        epochs: Iterable[int] | None = None,
+        not_after: int | None = None,
+    ) -> None:
+        """Issue and apply a record for each of ``epochs`` of ``pid``'s keys (default: every epoch)."""
         keys = self.keys[pid]
-        for gen in keys.generations.values():
+        for epoch in sorted(keys.generations) if epochs is None else epochs:
             record = issue_key_record(
                 self.registry,
                 self.root,
-                gen.public_record(),
+                keys.generations[epoch].public_record(),
                 participant_id=pid,
                 role=keys.role,
                 agency=keys.agency,
                 revoked=revoked,
                 revocation_reason=reason,
+                not_after=not_after,
             )
             self.records.append(record)
             self.directory.apply(record[1])
+
+    def rotate(self, pid: str, reason: str | None = "SUPERSEDED") -> None:
+        """A routine rotation: a new epoch published, the older ones revoked (unless ``reason`` is None)."""
+        old = sorted(self.keys[pid].generations)
+        new = self.keys[pid].rotate()
+        self.publish(pid, epochs=[new.epoch])
+        if reason is not None:
+            self.publish(pid, revoked=True, reason=reason, epochs=old)
 
     def add(self, pid: str, role: str, agency: str | None = None, publish: bool = True) -> Envelopes:
         self.keys[pid] = ParticipantKeys.generate(pid, role, agency)

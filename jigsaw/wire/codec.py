@@ -146,9 +146,24 @@ class SchemaRegistry:
             raise BadMagic("record does not start with the Avro single-object marker C3 01")
         return self.by_fingerprint(bytes(data[2:HEADER_LEN])), memoryview(data)[HEADER_LEN:]
 
-    def decode(self, data: bytes, reader: SchemaVersion | str) -> dict[str, Any]:
+    def decode(self, data: bytes, reader: SchemaVersion | str, *, canonical: bool = False) -> dict[str, Any]:
+        """``canonical``: refuse bytes that are not exactly how this codec writes the value they decode to.
+
+        fastavro reads a negative enum or union index as Python indexes a list, from the end, so changing
+        such a byte can leave the value, and every signature over it, the same. A signed record whose
+        bytes may differ without its meaning differing defeats exact-copy duplicate detection and lets a
+        changed record pass as unchanged; written by this codec (one block per array), every value has
+        one encoding.
+        """
         writer, body = self.split(data)
-        return self.decode_body(body, writer, reader)
+        if not canonical:
+            return self.decode_body(body, writer, reader)
+        record = self.decode_body(body, writer, writer)
+        if self.encode_body(writer, record) != body:
+            raise PayloadInvalid(f"{writer} record is not in its canonical encoding")
+        if isinstance(reader, str):
+            reader = self.latest(reader)
+        return record if reader is writer else self.decode_body(body, writer, reader)
 
     def decode_body(
         self, body: bytes | memoryview, writer: SchemaVersion, reader: SchemaVersion | str

@@ -3,25 +3,41 @@
 Records travel on the compacted ``jigsaw.keys.v1`` topic, keyed ``<participant>/<epoch>`` so compaction
 keeps every epoch (old messages must stay verifiable); a revocation is keyed
 ``<participant>/<epoch>/revoked/<reason>``, so compaction keeps it beside the key it revokes.
-Revocation takes effect for messages created at or after ``revoked_at``; a key revoked as compromised is
-refused for every message, since whoever holds it can backdate ``created_at``.
+A key is judged at the time a message names (its ``created_at``), against the directory's own times,
+which the admin root signed: the key's validity period (``not_before`` to ``not_after``) and ``revoked_at``.
+Only a clearly benign revocation (superseded, cessation of operation, affiliation changed) is judged by
+time, so messages created before it stay valid and a rebuild still reads them. Any other reason (a
+compromise, UNSPECIFIED, a reason added later and read as UNSPECIFIED) refuses every message, since
+whoever holds the key can backdate ``created_at``. And since ``created_at`` is the sender's to choose, a
+time further ahead of the receiver's own clock than ``max_clock_skew_us`` is refused outright.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from jigsaw.errors import BadSignature, PayloadInvalid, RevokedKey, UnknownSender
+from jigsaw.errors import (
+    BadSignature,
+    FutureDated,
+    KeyNotValid,
+    PayloadInvalid,
+    RevokedKey,
+    UnknownSender,
+)
 from jigsaw.wire.codec import SchemaRegistry, SchemaVersion
 from jigsaw.wire.framing import frame, micros, now_micros
 from jigsaw.wire.keys import KeyGeneration, ParticipantKeys, kid, load_ed25519, load_x25519, unb64
 
 KEY_RECORD = "jigsaw.body.KeyRecord"
 _DOMAIN = b"jigsaw-keyrecord-v1"
+# Reasons that say the private key is still safe with its holder; only these are judged by time.
+BENIGN_REVOCATIONS = frozenset({"SUPERSEDED", "CESSATION_OF_OPERATION", "AFFILIATION_CHANGED"})
+DEFAULT_MAX_CLOCK_SKEW_US = 5 * 60 * 1_000_000
 
 
 @dataclass(frozen=True)
@@ -36,11 +52,21 @@ class PublishedKey:
     kex_public: Any  # X25519PublicKey
     revoked_at: int | None
     compromised: bool
+    not_before: int = 0
+    not_after: int | None = None
 
-    def usable_at(self, at: int) -> bool:
+    def refusal(self, earliest: int, latest: int) -> RevokedKey | KeyNotValid | None:
+        """Why this key cannot have been used at any time in [earliest, latest], or None if it can."""
+        what = f"{self.participant_id}'s key of epoch {self.epoch}"
         if self.compromised:
-            return False
-        return self.revoked_at is None or at < self.revoked_at
+            return RevokedKey(f"{what} is revoked for a reason that may mean compromise")
+        if self.revoked_at is not None and earliest >= self.revoked_at:
+            return RevokedKey(f"{what} was revoked before the message was created")
+        if self.not_after is not None and earliest >= self.not_after:
+            return KeyNotValid(f"{what} expired before the message was created")
+        if latest < self.not_before:
+            return KeyNotValid(f"{what} was not yet valid when the message was created")
+        return None
 
 
 def directory_key(participant_id: str, epoch: int) -> bytes:
@@ -62,6 +88,7 @@ def issue_key_record(
     agency: str | None,
     revoked: bool = False,
     revocation_reason: str | None = None,
+    not_after: int | None = None,
 ) -> tuple[bytes, bytes]:
     """A signed KeyRecord for one public-key generation (``Keystore.public`` form): (kafka key, value)."""
     schema = registry.latest(KEY_RECORD)
@@ -77,7 +104,7 @@ def issue_key_record(
         "kex_public": unb64(keys["kex_public"]),
         "epoch": int(keys["epoch"]),
         "not_before": int(keys["created_at"]),
-        "not_after": None,
+        "not_after": not_after,
         "revoked": revoked,
         "revoked_at": now if revoked else None,
         "revocation_reason": revocation_reason if revoked else None,
@@ -98,9 +125,18 @@ def issue_key_record(
 class KeyDirectory:
     """Verified public keys by participant and key id. ``version`` changes whenever a record is applied."""
 
-    def __init__(self, registry: SchemaRegistry, root_public: Ed25519PublicKey) -> None:
+    def __init__(
+        self,
+        registry: SchemaRegistry,
+        root_public: Ed25519PublicKey,
+        *,
+        max_clock_skew_us: int = DEFAULT_MAX_CLOCK_SKEW_US,
+        clock: Callable[[], int] = now_micros,
+    ) -> None:
         self._registry = registry
         self._root = root_public
+        self.max_clock_skew_us = max_clock_skew_us
+        self._clock = clock
         self.root_kid = kid("ed25519", root_public.public_bytes_raw())
         self._by_sign: dict[tuple[str, str], PublishedKey] = {}
         self._by_kex: dict[tuple[str, str], PublishedKey] = {}
@@ -109,10 +145,10 @@ class KeyDirectory:
 
     def apply(self, value: bytes) -> PublishedKey:
         """Verify a KeyRecord against the root key and take it in. Raises a typed error otherwise."""
-        writer, body = self._registry.split(value)
+        writer, _ = self._registry.split(value)
         if writer.fullname != KEY_RECORD:
             raise PayloadInvalid(f"expected a key record, got {writer}")
-        record = self._registry.decode_body(body, writer, writer)
+        record = self._registry.decode(value, writer, canonical=True)
         if record["issuer_kid"] != self.root_kid:
             raise UnknownSender(f"key record signed by {record['issuer_kid']}, not the admin root")
         try:
@@ -139,7 +175,9 @@ class KeyDirectory:
             kex_kid=record["kex_kid"],
             kex_public=load_x25519(kex_raw),
             revoked_at=micros(record["revoked_at"]) if record["revoked"] else None,
-            compromised=record["revoked"] and record["revocation_reason"] == "KEY_COMPROMISE",
+            compromised=record["revoked"] and record["revocation_reason"] not in BENIGN_REVOCATIONS,
+            not_before=micros(record["not_before"]),
+            not_after=micros(record["not_after"]) if record["not_after"] is not None else None,
         )
         if known is not None and known.revoked_at is not None:
             # Revocations only tighten: the earliest time stands, and a compromise is never downgraded.
@@ -157,31 +195,58 @@ class KeyDirectory:
     def participants(self) -> list[str]:
         return sorted(self._epochs)
 
-    def _usable(self, key: PublishedKey | None, participant_id: str, at: int, what: str) -> PublishedKey:
+    def horizon(self) -> int:
+        """The latest time a message may claim: the receiver's clock plus the allowed skew."""
+        return self._clock() + self.max_clock_skew_us
+
+    def _usable(
+        self, key: PublishedKey | None, participant_id: str, at: int, until: int | None, what: str
+    ) -> PublishedKey:
         if key is None:
             if participant_id not in self._epochs:
                 raise UnknownSender(f"{participant_id} is not in the key directory")
             raise UnknownSender(f"{participant_id} has no published {what}")
-        if not key.usable_at(at):
-            raise RevokedKey(f"{participant_id}'s {what} of epoch {key.epoch} is revoked")
+        horizon = self.horizon()
+        if at > horizon:
+            ahead_s = (at - horizon + self.max_clock_skew_us) // 1_000_000
+            raise FutureDated(
+                f"a message by {participant_id} dated {ahead_s}s ahead of this receiver's clock"
+            )
+        refusal = key.refusal(at, at if until is None else min(until, horizon))
+        if refusal is not None:
+            raise refusal
         return key
 
     def has_kex(self, participant_id: str, kex_kid: str) -> bool:
         return (participant_id, kex_kid) in self._by_kex
 
-    def signer(self, participant_id: str, sign_kid: str, at: int) -> PublishedKey:
-        return self._usable(self._by_sign.get((participant_id, sign_kid)), participant_id, at, "signing key")
+    def signer(self, participant_id: str, sign_kid: str, at: int, until: int | None = None) -> PublishedKey:
+        """The signing key ``sign_kid`` of ``participant_id``, if it was usable at ``at``.
 
-    def kex(self, participant_id: str, kex_kid: str, at: int) -> PublishedKey:
-        return self._usable(self._by_kex.get((participant_id, kex_kid)), participant_id, at, "key")
+        With ``until``: usable at some time from ``at`` to ``until``, for a signature whose own time is
+        known only within those bounds (the broker's stamp, made after the message and before now).
+        """
+        key = self._by_sign.get((participant_id, sign_kid))
+        return self._usable(key, participant_id, at, until, "signing key")
 
-    def current(self, participant_id: str) -> PublishedKey:
-        """The newest unrevoked epoch: what new messages to this participant are wrapped for."""
+    def kex(self, participant_id: str, kex_kid: str, at: int, until: int | None = None) -> PublishedKey:
+        return self._usable(self._by_kex.get((participant_id, kex_kid)), participant_id, at, until, "key")
+
+    def agency(self, participant_id: str) -> str | None:
+        """The agency the newest record of ``participant_id`` names, whatever the state of its keys."""
         epochs = self._epochs.get(participant_id)
         if not epochs:
             raise UnknownSender(f"{participant_id} is not in the key directory")
-        now = now_micros()
+        return epochs[max(epochs)].agency
+
+    def current(self, participant_id: str) -> PublishedKey:
+        """The newest epoch usable now: what new messages to this participant are wrapped for."""
+        epochs = self._epochs.get(participant_id)
+        if not epochs:
+            raise UnknownSender(f"{participant_id} is not in the key directory")
+        now = self._clock()
         for epoch in sorted(epochs, reverse=True):
-            if epochs[epoch].usable_at(now):
+            # Up to the skew ahead, so a key its owner's clock has just made valid is already taken.
+            if epochs[epoch].refusal(now, now + self.max_clock_skew_us) is None:
                 return epochs[epoch]
-        raise RevokedKey(f"every key of {participant_id} is revoked")
+        raise RevokedKey(f"every key of {participant_id} is revoked or outside its validity")

@@ -7,8 +7,12 @@
   associated data binding the message, section and recipient.
 - The sender signs (Ed25519) the header and every section's nonce and SHA-256 digest, not the plaintext and
   not the wrapped keys. So the broker can re-wrap a DEK for a subscriber, or withhold a section entirely
-  (keeping its digest), and the subscriber can still verify the agency's own signature.
+  (keeping its digest), and the subscriber can still verify the agency's own signature. ``verify`` checks
+  each ciphertext against its signed digest, so the whole of a sealed section is covered on arrival.
+- A sender never withholds: a section as sealed is ciphertext and wrapped keys. A withheld notice is valid
+  only in a release, where the broker's stamp signs it; anywhere else it is refused as forged.
 - A release carries the broker's stamp, signed over the agency's signature and everything the broker changed.
+- The envelope must be in its canonical encoding, so no byte of it can change without its meaning changing.
 """
 
 from __future__ import annotations
@@ -24,7 +28,6 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from jigsaw.errors import (
     BadSignature,
-    CiphertextCorrupt,
     ContextMismatch,
     DuplicateSection,
     KeyMismatch,
@@ -37,6 +40,7 @@ from jigsaw.wire.categories import BODY_SCHEMAS, CATEGORIES, Classification
 from jigsaw.wire.codec import SchemaRegistry
 from jigsaw.wire.directory import KeyDirectory, PublishedKey
 from jigsaw.wire.framing import frame, micros, now_micros
+from jigsaw.wire.integrity import NONCE, check_digests, check_sections
 from jigsaw.wire.keys import KekCache, ParticipantKeys, kek_id, parse_kek_id
 
 ENVELOPE = "jigsaw.envelope.Envelope"
@@ -44,7 +48,6 @@ _SIGNED = b"jigsaw-envelope-v1"
 _SECTION = b"jigsaw-section-v1"
 _DEK = b"jigsaw-dek-v1"
 _RELEASE = b"jigsaw-release-v1"
-NONCE = 12
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,10 @@ class Opened:
     body_schema: str
     sections: tuple[OpenedSection, ...]
     release: ReleaseInfo | None
+    # From the key that signed, not the sender's current one: an old message keeps its agency after the
+    # agency's keys are rotated or retired.
+    agency: str | None
+    signer_kid: str
 
     def section(self, category: str, subject_ref: str = "") -> OpenedSection | None:
         for s in self.sections:
@@ -105,12 +112,13 @@ class Opened:
 
 @dataclass(frozen=True)
 class Verified:
-    """An envelope whose structure, record key and sender signature have been checked."""
+    """An envelope whose structure, record key, sender signature and section digests have been checked."""
 
     envelope: dict[str, Any]
     body: dict[str, Any]
     body_schema: str
     created_at: int
+    signer: PublishedKey
 
     @property
     def msg_id(self) -> str:
@@ -280,15 +288,14 @@ class Envelopes:
 
     # -- verifying --------------------------------------------------------------------------------
     def verify(self, value: bytes, key: bytes | None) -> Verified:
-        """Decode and check structure, record key, sender signature and any release stamp. No decryption."""
-        env = self.registry.decode(value, self._schema)
+        """Decode and check structure, record key, sender signature, every section's ciphertext against its
+        signed digest, and any release stamp. No decryption."""
+        env = self.registry.decode(value, self._schema, canonical=True)
         if env["kind"] not in BODY_SCHEMAS:
             raise PayloadInvalid(f"envelope kind {env['kind']} is not one this reader knows")
         if key is None or key != env["referral_id"].encode():
             raise KeyMismatch("the record key is not the envelope's referral id")
-        pairs = [(s["category"], s["subject_ref"]) for s in env["sections"]]
-        if len(set(pairs)) != len(pairs):
-            raise DuplicateSection("a section appears twice in one message")
+        check_sections(env)
         created_at = micros(env["created_at"])
         sender = self.directory.signer(env["sender"], env["signer_kid"], created_at)
         signed = _signing_bytes(env, created_at)
@@ -296,17 +303,21 @@ class Envelopes:
             sender.sign_public.verify(env["signature"], signed)
         except InvalidSignature:
             raise BadSignature(f"signature by {env['sender']} does not verify") from None
+        check_digests(env)
         if env["release"] is not None:
             self._verify_stamp(env, signed, created_at)
         writer = self.registry.by_fingerprint(env["body_schema"])
         if writer.fullname != BODY_SCHEMAS[env["kind"]]:
             raise PayloadInvalid(f"a {env['kind']} envelope carries a {writer.fullname} body")
         body = self.registry.decode_body(env["body"], writer, writer.fullname)
-        return Verified(env, body, str(writer), created_at)
+        return Verified(env, body, str(writer), created_at, sender)
 
     def _verify_stamp(self, env: Mapping[str, Any], signed: bytes, created_at: int) -> None:
         stamp = env["release"]
-        broker = self.directory.signer(stamp["broker"], stamp["broker_kid"], created_at)
+        # The stamp carries no time of its own: it was made after the message and before now, so the
+        # broker's key must have been usable at some time between the two (a rotated key stamps old ones).
+        until = self.directory.horizon()
+        broker = self.directory.signer(stamp["broker"], stamp["broker_kid"], created_at, until)
         if broker.role != "BROKER":
             raise BadSignature(f"release stamp by {stamp['broker']}, which is not a broker")
         data = _stamp_bytes(hashlib.sha256(signed).digest(), env["signature"], stamp, env["sections"])
@@ -338,6 +349,8 @@ class Envelopes:
         for s in env["sections"]:
             notice = withheld.get((s["category"], s["subject_ref"]))
             if notice is not None:
+                if not (notice.reason and notice.rule_id):
+                    raise PayloadInvalid(f"withholding {s['category']} needs a reason and a rule")
                 out = {
                     **s,
                     "ciphertext": None,
@@ -345,8 +358,10 @@ class Envelopes:
                     "withheld": {"reason": notice.reason, "rule_id": notice.rule_id},
                 }
             else:
-                dek = self._unwrap(env, s, verified.created_at, wrappers=(env["sender"],))
-                out = {**s, "wrapped_keys": [self._wrap(_dek_aad_prefix(env, s), dek, subscriber, target)]}
+                dek = self._unwrap(env, s, (verified.created_at, None), wrappers=(env["sender"],))
+                wrapped = [self._wrap(_dek_aad_prefix(env, s), dek, subscriber, target)]
+                # Only this stamp may say a section is withheld: nothing from the input passes through.
+                out = {**s, "wrapped_keys": wrapped, "withheld": None}
             sections.append(out)
         me = self.keys.current
         stamp: dict[str, Any] = {
@@ -362,12 +377,14 @@ class Envelopes:
         return self.registry.encode(self._schema, {**env, "sections": sections, "release": stamp})
 
     def _unwrap(
-        self, env: Mapping[str, Any], s: Mapping[str, Any], created_at: int, wrappers: Sequence[str]
+        self,
+        env: Mapping[str, Any],
+        s: Mapping[str, Any],
+        wrapped_in: tuple[int, int | None],
+        wrappers: Sequence[str],
     ) -> bytes:
-        if s["ciphertext"] is None:
-            raise PayloadInvalid(f"section {s['category']} has neither ciphertext nor a withheld notice")
-        if hashlib.sha256(s["ciphertext"]).digest() != s["digest"]:
-            raise CiphertextCorrupt(f"section {s['category']} does not match its signed digest")
+        """The section's DEK. ``wrapped_in``: when the wrapper wrapped it (from, until; see ``signer``).
+        The section's structure and digest were checked by ``verify``, which made the ``Verified``."""
         mine = [k for k in s["wrapped_keys"] if k["recipient"] == self.me]
         if not mine:
             raise NotARecipient(f"section {s['category']} is not wrapped for {self.me}")
@@ -383,7 +400,7 @@ class Envelopes:
             raise
         if own.epoch != wrapped["epoch"]:
             raise WrongEpoch(f"wrapped for epoch {wrapped['epoch']}, but {recipient_kid} is {own.epoch}")
-        peer = self.directory.kex(wrapper_id, wrapper_kid, created_at)
+        peer = self.directory.kex(wrapper_id, wrapper_kid, *wrapped_in)
         kek = self.keks.get(own, peer.kex_public, wrapper_kid, wrapper_id, self.me, wrapper_is_self=False)
         blob = wrapped["wrapped"]
         try:
@@ -405,34 +422,43 @@ class Envelopes:
             raise BadSignature("no broker release stamp: this message did not come through the broker")
         if stamp is not None and stamp["subscriber"] != self.me:
             raise NotARecipient(f"a release for {stamp['subscriber']}, not {self.me}")
-        wrappers = (stamp["broker"],) if stamp is not None else (env["sender"],)
-        sections = tuple(self._open_section(env, s, v.created_at, wrappers) for s in env["sections"])
+        # The broker wrapped when it stamped, at some time from the message's creation to now.
+        wrapped_in: tuple[int, int | None] = (
+            v.created_at,
+            None if stamp is None else self.directory.horizon(),
+        )
+        wrappers = (env["sender"],) if stamp is None else (stamp["broker"],)
+        sections = tuple(self._open_section(env, s, wrapped_in, wrappers) for s in env["sections"])
         release = None
         if stamp is not None:
             release = ReleaseInfo(
                 stamp["decision_id"], stamp["subscriber"], stamp["policy_version"], stamp["broker"]
             )
         return Opened(
-            env["msg_id"],
-            env["referral_id"],
-            env["kind"],
-            env["sender"],
-            v.created_at,
-            v.body,
-            v.body_schema,
-            sections,
-            release,
+            msg_id=env["msg_id"],
+            referral_id=env["referral_id"],
+            kind=env["kind"],
+            sender=env["sender"],
+            created_at=v.created_at,
+            body=v.body,
+            body_schema=v.body_schema,
+            sections=sections,
+            release=release,
+            agency=v.signer.agency,
+            signer_kid=v.signer.sign_kid,
         )
 
     def _open_section(
-        self, env: Mapping[str, Any], s: Mapping[str, Any], created_at: int, wrappers: Sequence[str]
+        self,
+        env: Mapping[str, Any],
+        s: Mapping[str, Any],
+        wrapped_in: tuple[int, int | None],
+        wrappers: Sequence[str],
     ) -> OpenedSection:
-        if s["withheld"] is not None:
+        if s["withheld"] is not None:  # verify let it through: the broker's stamp covers it
             notice = Withhold(s["withheld"]["reason"], s["withheld"]["rule_id"])
             return OpenedSection(s["category"], s["subject_ref"], s["classification"], None, notice, None)
-        dek = self._unwrap(env, s, created_at, wrappers)
-        if len(s["nonce"]) != NONCE:
-            raise CiphertextCorrupt(f"section {s['category']} has a {len(s['nonce'])}-byte nonce")
+        dek = self._unwrap(env, s, wrapped_in, wrappers)
         try:
             plain = AESGCM(dek).decrypt(s["nonce"], s["ciphertext"], _section_aad(env, s))
         except InvalidTag:

@@ -56,7 +56,9 @@ class HubProcessor:
         if not tx.first_seen(opened.release.decision_id, record.value or b""):
             return None
         rid = opened.referral_id
-        agency = self._agency(opened.sender)
+        # The agency of the key that signed, which the directory keeps after a rotation or a cessation:
+        # the sender's current key may be gone, and a rebuild must not lose what it contributed.
+        agency = opened.agency or opened.sender
         if opened.kind == "REFERRAL":
             store.put_referral(tx, rid, opened.body, micros(opened.body["received_at"]))
         elif opened.kind == "INTEL":
@@ -89,15 +91,10 @@ class HubProcessor:
                 rule,
             )
 
-    def _agency(self, sender: str) -> str:
-        key = self.envelopes.directory.current(sender)
-        return key.agency or sender
-
     def _hub_record(self, record: Record, tx: Tx) -> str | None:
         v = self.envelopes.verify(record.value or b"", record.key)
-        sender = self.envelopes.directory.current(v.envelope["sender"])
-        if sender.role != "HUB":
-            raise UnauthorizedSender(f"{sender.participant_id} is not a hub")
+        if v.signer.role != "HUB":  # the role of the key that signed, not of the sender's current key
+            raise UnauthorizedSender(f"{v.signer.participant_id} is not a hub")
         if not tx.first_seen(v.msg_id, record.value or b""):
             return None
         rid = str(v.envelope["referral_id"])
@@ -107,7 +104,7 @@ class HubProcessor:
                 self.metrics.outcome(v.body["outcome"])
         elif v.envelope["kind"] == "ENQUIRY":
             addressed = v.body["addressed_agencies"]
-            agency = self._agency(addressed[0]) if addressed else ""
+            agency = (self.envelopes.directory.agency(addressed[0]) or addressed[0]) if addressed else ""
             store.put_enquiry(tx, rid, agency, v.body, v.created_at, micros(v.body["deadline"]))
         else:
             raise PayloadInvalid(f"a {v.envelope['kind']} message on {record.topic}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from devkit.testkit.wire import make_world
 from jigsaw.bus.records import Record
 from jigsaw.wire.codec import SchemaRegistry
+from jigsaw.wire.framing import now_micros
 from services.broker.audit import AUDIT_RECORD, _avro_long, chain_hash, seal_audit_record, verify_chain
 
 
@@ -25,7 +26,7 @@ def _record(seq: int, prev: bytes, reason: str) -> dict[str, object]:
         "purpose": "TRIAGE",
         "stage": "RED",
         "consent_state": "NONE",
-        "decided_at": 1_700_000_000_000_000,
+        "decided_at": now_micros(),  # after the broker's key became valid: keys are judged in their period
     }
 
 
