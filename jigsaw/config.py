@@ -94,6 +94,12 @@ class ConsumerSettings(BaseModel):
     retry_backoff_max_s: float = Field(default=30.0, gt=0)
     session_timeout_ms: int = 10_000
     heartbeat_interval_ms: int = 3_000
+    # Bounds checked before a handler sees a record (an OVERSIZED dead letter past them). Keys are opaque
+    # referral or key-directory ids, and headers carry a msg_id and a kind: anything near these is hostile.
+    max_key_bytes: int = Field(default=1024, ge=1)
+    max_header_bytes: int = Field(default=8192, ge=0)
+    # None: the largest value Jigsaw encodes (``KafkaSettings.max_record_bytes``).
+    max_value_bytes: int | None = Field(default=None, ge=1)
 
 
 class KeystoreSettings(BaseModel):

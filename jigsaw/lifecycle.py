@@ -7,11 +7,12 @@ import contextlib
 import enum
 import logging
 import signal
-from collections.abc import Awaitable
+import time
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Self, TypeVar
 
-from jigsaw.errors import JigsawError
+from jigsaw.errors import FatalError, JigsawError
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,56 @@ async def wait_or_stop(stop: asyncio.Event, seconds: float) -> bool:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=seconds)
     return stop.is_set()
+
+
+async def supervise(
+    name: str,
+    run: Callable[[], Awaitable[None]],
+    *,
+    stop: asyncio.Event,
+    on_restart: Callable[[], None] = lambda: None,
+    backoff_s: float = 0.5,
+    backoff_max_s: float = 30.0,
+    give_up_after: int = 5,
+) -> None:
+    """Run a background task's body until it returns, restarting it with backoff after an unexpected error.
+
+    A task nobody awaits dies silently, and what it did (publish an outbox, follow a topic) silently stops.
+    Here each failure is logged with its traceback and restarted; a ``FatalError``, or the
+    ``give_up_after``-th failure in quick succession, ends the supervision with a ``FatalError`` naming the
+    task, which its owner turns into a failed service. A run that outlived ``backoff_max_s`` counts as
+    recovered, so only failures close together add up. A failure once ``stop`` is set is not restarted.
+    """
+    failures, delay = 0, backoff_s
+    while True:
+        began = time.monotonic()
+        try:
+            await run()
+            return
+        except FatalError:
+            log.critical("the %s task failed for good; the service stops", name, exc_info=True)
+            raise
+        except Exception as exc:
+            if time.monotonic() - began > backoff_max_s:
+                failures, delay = 0, backoff_s
+            failures += 1
+            if failures >= give_up_after:
+                what = f"the {name} task failed {failures} times in a row ({type(exc).__name__})"
+                log.critical("%s; the service stops", what, exc_info=True)
+                raise FatalError(f"{what}; see the log for its traceback") from exc
+            log.error(
+                "the %s task failed (%s, %d in a row); restarting in %.1fs",
+                name,
+                type(exc).__name__,
+                failures,
+                delay,
+                exc_info=True,
+            )
+        if await wait_or_stop(stop, delay):
+            log.warning("the %s task failed while stopping; not restarted", name)
+            return
+        on_restart()
+        delay = min(delay * 2, backoff_max_s)
 
 
 def install_stop_signals(stop: asyncio.Event) -> None:

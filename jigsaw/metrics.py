@@ -76,6 +76,30 @@ class KernelMetrics:
             ["service", "topic"],
             registry=registry,
         )
+        self._oversized = Counter(
+            "jigsaw_oversized_records",
+            "Records refused before handling because a key, value or headers exceeded its bound.",
+            ["service", "topic", "part"],
+            registry=registry,
+        )
+        self._parked = Counter(
+            "jigsaw_outbox_parked",
+            "Outbox records Kafka refused for good, moved aside so the rows behind them go on.",
+            ["service", "error"],
+            registry=registry,
+        )
+        self._task_restarts = Counter(
+            "jigsaw_task_restarts",
+            "Background tasks restarted after an unexpected error.",
+            ["service", "task"],
+            registry=registry,
+        )
+        self._task_up = Gauge(
+            "jigsaw_task_up",
+            "1 while a background task runs, 0 once it has failed for good (the service then stops).",
+            ["service", "task"],
+            registry=registry,
+        )
 
     def consumed(self, topic: str) -> None:
         self._consumed.labels(self.service, topic).inc()
@@ -101,6 +125,18 @@ class KernelMetrics:
 
     def lag(self, topic: str, records: int) -> None:
         self._lag.labels(self.service, topic).set(records)
+
+    def oversized(self, topic: str, part: str) -> None:
+        self._oversized.labels(self.service, topic, part).inc()
+
+    def outbox_parked(self, error: str) -> None:
+        self._parked.labels(self.service, error).inc()
+
+    def task_restarted(self, task: str) -> None:
+        self._task_restarts.labels(self.service, task).inc()
+
+    def task_up(self, task: str, up: bool) -> None:
+        self._task_up.labels(self.service, task).set(1 if up else 0)
 
 
 class MetricsServer(Component):

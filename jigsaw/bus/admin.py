@@ -1,4 +1,4 @@
-"""Topic creation with configured partition counts."""
+"""Topic creation with configured partition counts, and the check that existing topics have them."""
 
 from __future__ import annotations
 
@@ -19,30 +19,71 @@ log = logging.getLogger(__name__)
 async def ensure_topics(
     settings: KafkaSettings, specs: Sequence[TopicSpec], replication: int = 1
 ) -> list[str]:
-    """Create the topics that do not exist yet. Returns the names it created."""
+    """Create the topics that do not exist yet, and check that the others have the partition counts of
+    ``specs``. Returns the names it created; raises ``ConfigError`` naming each topic whose count differs.
+    """
     admin = AIOKafkaAdminClient(**settings.client_kwargs())
     await admin.start()
     try:
         existing = set(await admin.list_topics())
+        # Before creating anything: a deployment that is wrong in one topic should not half-create the rest.
+        await check_partitions(admin, [s for s in specs if s.name in existing])
         missing = [s for s in specs if s.name not in existing]
-        if not missing:
-            return []
-        new = [NewTopic(s.name, s.partitions, replication, topic_configs=s.config) for s in missing]
-        try:
-            resp = await admin.create_topics(new)
-        except TopicAlreadyExistsError:
-            return []
-        except KafkaError as exc:
-            raise TransientError(f"creating topics failed: {exc}") from exc
-        for name, code, *rest in getattr(resp, "topic_errors", []):
-            if code not in (0, TopicAlreadyExistsError.errno):
-                raise ConfigError(f"creating topic {name} failed with error {code}: {rest}")
-        created: list[str] = [s.name for s in missing]
-        log.info("created topics", extra={"topics": created})
-        await _await_metadata(admin, created)
+        created = await _create(admin, missing, replication)
+        await check_partitions(admin, [s for s in missing if s.name not in created])
         return created
     finally:
         await admin.close()
+
+
+async def _create(admin: AIOKafkaAdminClient, missing: list[TopicSpec], replication: int) -> list[str]:
+    if not missing:
+        return []
+    new = [NewTopic(s.name, s.partitions, replication, topic_configs=s.config) for s in missing]
+    try:
+        resp = await admin.create_topics(new)
+    except TopicAlreadyExistsError:
+        resp = None  # another process created them first: check what it created
+    except KafkaError as exc:
+        raise TransientError(f"creating topics failed: {exc}") from exc
+    lost: set[str] = set()
+    for name, code, *rest in getattr(resp, "topic_errors", []):
+        if code == TopicAlreadyExistsError.errno:
+            lost.add(name)
+        elif code != 0:
+            raise ConfigError(f"creating topic {name} failed with error {code}: {rest}")
+    created: list[str] = [s.name for s in missing if resp is not None and s.name not in lost]
+    if created:
+        log.info("created topics", extra={"topics": created})
+    await _await_metadata(admin, [s.name for s in missing])
+    return created
+
+
+async def check_partitions(admin: AIOKafkaAdminClient, specs: Sequence[TopicSpec]) -> None:
+    """Raise ``ConfigError`` if any existing topic's partition count differs from its spec.
+
+    Joined topics must share one count for the range assignor to give partition n of each to one
+    instance, and the audit chain is pinned per partition; a topic made by hand, or by a deployment
+    configured differently, breaks both quietly. So this is fatal at start-up, with the numbers.
+    """
+    if not specs:
+        return
+    described = await admin.describe_topics([s.name for s in specs])
+    actual: dict[str, int] = {}
+    for d in described:
+        if d["error_code"] != 0:
+            raise TransientError(f"topic {d['topic']} cannot be described (error {d['error_code']})")
+        actual[d["topic"]] = len(d["partitions"])
+    wrong = [
+        f"{s.name} has {actual[s.name]} partitions, expected {s.partitions}"
+        for s in specs
+        if s.name in actual and actual[s.name] != s.partitions
+    ]
+    if wrong:
+        raise ConfigError(
+            "topic partition counts differ from the deployment's (jigsaw/topics.py and the partitions"
+            f" setting): {'; '.join(wrong)}. Set the partitions setting to match, or recreate the topic."
+        )
 
 
 async def _await_metadata(admin: AIOKafkaAdminClient, names: list[str]) -> None:

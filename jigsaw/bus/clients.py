@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+from aiokafka.errors import KafkaError
 from aiokafka.structs import RecordMetadata
 
 from jigsaw.config import ConsumerSettings, KafkaSettings
@@ -16,6 +18,12 @@ from jigsaw.lifecycle import Component, close_quietly, require
 
 Headers = Sequence[tuple[str, bytes]]
 PRODUCER_BATCH_BYTES = 256 * 1024
+_LEGAL_TOPIC = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")
+
+
+class RefusedRecord(KafkaError):  # type: ignore[misc]
+    """Kafka will never take this record as it is: its topic name is not legal, or its topic has no such
+    partition. (A record too large is aiokafka's own ``MessageSizeTooLargeError``.)"""
 
 
 def new_producer(settings: KafkaSettings, **overrides: Any) -> AIOKafkaProducer:
@@ -68,6 +76,21 @@ class Producer(Component):
             # Unacknowledged sends belong to an outbox that keeps them; do not wait forever for Kafka.
             await close_quietly(self._producer.stop(), "the producer")
 
+    async def reset(self) -> None:
+        """Replace the client with a fresh one, under a new producer id.
+
+        When a broker refuses a batch for good (a record over the topic's own size limit), aiokafka keeps
+        the sequence numbers it gave that batch, so every later send to the partition fails with
+        ``OutOfOrderSequenceNumber``. A new producer id starts the sequences again. Sends in flight on the
+        old client finish (or fail, and are retried by their owners) while it closes.
+        """
+        self._check_started()
+        fresh = new_producer(self._settings, **self._overrides)
+        await fresh.start()
+        old, self._producer = self._producer, fresh
+        if old is not None:
+            await close_quietly(old.stop(), "the replaced producer")
+
     async def send(
         self,
         topic: str,
@@ -79,9 +102,15 @@ class Producer(Component):
         """Queue a record; the returned future resolves when Kafka acknowledges it."""
         self._check_started()
         producer = require(self._producer, "producer")
-        fut: asyncio.Future[RecordMetadata] = await producer.send(
-            topic, value=value, key=key, headers=list(headers), partition=partition
-        )
+        if not _LEGAL_TOPIC.match(topic) or topic in (".", ".."):
+            # aiokafka would wait a whole request timeout for metadata that can never come.
+            raise RefusedRecord(f"{topic[:300]!r} is not a legal topic name")
+        try:
+            fut: asyncio.Future[RecordMetadata] = await producer.send(
+                topic, value=value, key=key, headers=list(headers), partition=partition
+            )
+        except AssertionError as exc:  # aiokafka asserts that a pinned partition exists, nothing more
+            raise RefusedRecord(f"{topic} has no partition {partition}") from exc
         return fut
 
     async def send_and_wait(

@@ -3,6 +3,10 @@
 It survives broker errors (log, count, back off, go on), maps each typed handler outcome to a commit, a
 paused retry or a dead letter, and on stop it stops fetching, lets in-flight work finish within the grace
 period, commits what was done and exits. Bad input never ends the loop; only a ``FatalError`` does.
+
+Before a handler sees a record, its key, value and headers are checked against the configured bounds
+(``Bounds``): a record past them is dead-lettered as ``OVERSIZED`` on its sizes alone, through the
+handler's store when it has one (``StoresDeadLetters``), else through the DLQ publisher.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from aiokafka.structs import TopicPartition
 
 from jigsaw.bus.clients import Consumer
 from jigsaw.bus.dlq import DeadLetterPublisher
-from jigsaw.bus.records import DeadLetter, Outcome, Record, RetryLater
+from jigsaw.bus.records import Bounds, DeadLetter, Outcome, Record, RetryLater, StoresDeadLetters
 from jigsaw.config import ConsumerSettings, KafkaSettings
 from jigsaw.errors import DeadLetterReason, FatalError, RejectedInput
 from jigsaw.lifecycle import Component, close_quietly, require, wait_or_stop
@@ -91,6 +95,7 @@ class ConsumeLoop(Component):
         self._settings = consumer
         self._consumer = Consumer(kafka, consumer, topics, listener=_Listener(self))
         self._handler = handler
+        self._bounds = Bounds.of(kafka, consumer)
         self._metrics = metrics
         self._dlq = dlq
         self._positions = positions
@@ -137,6 +142,17 @@ class ConsumeLoop(Component):
         return require(self._consumer.client, "consumer")
 
     async def _run(self) -> None:
+        try:
+            await self._consume()
+        except FatalError as exc:
+            log.critical("the consume loop stops the service: %s", exc)
+            raise
+        except Exception as exc:
+            # A bug in the loop itself: say so plainly, rather than let the task end with a stray error.
+            log.critical("the consume loop failed (%s); the service stops", type(exc).__name__, exc_info=True)
+            raise FatalError(f"the consume loop failed: {type(exc).__name__}") from exc
+
+    async def _consume(self) -> None:
         while not self.stopping.is_set():
             self._resume_due()
             try:
@@ -188,23 +204,10 @@ class ConsumeLoop(Component):
         """Process one record. Returns False when the partition must stop for now."""
         self._metrics.consumed(record.topic)
         started = time.perf_counter()
-        outcome = await call_handler(self._handler, record)
+        outcome = await self._outcome(record)
         self._metrics.handled(time.perf_counter() - started)
         if isinstance(outcome, DeadLetter):
-            if self._dlq is None:
-                raise FatalError(f"a record on {record.topic} was rejected and there is no DLQ")
-            try:
-                await self._dlq.publish(record, outcome.reason, outcome.detail)
-            except KafkaError as exc:
-                outcome = RetryLater(f"DLQ publish failed: {type(exc).__name__}")
-            else:
-                log.warning(
-                    "dead-lettered %s[%d]@%d: %s",
-                    record.topic,
-                    record.partition,
-                    record.offset,
-                    outcome.reason.value,
-                )
+            outcome = await self._publish_dead_letter(record, outcome)
         self._metrics.outcome(type(outcome).__name__)
         if isinstance(outcome, RetryLater):
             self._retry(tp, record, outcome)
@@ -212,6 +215,33 @@ class ConsumeLoop(Component):
         self._done[tp] = record.offset + 1
         self._retries.pop(tp, None)
         return True
+
+    async def _outcome(self, record: Record) -> Outcome:
+        refused = self._bounds.violation(record)
+        if refused is None:
+            return await call_handler(self._handler, record)
+        part, detail = refused
+        self._metrics.oversized(record.topic, part)
+        log.warning(
+            "refused %s[%d]@%d before handling: %s", record.topic, record.partition, record.offset, detail
+        )
+        letter = DeadLetter(DeadLetterReason.OVERSIZED, detail)
+        handler: object = self._handler  # a callable that may also be a StoresDeadLetters
+        if isinstance(handler, StoresDeadLetters):
+            return await handler.dead_letter(record, letter)
+        return letter
+
+    async def _publish_dead_letter(self, record: Record, letter: DeadLetter) -> Outcome:
+        if self._dlq is None:
+            raise FatalError(f"a record on {record.topic} was rejected and there is no DLQ")
+        try:
+            await self._dlq.publish(record, letter.reason, letter.detail)
+        except KafkaError as exc:
+            return RetryLater(f"DLQ publish failed: {type(exc).__name__}")
+        log.warning(
+            "dead-lettered %s[%d]@%d: %s", record.topic, record.partition, record.offset, letter.reason.value
+        )
+        return letter
 
     def _retry(self, tp: TopicPartition, record: Record, outcome: RetryLater) -> None:
         n = self._retries.get(tp, 0)

@@ -55,12 +55,7 @@ class TransactionalHandler:
                 if isinstance(outcome, RetryLater):
                     raise _Rollback
                 if isinstance(outcome, DeadLetter):
-                    tx.enqueue(
-                        self._dlq_topic,
-                        self._dead_letters.encode(record, outcome.reason, outcome.detail),
-                        key=record.key,
-                    )
-                    self._metrics.dead_lettered(outcome.reason)
+                    self._enqueue_dead_letter(tx, record, outcome)
                 tx.set_offset(record.topic, record.partition, record.offset + 1)
                 enqueued = tx.enqueued
         except _Rollback:
@@ -69,6 +64,23 @@ class TransactionalHandler:
             self._on_enqueue()
         # The DLQ record is already durable in the outbox: to the loop this record is simply done.
         return COMMIT
+
+    async def dead_letter(self, record: Record, letter: DeadLetter) -> Outcome:
+        """Dead-letter ``record`` without handling it (the loop refused it on its sizes): the dead letter
+        and the offset after it commit together, as a handler's own rejection would."""
+        if self._room is not None:
+            await self._room()
+        with self._store.transaction() as tx:
+            self._enqueue_dead_letter(tx, record, letter)
+            tx.set_offset(record.topic, record.partition, record.offset + 1)
+        self._on_enqueue()
+        return COMMIT
+
+    def _enqueue_dead_letter(self, tx: Tx, record: Record, letter: DeadLetter) -> None:
+        # The codec bounds what it copies and the key it is sent under, so this row can always publish.
+        value = self._dead_letters.encode(record, letter.reason, letter.detail)
+        tx.enqueue(self._dlq_topic, value, key=self._dead_letters.key(record))
+        self._metrics.dead_lettered(letter.reason)
 
     def _apply(self, record: Record, tx: Tx) -> Outcome:
         tx.execute("SAVEPOINT handler")

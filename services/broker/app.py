@@ -81,5 +81,6 @@ async def run(settings: BrokerSettings, stop: asyncio.Event) -> None:
         log.info(
             "broker ready: policy %s, %d inputs, metrics %s", policy.version, len(processor.inputs), where
         )
-        await until_stopped(stop, loop.wait())
+        # A publisher that failed for good stops the broker too, even while no input arrives.
+        await until_stopped(stop, loop.wait(), outbox.wait())
     log.info("broker stopped")

@@ -8,13 +8,14 @@ import pytest
 from pydantic import ValidationError
 from pydantic_settings import SettingsConfigDict
 
+from jigsaw.bus.admin import check_partitions
 from jigsaw.bus.loop import call_handler
 from jigsaw.bus.records import COMMIT, DeadLetter, Outcome, Record, RetryLater
 from jigsaw.config import KafkaSettings, ServiceSettings, masked
 from jigsaw.errors import ConfigError, FatalError, PayloadInvalid, TransientError
 from jigsaw.ids import derived_id, new_msg_id, new_referral_id
-from jigsaw.lifecycle import ClosedError, Component, wait_or_stop
-from jigsaw.topics import Topics
+from jigsaw.lifecycle import ClosedError, Component, supervise, wait_or_stop
+from jigsaw.topics import Topics, TopicSpec
 
 
 def test_topic_names_follow_the_design_and_take_a_prefix() -> None:
@@ -107,3 +108,69 @@ async def test_a_plain_commit_passes_through() -> None:
         return COMMIT
 
     assert await call_handler(handler, Record("t", 0, 0, None, b"")) == COMMIT
+
+
+async def test_supervise_restarts_a_failed_task_until_it_succeeds() -> None:
+    runs: list[int] = []
+    restarts: list[int] = []
+
+    async def body() -> None:
+        runs.append(1)
+        if len(runs) < 3:
+            raise ValueError("a bug")
+
+    await supervise("t", body, stop=asyncio.Event(), on_restart=lambda: restarts.append(1), backoff_s=0.001)
+    assert (len(runs), len(restarts)) == (3, 2)
+
+
+async def test_supervise_gives_up_loudly_after_failures_in_a_row() -> None:
+    async def body() -> None:
+        raise ValueError("a bug")
+
+    with pytest.raises(FatalError, match=r"the t task failed 3 times in a row \(ValueError\)"):
+        await supervise("t", body, stop=asyncio.Event(), backoff_s=0.001, give_up_after=3)
+
+
+async def test_supervise_does_not_retry_a_fatal_error_or_restart_once_stopping() -> None:
+    runs: list[int] = []
+
+    async def fatal() -> None:
+        runs.append(1)
+        raise FatalError("keystore gone")
+
+    with pytest.raises(FatalError, match="keystore gone"):
+        await supervise("t", fatal, stop=asyncio.Event(), backoff_s=0.001)
+    assert len(runs) == 1
+
+    async def bug() -> None:
+        runs.append(1)
+        raise ValueError("a bug")
+
+    stop = asyncio.Event()
+    stop.set()
+    await supervise("t", bug, stop=stop, backoff_s=0.001)
+    assert len(runs) == 2
+
+
+class _Admin:
+    """Describes topics as a Kafka admin client would."""
+
+    def __init__(self, counts: dict[str, int]) -> None:
+        self.counts = counts
+
+    async def describe_topics(self, names: list[str]) -> list[dict[str, object]]:
+        return [
+            {"topic": n, "error_code": 0, "partitions": [{"partition": p} for p in range(self.counts[n])]}
+            for n in names
+        ]
+
+
+async def test_a_topic_with_the_wrong_partition_count_is_a_config_error_naming_it() -> None:
+    specs = [TopicSpec(Topics().referrals, 3), TopicSpec(Topics().audit, 3), TopicSpec(Topics().dlq, 1)]
+    await check_partitions(_Admin({s.name: s.partitions for s in specs}), specs)  # type: ignore[arg-type]
+    wrong = _Admin({"jigsaw.referrals.v1": 3, "jigsaw.audit.v1": 1, "jigsaw.dlq.v1": 4})
+    with pytest.raises(ConfigError) as caught:
+        await check_partitions(wrong, specs)  # type: ignore[arg-type]
+    assert "jigsaw.audit.v1 has 1 partitions, expected 3" in str(caught.value)
+    assert "jigsaw.dlq.v1 has 4 partitions, expected 1" in str(caught.value)
+    assert "referrals" not in str(caught.value)
