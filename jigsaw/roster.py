@@ -32,6 +32,10 @@ class Participant(BaseModel):
     # The data categories this participant may put in a message's sections: an agency publishes what it
     # holds, a hub what an intake records. Anything else it sends is refused before it is held.
     publishes: tuple[str, ...] = ()
+    # A hub that serves one desk rather than the MASH's front door: it may send only what ``sends`` lists
+    # (reviews), and only for this subscriber.
+    subscriber: str | None = None
+    sends: tuple[str, ...] | None = None
 
 
 class Subscriber(BaseModel):

@@ -49,6 +49,14 @@ CONNECTORS = ROOT / "deploy" / "connectors"
 # The demo's keystores are throwaway; a real deployment sets its own passphrase per service.
 PASSPHRASE = "jigsaw-demo-only"  # noqa: S105 - throwaway demo keystores
 HUB_PARTICIPANT = "hub.devon"
+
+
+def hub_participant(subscriber: str) -> str:
+    """The participant a subscriber's hub signs as: its desk's own, or the MASH front door's."""
+    desks = {p.subscriber: pid for pid, p in load_roster(POLICY).participants.items() if p.subscriber}
+    return desks.get(subscriber, HUB_PARTICIPANT)
+
+
 ROOT_ID = "admin.root"
 READY_S = 120.0
 Progress = Callable[[str], None]
@@ -272,7 +280,7 @@ class Stack:
                             "api_port": port,
                             "api_tokens": json.dumps(tokens),
                             "metrics": {"port": free_port()},
-                            "hub_participant": HUB_PARTICIPANT,
+                            "hub_participant": hub_participant(sub),
                             "consumer": {"group_id": self._group(f"hub-{sub}")},
                         },
                     ),

@@ -164,14 +164,16 @@ class Rig:
         }
         return await self.send("hub.devon", "REFERRAL", rid, body, items)
 
-    async def assign(self, rid: str, *subscribers: str, action: str = "ASSIGN") -> str:
+    async def assign(
+        self, rid: str, *subscribers: str, action: str = "ASSIGN", sender: str = "hub.devon"
+    ) -> str:
         body = {
             "subscribers": list(subscribers),
             "action": action,
             "assigned_by": "mash-manager",
             "assigned_at": now_micros(),
         }
-        return await self.send("hub.devon", "ASSIGNMENT", rid, body)
+        return await self.send(sender, "ASSIGNMENT", rid, body)
 
     async def consent(
         self,
@@ -195,7 +197,7 @@ class Rig:
         }
         return await self.send(sender, "CONSENT", rid, body)
 
-    async def decision(self, rid: str, kind: str, **fields: Any) -> str:
+    async def decision(self, rid: str, kind: str, sender: str = "hub.devon", **fields: Any) -> str:
         body = {
             "decision_id": str(uuid.uuid4()),
             "kind": kind,
@@ -209,7 +211,7 @@ class Rig:
             "review_target": None,
             **fields,
         }
-        return await self.send("hub.devon", "DECISION", rid, body)
+        return await self.send(sender, "DECISION", rid, body)
 
     async def enquiry(
         self,

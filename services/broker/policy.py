@@ -156,6 +156,8 @@ class Policy(BaseModel):
                         where = f"categories.{name}.originator_control.allowed_subscribers"
                         problems.append(f"{where}: unknown subscriber {sub!r}")
         for pid, party in self.participants.items():
+            if party.subscriber is not None and party.subscriber not in self.subscribers:
+                problems.append(f"participants.{pid}.subscriber: unknown subscriber {party.subscriber!r}")
             problems += [
                 f"participants.{pid}.publishes: unknown category {c!r}"
                 for c in party.publishes
@@ -193,8 +195,11 @@ class Policy(BaseModel):
         return Roster(participants=self.participants, subscribers=self.subscribers)
 
     def may_send(self, sender: str, kind: str) -> bool:
+        """The role's kinds, narrowed by the participant's own ``sends`` where it has one."""
         participant = self.participants.get(sender)
-        return participant is not None and kind in self.senders.get(participant.role, ())
+        if participant is None or kind not in self.senders.get(participant.role, ()):
+            return False
+        return participant.sends is None or kind in participant.sends
 
     def rule_for(self, role: str, category: str, purpose: str, stage: str) -> Rule | None:
         """The first rule that matches: the agreement's rules are read in order."""

@@ -139,9 +139,19 @@ class BrokerProcessor:
                 raise UnauthorizedSender(f"{sender} sent a return in another agency's name")
         elif record.topic != getattr(self.topics, _KIND_TOPIC[kind]):
             raise UnauthorizedSender(f"a {kind} message does not belong on {record.topic}")
+        if participant.subscriber is not None:
+            self._desk_may_send(participant.subscriber, kind, v.body)
         foreign = sorted({s["category"] for s in v.sections} - set(participant.publishes))
         if foreign:
             raise UnauthorizedSender(f"{sender} may not publish {', '.join(foreign)}")
+
+    @staticmethod
+    def _desk_may_send(subscriber: str, kind: str, body: dict[str, Any]) -> None:
+        """A desk's hub speaks for its own desk only: it approves or declines a review of a section held
+        for that desk, and changes nothing else about the case."""
+        target = body.get("review_target") if kind == "DECISION" else None
+        if body.get("kind") != "REVIEW_APPROVAL" or not target or target["subscriber"] != subscriber:
+            raise UnauthorizedSender(f"the {subscriber} desk's hub may only review its own sections")
 
     def _apply(self, tx: Tx, kind: str, referral_id: str, body: dict[str, Any]) -> None:
         """Update the referral's state from a consent, assignment or decision record."""

@@ -153,3 +153,31 @@ async def test_an_agency_may_publish_only_what_it_holds_and_only_in_its_own_name
     assert "police_intelligence" not in view
     assert view["housing"] == ("RELEASE", "")
     assert [reason for reason, _ in await _refusals(rig)] == ["POLICY_ERROR", "POLICY_ERROR"]
+
+
+async def test_a_desks_hub_may_review_its_own_sections_and_change_nothing_else(rig: Rig) -> None:
+    await rig.referral("R-DESK", "GREEN")
+    await rig.assign("R-DESK", "csc-mash")
+    await rig.intel("police.devon", "R-DESK", sections("police_incidents"))
+    await rig.settle()
+    before = {sub: await rig.view(sub, "R-DESK") for sub in ("csc-mash", "partner-hub")}
+    desk = "hub.partner-hub"
+    await rig.assign("R-DESK", "partner-hub", sender=desk)
+    await rig.decision("R-DESK", "RAG_CHANGE", sender=desk, rag_from="GREEN", rag_to="RED")
+    await rig.decision("R-DESK", "OUTCOME", sender=desk, outcome="NO_FURTHER_ACTION")
+
+    def target(subscriber: str) -> dict[str, object]:
+        return {
+            "msg_id": str(uuid.uuid4()),
+            "subscriber": subscriber,
+            "category": "police_incidents",
+            "subject_ref": "S1",
+            "approved": True,
+        }
+
+    await rig.decision("R-DESK", "REVIEW_APPROVAL", sender=desk, review_target=target("csc-mash"))
+    await rig.decision("R-DESK", "REVIEW_APPROVAL", sender=desk, review_target=target("partner-hub"))
+    await rig.settle()
+
+    assert {sub: await rig.view(sub, "R-DESK") for sub in ("csc-mash", "partner-hub")} == before
+    assert [reason for reason, _ in await _refusals(rig)] == ["POLICY_ERROR"] * 4
