@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from pydantic import SecretStr
 
 from jigsaw.errors import ConfigError, WrongEpoch
+from jigsaw.files import write_private
 from jigsaw.wire.framing import frame, now_micros
 
 KEYSTORE_FORMAT = "jigsaw-keystore-v1"
@@ -169,12 +170,10 @@ class Keystore:
             "nonce": b64(nonce),
             "sealed": b64(sealed),
         }
-        self.directory.mkdir(parents=True, exist_ok=True)
         path = self.path(keys.participant_id)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(doc, indent=2))
-        tmp.chmod(0o600)
-        tmp.replace(path)
+        # Created 0600 before a byte is written, in a 0700 directory: the sealed halves are only as safe
+        # as the passphrase, so no other account gets to try it offline.
+        write_private(path, json.dumps(doc, indent=2).encode())
         return path
 
     def public(self, participant_id: str) -> dict[str, Any]:

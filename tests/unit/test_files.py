@@ -56,3 +56,14 @@ def test_a_sticky_shared_directory_is_left_shared(tmp_path: Path) -> None:
     private_dir(shared)
     write_private(shared / "k.json", b"{}")
     assert (_mode(shared), _mode(shared / "k.json")) == (0o1777, 0o600)
+
+
+def test_a_keystore_and_its_directory_are_private(tmp_path: Path) -> None:
+    from pydantic import SecretStr
+
+    from jigsaw.wire.keys import Keystore, ParticipantKeys
+
+    store = Keystore(tmp_path / "keys", SecretStr("a long test passphrase"), scrypt_n=2**10)
+    path = store.save(ParticipantKeys.generate("police.devon", "AGENCY_CONNECTOR", "police"))
+    assert (_mode(tmp_path / "keys"), _mode(path)) == (0o700, 0o600)
+    assert [p.name for p in (tmp_path / "keys").iterdir()] == [path.name], "no temporary file is left"
