@@ -19,12 +19,13 @@ from jigsaw.bus.dlq import DeadLetterPublisher
 from jigsaw.bus.reader import partitions
 from jigsaw.bus.records import Record
 from jigsaw.config import KafkaSettings
-from jigsaw.errors import ConfigError, RejectedInput, TransientError
-from jigsaw.lifecycle import Component, close_quietly, require, wait_or_stop
+from jigsaw.errors import ConfigError, FatalError, RejectedInput, TransientError
+from jigsaw.lifecycle import Component, close_quietly, require, supervise, wait_or_stop
 from jigsaw.metrics import KernelMetrics
 from jigsaw.wire.directory import KeyDirectory
 
 log = logging.getLogger(__name__)
+_TASK = "key-directory"
 
 
 class KeyDirectoryFollower(Component):
@@ -45,6 +46,7 @@ class KeyDirectoryFollower(Component):
         self._stopping = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
+        self._applied: dict[TopicPartition, int] = {}
 
     async def _start(self) -> None:
         try:
@@ -59,7 +61,25 @@ class KeyDirectoryFollower(Component):
         self._consumer.assign(tps)
         await self._consumer.seek_to_beginning(*tps)
         ends = await self._consumer.end_offsets(tps)
-        self._task = asyncio.create_task(self._run(ends), name="key-directory")
+        self._metrics.task_up(_TASK, True)
+        self._task = asyncio.create_task(self._supervised(ends), name=_TASK)
+
+    async def _supervised(self, ends: dict[TopicPartition, int]) -> None:
+        # A follower that dies silently leaves the directory frozen: revocations would stop arriving.
+        try:
+            await supervise(
+                _TASK,
+                lambda: self._run(ends),
+                stop=self._stopping,
+                on_restart=lambda: self._metrics.task_restarted(_TASK),
+            )
+        except FatalError:
+            self._metrics.task_up(_TASK, False)
+            raise
+
+    async def wait(self) -> None:
+        """Return when the follower ends after a stop; raise ``FatalError`` if it failed for good."""
+        await asyncio.shield(require(self._task, "key directory task"))
 
     async def wait_loaded(self, timeout_s: float = 30.0) -> None:
         try:
@@ -69,6 +89,13 @@ class KeyDirectoryFollower(Component):
 
     async def _run(self, ends: dict[TopicPartition, int]) -> None:
         consumer = require(self._consumer, "key directory consumer")
+        # A restart resumes after the last record applied: the rest of the batch that failed was fetched
+        # but never applied, and the consumer's position has already passed it.
+        for tp in ends:
+            if tp in self._applied:
+                consumer.seek(tp, self._applied[tp])
+            else:
+                await consumer.seek_to_beginning(tp)
         pending = {tp for tp, end in ends.items() if end > 0}
         if not pending:
             self.loaded.set()
@@ -78,6 +105,7 @@ class KeyDirectoryFollower(Component):
                 for msgs in batch.values():
                     for msg in msgs:
                         await self._apply(Record.from_consumer(msg))
+                        self._applied[TopicPartition(msg.topic, msg.partition)] = msg.offset + 1
                 for tp in list(pending):
                     if await consumer.position(tp) >= ends[tp]:
                         pending.discard(tp)
@@ -112,7 +140,7 @@ class KeyDirectoryFollower(Component):
         self._stopping.set()
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, FatalError):
                 await self._task
         if self._consumer is not None:
             await close_quietly(self._consumer.stop(), "the key directory consumer")

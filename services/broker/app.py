@@ -82,5 +82,5 @@ async def run(settings: BrokerSettings, stop: asyncio.Event) -> None:
             "broker ready: policy %s, %d inputs, metrics %s", policy.version, len(processor.inputs), where
         )
         # A publisher that failed for good stops the broker too, even while no input arrives.
-        await until_stopped(stop, loop.wait(), outbox.wait())
+        await until_stopped(stop, loop.wait(), outbox.wait(), follower.wait())
     log.info("broker stopped")
