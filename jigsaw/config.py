@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from jigsaw.errors import ConfigError
+from jigsaw.wire.codec import SchemaRegistry
+from jigsaw.wire.directory import KeyDirectory
 from jigsaw.wire.keys import Keystore, load_ed25519, unb64
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
@@ -111,11 +113,18 @@ class KeystoreSettings(BaseModel):
     passphrase: SecretStr | None = None
     # The admin root's public key (base64 Ed25519); by default <dir>/root.pub, written by `keys init`.
     root_public: Path | None = None
+    # How far ahead of this machine's clock a message's created_at may be before it is refused: senders'
+    # clocks drift, but a message from the future could outlive a revocation made before it arrives.
+    max_clock_skew_s: float = Field(default=300.0, ge=0, le=3600)
 
     def keystore(self) -> Keystore:
         if self.passphrase is None:
             raise ConfigError("set the keystore passphrase (JIGSAW_<SERVICE>__KEYS__PASSPHRASE)")
         return Keystore(self.dir, self.passphrase)
+
+    def directory(self, registry: SchemaRegistry) -> KeyDirectory:
+        """An empty key directory anchored at this deployment's root, with the configured clock skew."""
+        return KeyDirectory(registry, self.root_key(), max_clock_skew_us=int(self.max_clock_skew_s * 1e6))
 
     def root_key(self) -> Ed25519PublicKey:
         path = self.root_public or self.dir / "root.pub"

@@ -21,7 +21,6 @@ from jigsaw.lifecycle import until_stopped
 from jigsaw.metrics import KernelMetrics, MetricsServer
 from jigsaw.topics import Topics
 from jigsaw.wire.codec import SchemaRegistry
-from jigsaw.wire.directory import KeyDirectory
 from jigsaw.wire.envelope import Envelopes
 from services.broker import state
 from services.broker.config import BrokerSettings
@@ -39,7 +38,7 @@ async def run(settings: BrokerSettings, stop: asyncio.Event) -> None:
     registry = SchemaRegistry.load(max_record_bytes=settings.kafka.max_record_bytes)
     policy = load_policy(settings.policy)
     keys = settings.keys.keystore().load(settings.participant_id)
-    directory = KeyDirectory(registry, settings.keys.root_key())
+    directory = settings.keys.directory(registry)
     topics = Topics(settings.kafka.topic_prefix)
     prom = CollectorRegistry()
     kernel_metrics, metrics = KernelMetrics(prom, "broker"), BrokerMetrics(prom)
