@@ -33,14 +33,14 @@ PURPOSES: tuple[Purpose, ...] = (
 )
 CONSENT_STATES: tuple[ConsentState, ...] = ("NONE", "GIVEN", "REFUSED", "WITHDRAWN", "NOT_SOUGHT", "OVERRIDE")
 
-MessageKind = Literal["REFERRAL", "ENQUIRY", "INTEL", "CONSENT", "ASSIGNMENT", "DECISION"]
+MessageKind = Literal["REFERRAL", "ENQUIRY", "INTEL", "REPORT", "CONSENT", "ASSIGNMENT", "DECISION"]
 _HUB_SENDS: tuple[MessageKind, ...] = ("REFERRAL", "ENQUIRY", "CONSENT", "ASSIGNMENT", "DECISION")
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
 
 def _default_senders() -> dict[ParticipantRole, list[MessageKind]]:
-    return {"AGENCY_CONNECTOR": ["INTEL"], "HUB": list(_HUB_SENDS)}
+    return {"AGENCY_CONNECTOR": ["INTEL", "REPORT"], "HUB": list(_HUB_SENDS)}
 
 
 class SystemRule(StrEnum):
@@ -62,6 +62,7 @@ class SystemRule(StrEnum):
     CONSENT_AWAITED = "SYS-CONSENT-AWAITED"
     MATCH_REVIEW = "SYS-MATCH-REVIEW"
     REVIEW_DECLINED = "SYS-REVIEW-DECLINED"
+    ADDRESSED_ELSEWHERE = "SYS-ADDRESSED-ELSEWHERE"
 
 
 # A rule with no stages applies at Red and Amber, where the full agreed categories are shared.

@@ -19,6 +19,7 @@ from jigsaw.bus.store import Tx
 from jigsaw.errors import KeyRejected, PayloadInvalid, RejectedInput, UnauthorizedSender
 from jigsaw.ids import TopicName, derived_id
 from jigsaw.topics import Topics
+from jigsaw.wire.categories import REPORT_CATEGORIES
 from jigsaw.wire.envelope import Envelopes, Verified, Withhold
 from jigsaw.wire.framing import now_micros
 from services.broker import state
@@ -86,9 +87,15 @@ class BrokerProcessor:
         if not tx.first_seen(verified.msg_id, record.value, sender):
             self.metrics.duplicate()
             return COMMIT
+        if kind == "REPORT":
+            # Addressed to the MASH front door, which opens the referral it asks for: nothing to hold here.
+            return COMMIT
         referral_id = verified.envelope["referral_id"]
         if kind == "ENQUIRY":
+            # Held and forwarded like any message, so a desk learns of an enquiry only once assigned.
             self._audit_enquiry(tx, verified, record.partition)
+            state.hold(tx, verified.msg_id, referral_id, record.topic, record.value)
+            self._forward(tx, verified, record.partition, trigger="")
             return COMMIT
         if kind == "INTEL":
             state.record_matches(tx, verified.msg_id, verified.body["matches"])
@@ -104,16 +111,41 @@ class BrokerProcessor:
             self._apply(tx, kind, referral_id, verified.body)
             if kind == "CONSENT":
                 self._audit_consent(tx, verified, record.partition)
+            elif kind == "DECISION":
+                # A hub learns of RAG changes and outcomes only through its releases, once assigned.
+                state.hold(tx, verified.msg_id, referral_id, record.topic, record.value)
         # A change of state re-evaluates what is held: returns may arrive before their referral, and
         # consent, assignments and decisions change what may be released.
         target = verified.body.get("review_target") if kind == "DECISION" else None
-        for msg_id, value in state.held(tx, referral_id, target["msg_id"] if target else None):
+        held_now = state.held(tx, referral_id, target["msg_id"] if target else None)
+        if target and kind == "DECISION":
+            held_now.append((verified.msg_id, record.value))
+        for msg_id, value in held_now:
             held = verified if msg_id == verified.msg_id else self._reverify(value, referral_id)
-            if held is not None:
-                self._evaluate(
-                    tx, held, record.partition, trigger="" if held is verified else verified.msg_id
-                )
+            if held is None:
+                continue
+            trigger = "" if held is verified else verified.msg_id
+            if held.envelope["kind"] == "ENQUIRY":
+                self._forward(tx, held, record.partition, trigger)
+            else:
+                self._evaluate(tx, held, record.partition, trigger)
         return COMMIT
+
+    def _forward(self, tx: Tx, v: Verified, partition: int, trigger: str) -> None:
+        """An enquiry's body goes to each assigned subscriber once; its sections are the agencies' (sealed
+        to them, not to the broker), so every one is withheld by the stamp. Nothing here is a decision on
+        intelligence: its disclosure is audited once, when it arrives."""
+        ref = state.load(tx, v.envelope["referral_id"])
+        withheld = {
+            (s["category"], s["subject_ref"]): Withhold(
+                "NOT_FOR_SUBSCRIBERS: sealed to the agencies asked", SystemRule.ADDRESSED_ELSEWHERE.value
+            )
+            for s in v.sections
+        }
+        for subscriber in sorted(ref.assigned):
+            if not state.was_sent(tx, v.msg_id, subscriber):
+                decision_id = derived_id("forward", v.msg_id, subscriber, trigger)
+                self._release(tx, v, partition, subscriber, ref, withheld, decision_id)
 
     def _reverify(self, value: bytes, referral_id: str) -> Verified | None:
         try:
@@ -132,16 +164,17 @@ class BrokerProcessor:
             raise UnauthorizedSender(f"{sender} may not send {kind}")
         participant = policy.participants[sender]
         intel_agency = self._intel_agency.get(TopicName(record.topic))
-        if kind == "INTEL":
+        if kind in ("INTEL", "REPORT"):
             if intel_agency is None or participant.agency != intel_agency:
                 raise UnauthorizedSender(f"{sender} may not publish on {record.topic}")
             if v.body["agency"] != participant.agency:
-                raise UnauthorizedSender(f"{sender} sent a return in another agency's name")
+                raise UnauthorizedSender(f"{sender} sent a {kind} in another agency's name")
         elif record.topic != getattr(self.topics, _KIND_TOPIC[kind]):
             raise UnauthorizedSender(f"a {kind} message does not belong on {record.topic}")
         if participant.subscriber is not None:
             self._desk_may_send(participant.subscriber, kind, v.body)
-        foreign = sorted({s["category"] for s in v.sections} - set(participant.publishes))
+        allowed = REPORT_CATEGORIES if kind == "REPORT" else participant.publishes
+        foreign = sorted({s["category"] for s in v.sections} - set(allowed))
         if foreign:
             raise UnauthorizedSender(f"{sender} may not publish {', '.join(foreign)}")
 
@@ -249,17 +282,30 @@ class BrokerProcessor:
             self.metrics.decided(subscriber, d.outcome, d.rule_id)
         if subscriber not in ref.assigned:
             return  # need to know: an unassigned subscriber does not learn the referral exists
+        withheld = {
+            c: Withhold(f"{d.outcome}: {d.reason}", d.rule_id)
+            for c, d in final.items()
+            if d.outcome != "RELEASE"
+        }
+        self._release(tx, v, partition, subscriber, ref, withheld, decision_id)
+
+    def _release(
+        self,
+        tx: Tx,
+        v: Verified,
+        partition: int,
+        subscriber: str,
+        ref: state.ReferralState,
+        withheld: dict[tuple[str, str], Withhold],
+        decision_id: str,
+    ) -> None:
         try:
             self.envelopes.directory.current(subscriber)
         except KeyRejected as exc:
             # Its key is not published yet, or revoked: defer its release rather than fail every subscriber.
             log.warning("no usable key for %s (%s); its release waits", subscriber, exc.reason.value)
             return
-        withheld = {
-            c: Withhold(f"{d.outcome}: {d.reason}", d.rule_id)
-            for c, d in final.items()
-            if d.outcome != "RELEASE"
-        }
+        policy = self.decider.policy
         release = self.envelopes.rekey(
             v, subscriber, withheld, decision_id=decision_id, policy_version=policy.version
         )
@@ -267,7 +313,7 @@ class BrokerProcessor:
         tx.enqueue(
             self.topics.release(subscriber),
             release,
-            key=key,
+            key=ref.referral_id.encode(),
             partition=partition,
             headers=[(HEADER_MSG_ID, decision_id.encode()), (HEADER_KIND, b"RELEASE")],
         )

@@ -1,7 +1,10 @@
-"""One subscriber's case assembly: releases, decisions and enquiries in, the case store updated.
+"""One subscriber's case assembly: its release topic in, the case store updated.
 
-It verifies the agency's signature end to end and the broker's stamp, decrypts what was released, decodes
-it with its own reader schemas, and drops exact copies by release id. Every update commits with its offset.
+Everything reaches a hub through the broker, decisions and enquiries included, so a hub stores nothing
+about a referral until something of it is released to its subscriber (an unassigned desk never learns a
+referral exists). It verifies the sender's signature end to end and the broker's stamp, decrypts what was
+released, decodes it with its own reader schemas, and drops exact copies by release id. Every update
+commits with its offset.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from collections.abc import Callable
 
 from jigsaw.bus.records import COMMIT, Outcome, Record
 from jigsaw.bus.store import Tx
-from jigsaw.errors import PayloadInvalid, UnauthorizedSender
+from jigsaw.errors import PayloadInvalid
 from jigsaw.topics import Topics
 from jigsaw.wire.envelope import Envelopes, Opened
 from jigsaw.wire.framing import micros, now_micros
@@ -35,15 +38,12 @@ class HubProcessor:
 
     @property
     def inputs(self) -> list[str]:
-        return [self.topics.release(self.subscriber), self.topics.decisions, self.topics.enquiries]
+        return [self.topics.release(self.subscriber)]
 
     def __call__(self, record: Record, tx: Tx) -> Outcome:
         if record.value is None:
             raise PayloadInvalid("an empty record")
-        if record.topic == self.topics.release(self.subscriber):
-            referral_id = self._release(record, tx)
-        else:
-            referral_id = self._hub_record(record, tx)
+        referral_id = self._release(record, tx)
         if referral_id is not None:
             # After this transaction commits: the handler is synchronous, so call_soon runs after it.
             asyncio.get_running_loop().call_soon(self._on_update, referral_id)
@@ -65,6 +65,19 @@ class HubProcessor:
             store.put_matches(tx, rid, opened.msg_id, agency, opened.body["matches"])
             if opened.body["enquiry_id"]:
                 store.put_answer(tx, opened.body["enquiry_id"], opened.msg_id, opened.created_at)
+        elif opened.kind == "DECISION":
+            store.put_decision(tx, rid, opened.body, micros(opened.body["decided_at"]))
+            if opened.body["kind"] == "OUTCOME" and opened.body["outcome"]:
+                self.metrics.outcome(opened.body["outcome"])
+            store.touch_case(tx, rid)
+            return rid
+        elif opened.kind == "ENQUIRY":
+            addressed = opened.body["addressed_agencies"]
+            asked = (self.envelopes.directory.agency(addressed[0]) or addressed[0]) if addressed else ""
+            deadline = micros(opened.body["deadline"])
+            store.put_enquiry(tx, rid, asked, opened.body, opened.created_at, deadline)
+            store.touch_case(tx, rid)
+            return rid
         self._sections(tx, opened, agency)
         store.touch_case(tx, rid)
         self.metrics.assembled(now_micros() - opened.created_at)
@@ -90,26 +103,3 @@ class HubProcessor:
                 reason,
                 rule,
             )
-
-    def _hub_record(self, record: Record, tx: Tx) -> str | None:
-        v = self.envelopes.verify(record.value or b"", record.key)
-        if v.signer.role != "HUB":  # the role of the key that signed, not of the sender's current key
-            raise UnauthorizedSender(f"{v.signer.participant_id} is not a hub")
-        if not tx.first_seen(v.msg_id, record.value or b""):
-            return None
-        rid = str(v.envelope["referral_id"])
-        if v.envelope["kind"] == "DECISION":
-            store.put_decision(tx, rid, v.body, micros(v.body["decided_at"]))
-            if v.body["kind"] == "OUTCOME" and v.body["outcome"]:
-                self.metrics.outcome(v.body["outcome"])
-        elif v.envelope["kind"] == "ENQUIRY":
-            addressed = v.body["addressed_agencies"]
-            agency = (self.envelopes.directory.agency(addressed[0]) or addressed[0]) if addressed else ""
-            store.put_enquiry(tx, rid, agency, v.body, v.created_at, micros(v.body["deadline"]))
-        else:
-            raise PayloadInvalid(f"a {v.envelope['kind']} message on {record.topic}")
-        known = tx.execute("SELECT 1 FROM cases WHERE referral_id = ?", (rid,)).fetchone()
-        if known is None:
-            return None  # no view of this referral yet: nothing was released to this subscriber
-        store.touch_case(tx, rid)
-        return rid

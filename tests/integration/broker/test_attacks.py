@@ -181,3 +181,20 @@ async def test_a_desks_hub_may_review_its_own_sections_and_change_nothing_else(r
 
     assert {sub: await rig.view(sub, "R-DESK") for sub in ("csc-mash", "partner-hub")} == before
     assert [reason for reason, _ in await _refusals(rig)] == ["POLICY_ERROR"] * 4
+
+
+async def test_a_desk_learns_of_a_referral_only_once_assigned(rig: Rig) -> None:
+    await rig.referral("R-QUIET", "RED")
+    await rig.enquiry("R-QUIET", ["police.devon"])
+    await rig.decision("R-QUIET", "RAG_CHANGE", rag_from="RED", rag_to="AMBER", decided_by="sw-2")
+    await rig.assign("R-QUIET", "csc-mash")
+    await rig.settle()
+    assert await rig.releases("partner-hub", "R-QUIET") == [], "an unassigned desk is told nothing"
+    kinds = [o.kind for o in await rig.releases("csc-mash", "R-QUIET")]
+    assert sorted(kinds) == ["DECISION", "ENQUIRY", "REFERRAL"]
+    (enquiry,) = [o for o in await rig.releases("csc-mash", "R-QUIET") if o.kind == "ENQUIRY"]
+    assert all(s.withheld is not None and s.payload is None for s in enquiry.sections)
+
+    await rig.assign("R-QUIET", "partner-hub")
+    await rig.settle()
+    assert sorted(o.kind for o in await rig.releases("partner-hub", "R-QUIET")) == sorted(kinds)
