@@ -27,7 +27,6 @@ from pydantic import SecretStr
 
 from bench.kit.load import Log, drive
 from bench.kit.world import CONNECTOR, intel_body, intel_sections, pool_ids
-from connectors.sdk.intake import SCHEMA as intake_schema
 from connectors.sdk.metrics import ConnectorMetrics
 from jigsaw.bus.clients import Producer
 from jigsaw.bus.dlq import DeadLetterCodec, DeadLetterPublisher
@@ -59,7 +58,7 @@ async def main(a: argparse.Namespace) -> None:
     prom = CollectorRegistry()
     kernel_metrics = KernelMetrics(prom, "connector-police")
     metrics = ConnectorMetrics(prom)
-    store = Store(a.state / f"connector-{CONNECTOR}.sqlite", intake_schema)
+    store = Store(a.state / f"connector-{CONNECTOR}.sqlite")
     pool = pool_ids(a.prefix, a.pool)
     variants = [intel_sections(i) for i in range(16)]
     body = intel_body()

@@ -16,8 +16,6 @@ from starlette.routing import Mount, Route
 
 from connectors.sdk.adapters import SourceAdapter, build_adapter
 from connectors.sdk.config import ConnectorConfig
-from connectors.sdk.intake import SCHEMA as intake_schema
-from connectors.sdk.intake import IntakeForwarder
 from connectors.sdk.matching import Matcher
 from connectors.sdk.metrics import ConnectorMetrics
 from connectors.sdk.runtime import ConnectorRuntime
@@ -71,12 +69,29 @@ class _Parts:
         self.kernel_metrics = KernelMetrics(self.prom, f"connector-{config.agency}")
         self.adapter = build_adapter(config.source)
         self.connector = config.connector_class()(self.adapter)
-        self.store = Store(config.state_dir / f"connector-{config.participant_id}.sqlite", intake_schema)
+        self.store = Store(config.state_dir / f"connector-{config.participant_id}.sqlite")
         self.dead_letters = DeadLetterCodec(self.registry, f"connector-{config.agency}")
 
 
+def _warn_of_old_intake_queue(store: Store) -> None:
+    """Referrals an earlier version queued for the hub's HTTP intake are no longer sent: say so, by count
+    (their bodies name children), rather than leave them unnoticed in the store."""
+    found = store.conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'connector_intake'"
+    ).fetchone()
+    if found is None:
+        return
+    (n,) = store.conn.execute("SELECT count(*) FROM connector_intake").fetchone()
+    if n:
+        log.warning(
+            "%d referral(s) queued for the hub's HTTP intake by an earlier version are not sent: reports now"
+            " reach the front door as REPORT messages; open these through the hub (table connector_intake)",
+            n,
+        )
+
+
 async def _runtime(stack: AsyncExitStack, parts: _Parts) -> tuple[ConnectorRuntime, DeadLetterPublisher]:
-    """The runtime, with its producer, key directory, store, outbox and intake started on ``stack``."""
+    """The runtime, with its producer, key directory, store and outbox started on ``stack``."""
     config, store, kernel_metrics = parts.config, parts.store, parts.kernel_metrics
     producer = await stack.enter_async_context(Producer(config.kafka))
     dlq = DeadLetterPublisher(producer, parts.dead_letters, parts.topics.dlq, kernel_metrics)
@@ -85,11 +100,8 @@ async def _runtime(stack: AsyncExitStack, parts: _Parts) -> tuple[ConnectorRunti
     await follower.wait_loaded()
     store.open()
     stack.callback(store.close)
+    _warn_of_old_intake_queue(store)
     outbox = await stack.enter_async_context(OutboxPublisher(store, producer, kernel_metrics))
-    metrics = ConnectorMetrics(parts.prom)
-    intake = None
-    if config.intake is not None:
-        intake = await stack.enter_async_context(IntakeForwarder(config.intake, store, metrics))
     runtime = ConnectorRuntime(
         participant_id=config.participant_id,
         agency=config.agency,
@@ -99,12 +111,12 @@ async def _runtime(stack: AsyncExitStack, parts: _Parts) -> tuple[ConnectorRunti
         store=store,
         outbox=outbox,
         topics=parts.topics,
-        metrics=metrics,
+        metrics=ConnectorMetrics(parts.prom),
         kernel_metrics=kernel_metrics,
         dead_letters=parts.dead_letters,
         matcher=Matcher(threshold=config.match_threshold),
         broker=config.broker,
-        intake=intake,
+        front_door=config.front_door,
     )
     return runtime, dlq
 
@@ -118,7 +130,8 @@ async def run(
     parts = _Parts(config)
     topics = parts.topics
     await ensure_topics(
-        config.kafka, [s for s in topics.specs([config.agency], []) if s.name != topics.referrals]
+        config.kafka,
+        [s for s in topics.specs([config.agency], [], config.partitions) if s.name != topics.referrals],
     )
     async with AsyncExitStack() as stack:
         await stack.enter_async_context(parts.adapter)

@@ -11,7 +11,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from connectors.sdk.adapters import SourceConfig
 from connectors.sdk.adapters.config import CsvFolderConfig, HttpSourceConfig, SqlSourceConfig
 from connectors.sdk.base import Connector, category_of
-from connectors.sdk.intake import IntakeSettings
 from jigsaw.config import ConsumerSettings, KafkaSettings, KeystoreSettings, MetricsSettings
 from jigsaw.errors import ConfigError
 from jigsaw.wire.categories import CATEGORIES
@@ -30,8 +29,13 @@ class ConnectorConfig(BaseModel):
     metrics: MetricsSettings = MetricsSettings(port=0)
     broker: str = "broker"
     match_threshold: float = Field(default=0.9, gt=0.5, le=1)
-    intake: IntakeSettings | None = Field(default=None, description="The hub API, for unsolicited reports.")
+    front_door: str = Field(
+        default="hub.devon",
+        description="The MASH front door's hub participant, to which unsolicited reports are sealed.",
+    )
     state_dir: Path = Path(".jigsaw/state")
+    # The deployment's partition count, as the broker and the hubs have it: checked against the topics.
+    partitions: int = Field(default=3, ge=1)
 
     def consumer_settings(self) -> ConsumerSettings:
         return self.consumer or ConsumerSettings(group_id=f"jigsaw-connector-{self.participant_id}")

@@ -32,8 +32,8 @@ class ConnectorMetrics:
             ["error"],
             registry=registry,
         )
-        self.intake_parked = Counter(
-            "jigsaw_connector_intake_parked",
-            "Referrals the hub's intake refused, set aside so that later ones still go.",
+        self.reports = Counter(
+            "jigsaw_connector_reports",
+            "Unsolicited reports sealed to the MASH front door, each asking it to open its referral.",
             registry=registry,
         )

@@ -17,14 +17,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
 from connectors.sdk.adapters import NothingHeld, SourceAdapter, SourceError, SourceMisconfigured
 from connectors.sdk.base import Connector, Finding, MatchedSubject, SourceRecord
-from connectors.sdk.intake import IntakeForwarder, queue_referral
+from connectors.sdk.intake import ReportReferral, report_message
 from connectors.sdk.matching import Match, Matcher, Person, Subject
 from connectors.sdk.metrics import ConnectorMetrics
 from jigsaw.bus.dlq import DeadLetterCodec
@@ -90,7 +90,7 @@ class ConnectorRuntime:
         dead_letters: DeadLetterCodec,
         matcher: Matcher,
         broker: str = "broker",
-        intake: IntakeForwarder | None = None,
+        front_door: str = "hub.devon",
     ) -> None:
         self.participant_id = participant_id
         self.agency = agency
@@ -105,7 +105,7 @@ class ConnectorRuntime:
         self.dead_letters = dead_letters
         self.matcher = matcher
         self.broker = broker
-        self.intake = intake
+        self.front_door = front_door
 
     # -- enquiries ------------------------------------------------------------------------------------
     async def __call__(self, record: Record) -> Outcome:
@@ -276,20 +276,45 @@ class ConnectorRuntime:
         records: Sequence[SourceRecord],
         category: str,
         referral_id: str | None = None,
-        referral: dict[str, Any] | None = None,
+        referral: ReportReferral | Mapping[str, Any] | None = None,
     ) -> tuple[str, str]:
         """Publish unsolicited intelligence (a coming-to-notice report, a school's concern).
 
-        It goes to the outbox at once, whether or not Kafka is reachable. With ``referral`` (the hub API's
-        referral body: subjects, concerns, source_type, summary) and an intake configured, the referral is
-        also opened at the hub under the same id. Returns (referral_id, msg_id).
+        It goes to the outbox at once, whether or not Kafka is reachable. With ``referral`` (subjects,
+        concerns, source_type, summary; see ``ReportReferral``) a REPORT asking the MASH front door to
+        open the referral goes with it, in the same transaction and under the same referral id, so the
+        front door's referral and this return meet at the broker. Everything is sealed before anything is
+        written: a referral that does not fit its schemas raises, and nothing is queued. Returns
+        (referral_id, msg_id of the return).
         """
         rid = referral_id or new_referral_id()
         msg_id = new_msg_id()
         lists: dict[str, list[dict[str, Any]]] = {}
         for rec in records:
             lists.setdefault(rec.list_field, []).append(rec.item())
-        body = {
+        value = self.envelopes.seal(
+            kind="INTEL",
+            referral_id=rid,
+            body=self._unsolicited_body(subject_ref, len(records)),
+            msg_id=msg_id,
+            sections=[SectionInput(category, {"subject_ref": subject_ref, **lists})],
+            recipients=[self.broker],
+        )
+        messages: list[tuple[str, str, bytes]] = [("INTEL", msg_id, value)]
+        if referral is not None:
+            messages.append(self._report(rid, msg_id, ReportReferral.model_validate(referral)))
+        with self.store.transaction() as tx:
+            for kind, mid, sealed in messages:
+                headers = [(HEADER_MSG_ID, mid.encode()), (HEADER_KIND, kind.encode())]
+                tx.enqueue(self.topics.intel(self.agency), sealed, key=rid.encode(), headers=headers)
+        self.metrics.returns.labels("unsolicited").inc()
+        if referral is not None:
+            self.metrics.reports.inc()
+        self.outbox.notify()
+        return rid, msg_id
+
+    def _unsolicited_body(self, subject_ref: str, count: int) -> dict[str, Any]:
+        return {
             "enquiry_id": None,
             "agency": self.agency,
             "unsolicited": True,
@@ -299,33 +324,28 @@ class ConnectorRuntime:
                     "subject_ref": subject_ref,
                     "method": "EXACT_LOCAL_ID",
                     "confidence": 1.0,
-                    "source_record_count": len(records),
+                    "source_record_count": count,
                 }
             ],
             "nothing_held_categories": [],
         }
+
+    def _report(self, rid: str, return_msg_id: str, referral: ReportReferral) -> tuple[str, str, bytes]:
+        """The REPORT for the return ``return_msg_id``, sealed to the front door's hub alone: the broker
+        commits it unread, and no subscriber ever receives it. Its id derives from the return's."""
+        body, sections = report_message(
+            referral, agency=self.agency, source=self.participant_id, return_msg_id=return_msg_id
+        )
+        msg_id = derived_id("report", return_msg_id, self.participant_id)
         value = self.envelopes.seal(
-            kind="INTEL",
+            kind="REPORT",
             referral_id=rid,
             body=body,
+            sections=sections,
+            recipients=[self.front_door],
             msg_id=msg_id,
-            sections=[SectionInput(category, {"subject_ref": subject_ref, **lists})],
-            recipients=[self.broker],
         )
-        with self.store.transaction() as tx:
-            tx.enqueue(
-                self.topics.intel(self.agency),
-                value,
-                key=rid.encode(),
-                headers=[(HEADER_MSG_ID, msg_id.encode()), (HEADER_KIND, b"INTEL")],
-            )
-            if referral is not None and self.intake is not None:
-                queue_referral(tx, rid, referral)
-        self.metrics.returns.labels("unsolicited").inc()
-        self.outbox.notify()
-        if referral is not None and self.intake is not None:
-            self.intake.notify()
-        return rid, msg_id
+        return "REPORT", msg_id, value
 
 
 def _person(row: dict[str, Any]) -> Person:

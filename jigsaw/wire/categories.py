@@ -44,6 +44,7 @@ CATEGORIES: dict[str, Category] = {
         Category("social_care_history", "jigsaw.payload.SocialCareHistory", _OS),
         Category("youth_justice", "jigsaw.payload.YouthJustice", _OS),
         Category("housing", "jigsaw.payload.HousingTenancy", _O),
+        Category("case_notes", "jigsaw.payload.CaseNotes", _OS),
     )
 }
 
@@ -59,4 +60,9 @@ BODY_SCHEMAS: dict[str, str] = {
     "AUDIT": "jigsaw.body.AuditRecord",
     "KEY": "jigsaw.body.KeyRecord",
     "DEAD_LETTER": "jigsaw.body.DeadLetter",
+    "REPORT": "jigsaw.body.Report",
 }
+
+# What a REPORT may carry, sealed to the MASH front door's hub: what its intake needs to open the referral.
+# An agency's ``publishes`` names what it may put in a return; a report is the intake's, not a return.
+REPORT_CATEGORIES: frozenset[str] = frozenset({"identity", "referral_details", "referrer_identity"})

@@ -36,6 +36,7 @@ from services.hub.config import HubSettings
 from services.hub.consumer import HubProcessor
 from services.hub.intake import Intake
 from services.hub.metrics import HubMetrics
+from services.hub.reports import start_reports
 
 log = logging.getLogger(__name__)
 Ready = Callable[[int], None]
@@ -133,7 +134,7 @@ async def run(settings: HubSettings, stop: asyncio.Event, ready: Ready = lambda 
         )
         reader = sqlite3.connect(settings.store_path(), check_same_thread=False)
         stack.callback(reader.close)
-        intake = None
+        intake, envelopes = None, None
         if parts.hub_keys is not None:
             envelopes = Envelopes(parts.registry, parts.directory, parts.hub_keys)
             intake = Intake(envelopes, producer, parts.topics, parts.agencies(), settings.timescales_h)
@@ -148,6 +149,7 @@ async def run(settings: HubSettings, stop: asyncio.Event, ready: Ready = lambda 
             limits=Limits(settings.api_max_body_bytes, settings.api_max_streams_per_token),
             metrics=parts.metrics,
         )
+        reports = await start_reports(stack, parts, envelopes, producer, stop, app.state.hub, reader)
         api = await stack.enter_async_context(
             serve(app, settings.api_host, settings.api_port, name="hub-api")
         )
@@ -155,7 +157,7 @@ async def run(settings: HubSettings, stop: asyncio.Event, ready: Ready = lambda 
             "hub ready: subscriber %s, API http://%s:%d", settings.subscriber, settings.api_host, api.port
         )
         ready(api.port)
-        await until_stopped(stop, loop.wait(), api.task)
+        await until_stopped(stop, loop.wait(), api.task, *([reports.wait()] if reports else []))
     log.info("hub stopped")
 
 

@@ -192,10 +192,18 @@ class ConnectorRig:
 
     @classmethod
     async def create(
-        cls, kafka: KafkaSettings, topics: Topics, registry: SchemaRegistry, tmp: Path
+        cls,
+        kafka: KafkaSettings,
+        topics: Topics,
+        registry: SchemaRegistry,
+        tmp: Path,
+        world: World | None = None,
+        partitions: int = 3,
     ) -> ConnectorRig:
-        world = make_world(registry)
-        world.add("hub.devon", "HUB")
+        """``world``: the participants to share, with a broker or hub under test; by default, its own."""
+        if world is None:
+            world = make_world(registry)
+            world.add("hub.devon", "HUB")
         keys = write_keys(world, tmp / "keys", "police.devon")
         config = ConnectorConfig(
             participant_id="police.devon",
@@ -207,6 +215,7 @@ class ConnectorRig:
             metrics=MetricsSettings(port=0),
             state_dir=tmp / "state",
             consumer=ConsumerSettings(group_id=f"{topics.prefix}-police", retry_backoff_s=0.05),
+            partitions=partitions,
         )
         rig = cls(kafka, topics, registry, world, config)
         await rig.publish_keys()
@@ -215,7 +224,7 @@ class ConnectorRig:
     async def publish_keys(self) -> None:
         from jigsaw.bus.admin import ensure_topics
 
-        await ensure_topics(self.kafka, self.topics.specs(["police"], []))
+        await ensure_topics(self.kafka, self.topics.specs(["police"], [], self.config.partitions))
         async with Producer(self.kafka) as producer:
             for key, value in self.world.records:
                 await producer.send_and_wait(self.topics.keys, value, key=key)

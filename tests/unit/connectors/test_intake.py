@@ -1,126 +1,116 @@
-"""The intake queue: a referral the hub refuses is parked and the queue moves on; a hub that cannot take
-referrals keeps them all queued, in order, until it can."""
+"""An unsolicited report with a referral: the return and a REPORT for the MASH front door, queued in one
+transaction under one referral id, the REPORT's identities and narrative sealed to the front door alone,
+and nothing queued at all for a referral that does not fit its schemas."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
-from prometheus_client import CollectorRegistry
-from pydantic import SecretStr
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
+from pydantic import ValidationError
 
-from connectors.sdk.intake import SCHEMA, IntakeForwarder, IntakeSettings, queue_referral
-from connectors.sdk.metrics import ConnectorMetrics
-from jigsaw.bus.store import Store
-from jigsaw.serving import free_port, serve
+from connectors.police import Incident
+from connectors.sdk.config import ConnectorConfig
+from jigsaw.bus.records import HEADER_KIND, HEADER_MSG_ID
+from jigsaw.errors import NotARecipient, PayloadInvalid
+from jigsaw.ids import derived_id
+from jigsaw.wire.codec import SchemaRegistry
+from tests.unit.connectors.test_runtime import Rig
 
-REFERRAL = {
-    "subjects": [{"subject_ref": "S1", "role": "CHILD", "given_names": "Callum", "family_name": "Hartley"}],
+REFERRAL: dict[str, Any] = {
+    "subjects": [
+        {
+            "subject_ref": "S1",
+            "role": "CHILD",
+            "given_names": "Callum",
+            "family_name": "Hartley",
+            "dob": "2014-03-02",
+            "postcode": "EX4 1AA",
+            "pnc": "14/123456Z",
+        }
+    ],
     "concerns": ["NEGLECT"],
     "source_type": "POLICE",
+    "summary": "Child found alone late at night",
+    "referrer": {"name": "PC 1234 Ward", "relationship_to_child": "attending officer"},
 }
-
-
-class Hub:
-    """The hub's POST /referrals on ``port``, answering with ``answer(body)``'s status."""
-
-    def __init__(self, port: int, answer: Callable[[dict[str, Any]], int]) -> None:
-        self.port = port
-        self.received: list[str] = []
-
-        async def referrals(request: Request) -> JSONResponse:
-            body = await request.json()
-            self.received.append(body["referral_id"])
-            return JSONResponse({"referral_id": body["referral_id"]}, status_code=answer(body))
-
-        self._app = Starlette(routes=[Route("/referrals", referrals, methods=["POST"])])
-
-    @contextlib.asynccontextmanager
-    async def running(self) -> AsyncIterator[Hub]:
-        async with serve(self._app, "127.0.0.1", self.port, "hub") as served:
-            assert served.port, "the hub did not start"
-            yield self
+INCIDENT = Incident(
+    source_id="P-100",
+    recorded_on=date(2026, 11, 1),
+    incident_ref="CTN-1",
+    incident_date=date(2026, 11, 1),
+    incident_type="Coming to notice",
+    subject_role="PRESENT",
+    summary="Child found alone late at night",
+)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    s = Store(tmp_path / "connector.sqlite", SCHEMA)
-    s.open()
-    return s
+def rig(registry: SchemaRegistry, tmp_path: Path) -> Rig:
+    return Rig(registry, tmp_path)
 
 
-def queue(store: Store, referral_ids: list[str], summary: str) -> None:
-    with store.transaction() as tx:
-        for rid in referral_ids:
-            queue_referral(tx, rid, {**REFERRAL, "summary": summary})
+def _report(rig: Rig, referral: dict[str, Any] | None = REFERRAL) -> tuple[str, str]:
+    return rig.runtime.report(
+        subject_ref="S1", category="police_incidents", records=[INCIDENT], referral=referral
+    )
 
 
-def queued(store: Store) -> list[str]:
-    return [rid for (rid,) in store.conn.execute("SELECT referral_id FROM connector_intake ORDER BY rowid")]
+def test_the_return_and_its_report_are_queued_together_under_one_referral_id(rig: Rig) -> None:
+    rid, msg_id = _report(rig)
+    rows = rig.store.outbox_batch(10)
+    assert [r.topic for r in rows] == [rig.topics.intel("police")] * 2
+    assert [r.key for r in rows] == [rid.encode()] * 2
+    headers = [dict(r.headers) for r in rows]
+    assert [h[HEADER_KIND] for h in headers] == [b"INTEL", b"REPORT"]
+    report_id = derived_id("report", msg_id, "police.devon")
+    assert [h[HEADER_MSG_ID] for h in headers] == [msg_id.encode(), report_id.encode()]
+    hub = rig.world.party("hub.devon")
+    opened = hub.open(rows[1].value, rid.encode())
+    assert (opened.kind, opened.msg_id, opened.referral_id) == ("REPORT", report_id, rid)
+    assert opened.body["agency"] == "police"
+    assert opened.body["return_msg_id"] == msg_id
+    assert opened.body["subject_refs"] == [{"subject_ref": "S1", "role": "CHILD"}]
+    identity = opened.section("identity", "S1")
+    assert identity is not None
+    assert identity.payload is not None
+    assert identity.payload["identifiers"][0]["value"] == "14/123456Z"
+    assert {s.category for s in opened.sections} == {"identity", "referral_details", "referrer_identity"}
+    assert rig.prom.get_sample_value("jigsaw_connector_reports_total") == 1
 
 
-async def until(check: Callable[[], bool | Awaitable[bool]], what: str, timeout_s: float = 15.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        result = check()
-        if result if isinstance(result, bool) else await result:
-            return
-        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.02)
+def test_the_report_is_sealed_to_the_front_door_alone_and_its_clear_parts_name_no_one(rig: Rig) -> None:
+    rid, _ = _report(rig)
+    report = rig.store.outbox_batch(10)[1].value
+    with pytest.raises(NotARecipient):
+        rig.world.party("broker").open(report, rid.encode())
+    with pytest.raises(NotARecipient):
+        rig.world.party("csc-mash").open(report, rid.encode())
+    for plain in ("Callum", "Hartley", "EX4 1AA", "14/123456Z", "found alone", "Ward"):
+        assert plain.encode() not in report, f"{plain!r} in the clear"
 
 
-async def test_refused_referrals_are_parked_and_the_next_one_still_reaches_the_hub(store: Store) -> None:
-    port = free_port()
-    refused = [f"R-BAD-{n:02d}" for n in range(25)]
-    queue(store, refused, "refuse")
-    queue(store, ["R-GOOD"], "a real concern")
-    prom = CollectorRegistry()
-    hub = Hub(port, lambda body: 422 if body["summary"] == "refuse" else 201)
-    settings = IntakeSettings(url=f"http://127.0.0.1:{port}", token=SecretStr("t"), retry_s=0.05)
-
-    async with hub.running(), IntakeForwarder(settings, store, ConnectorMetrics(prom)) as forwarder:
-        forwarder.notify()
-        await until(lambda: "R-GOOD" in hub.received, "the good referral at the hub")
-        await until(lambda: queued(store) == [], "the queue to empty")
-
-    assert hub.received == [*refused, "R-GOOD"], "each referral posted once, oldest first"
-    assert forwarder.parked() == 25
-    parked = store.conn.execute("SELECT referral_id, status FROM connector_intake_parked ORDER BY rowid")
-    assert list(parked) == [(rid, 422) for rid in refused]
-    assert prom.get_sample_value("jigsaw_connector_intake_parked_total") == 25
+def test_without_a_referral_only_the_return_is_queued(rig: Rig) -> None:
+    _report(rig, referral=None)
+    assert [dict(r.headers)[HEADER_KIND] for r in rig.store.outbox_batch(10)] == [b"INTEL"]
 
 
-@pytest.mark.parametrize("status", [None, 503, 401])
-async def test_a_hub_that_cannot_take_referrals_keeps_them_all_queued_in_order(
-    store: Store, status: int | None
-) -> None:
-    port = free_port()
-    ids = ["R-1", "R-2", "R-3"]
-    queue(store, ids, "a real concern")
-    down = True
-    hub = Hub(port, lambda body: (status or 201) if down else 201)
-    settings = IntakeSettings(url=f"http://127.0.0.1:{port}", token=SecretStr("t"), retry_s=0.05)
+def test_a_referral_that_does_not_fit_raises_and_queues_nothing(rig: Rig) -> None:
+    with pytest.raises(PayloadInvalid):
+        _report(rig, {**REFERRAL, "concerns": ["SHOUTING"]})
+    with pytest.raises(ValidationError):
+        _report(rig, {k: v for k, v in REFERRAL.items() if k != "summary"})
+    assert rig.store.outbox_batch(10) == []
 
-    async with IntakeForwarder(settings, store) as forwarder:
-        if status is None:  # not even listening
-            await asyncio.sleep(0.3)
-            async with hub.running():
-                await until(lambda: queued(store) == [], "the queue to empty")
-        else:
-            async with hub.running():
-                await until(lambda: len(hub.received) >= 3, "a few refused tries")
-                assert queued(store) == ids, "nothing dropped, nothing reordered"
-                assert set(hub.received) == {"R-1"}, "nothing later is sent past the first"
-                down = False
-                await until(lambda: queued(store) == [], "the queue to empty")
 
-    assert hub.received[-3:] == ids, "delivered in the order reported"
-    assert forwarder.parked() == 0
+def test_a_connector_config_has_no_hub_credential_to_hold() -> None:
+    base = {
+        "participant_id": "police.devon",
+        "agency": "police",
+        "connector": "connectors.police:PoliceConnector",
+        "source": {"kind": "csv", "folder": "x", "category_files": {}, "persons_file": "p.csv"},
+    }
+    with pytest.raises(ValidationError, match="intake"):
+        ConnectorConfig.model_validate({**base, "intake": {"url": "http://hub", "token": "t"}})

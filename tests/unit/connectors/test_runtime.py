@@ -15,7 +15,6 @@ from prometheus_client import CollectorRegistry
 from connectors.police import Contact, Incident
 from connectors.sdk.adapters import NothingHeld, SourceAdapter, SourceMisconfigured, SourceUnavailable
 from connectors.sdk.base import Connector, Finding, MatchedSubject, SourceRecord
-from connectors.sdk.intake import SCHEMA
 from connectors.sdk.matching import Matcher
 from connectors.sdk.metrics import ConnectorMetrics
 from connectors.sdk.runtime import ConnectorRuntime
@@ -87,7 +86,7 @@ class Rig:
         self.world.add("hub.devon", "HUB")
         self.topics = Topics()
         self.source = FakeSource()
-        self.store = Store(tmp / "connector.sqlite", SCHEMA)
+        self.store = Store(tmp / "connector.sqlite")
         self.store.open()
         self.prom = CollectorRegistry()
         self.runtime = ConnectorRuntime(

@@ -172,11 +172,12 @@ def test_a_non_canonical_encoding_of_a_signed_message_is_refused(world: World) -
     """fastavro reads a negative enum index from the end of the symbols: the same value from other bytes,
     which every signature over the value would accept."""
     value = _seal(world)
-    # After the referral id (6 bytes, length 0x0c) comes the kind: INTEL, symbol 2 of 11, zigzag 0x04;
-    # -9 (zigzag 0x11) names the same symbol.
-    at = value.index(b"\x0c" + R.encode() + b"\x04") + 1 + len(R)
-    changed = value[:at] + b"\x11" + value[at + 1 :]
+    # After the referral id (6 bytes, length 0x0c) comes the kind: INTEL, symbol 2, zigzag 0x04; with n
+    # symbols, 2 - n names the same symbol (zigzag -2(2 - n) - 1).
     schema = world.registry.latest(ENVELOPE)
+    kinds = next(f["type"]["symbols"] for f in schema.parsed["fields"] if f["name"] == "kind")
+    at = value.index(b"\x0c" + R.encode() + b"\x04") + 1 + len(R)
+    changed = value[:at] + bytes([-2 * (2 - len(kinds)) - 1]) + value[at + 1 :]
     assert world.registry.decode(changed, schema) == world.registry.decode(value, schema)
     with pytest.raises(PayloadInvalid, match="canonical"):
         world.party("broker").open(changed, R.encode())
