@@ -185,33 +185,47 @@ class Rig:
         family_informed: bool | None = None,
         sender: str = "hub.devon",
     ) -> str:
+        """As the hub sends it: who decided and why in a sealed case-notes section, not in the body."""
         body = {
             "consent_id": str(uuid.uuid4()),
             "kind": kind,
             "scope": "EARLY_HELP_SERVICE",
             "family_informed": family_informed,
             "not_informed_reason": None,
-            "decided_by": decided_by,
-            "reason": reason,
+            "decided_by": None,
+            "reason": None,
             "recorded_at": now_micros(),
         }
-        return await self.send(sender, "CONSENT", rid, body)
+        notes = [{"kind": "CONSENT_REASON", "text": reason, "decided_by": decided_by}] if reason else []
+        items = [SectionInput("case_notes", {"subject_ref": "", "notes": notes})] if notes else []
+        return await self.send(sender, "CONSENT", rid, body, items)
 
-    async def decision(self, rid: str, kind: str, sender: str = "hub.devon", **fields: Any) -> str:
+    async def decision(
+        self,
+        rid: str,
+        kind: str,
+        sender: str = "hub.devon",
+        reason: str = "recorded in the test",
+        decided_by: str = "sw-1",
+        **fields: Any,
+    ) -> str:
+        """As the hub sends it: the reason and the decision maker sealed as case notes."""
         body = {
             "decision_id": str(uuid.uuid4()),
             "kind": kind,
             "rag_from": None,
             "rag_to": None,
             "outcome": None,
-            "reason": "recorded in the test",
-            "decided_by": "sw-1",
+            "reason": "",
+            "decided_by": "",
             "decided_at": now_micros(),
             "referrer_feedback": None,
             "review_target": None,
             **fields,
         }
-        return await self.send(sender, "DECISION", rid, body)
+        note = {"kind": "DECISION_REASON", "text": reason, "decided_by": decided_by}
+        items = [SectionInput("case_notes", {"subject_ref": "", "notes": [note]})]
+        return await self.send(sender, "DECISION", rid, body, items)
 
     async def enquiry(
         self,

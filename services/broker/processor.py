@@ -108,7 +108,7 @@ class BrokerProcessor:
             if rag in ("RED", "AMBER", "GREEN") and state.load(tx, referral_id).rag is None:
                 state.set_rag(tx, referral_id, rag)
         else:
-            self._apply(tx, kind, referral_id, verified.body)
+            self._apply(tx, kind, referral_id, verified.body, _has_notes(verified))
             if kind == "CONSENT":
                 self._audit_consent(tx, verified, record.partition)
             elif kind == "DECISION":
@@ -186,13 +186,15 @@ class BrokerProcessor:
         if body.get("kind") != "REVIEW_APPROVAL" or not target or target["subscriber"] != subscriber:
             raise UnauthorizedSender(f"the {subscriber} desk's hub may only review its own sections")
 
-    def _apply(self, tx: Tx, kind: str, referral_id: str, body: dict[str, Any]) -> None:
+    def _apply(self, tx: Tx, kind: str, referral_id: str, body: dict[str, Any], notes: bool) -> None:
         """Update the referral's state from a consent, assignment or decision record."""
         if kind == "CONSENT":
             consent = _CONSENT.get(body["kind"])
             if consent is None:
                 raise PayloadInvalid(f"unknown consent kind {body['kind']}")
-            if consent == "OVERRIDE" and not (body["decided_by"] and body["reason"]):
+            # Who decided and why are sealed case notes, which the broker cannot read; it can insist that
+            # they are there (a clear body's own fields, from an older hub, count too).
+            if consent == "OVERRIDE" and not (notes or (body["decided_by"] and body["reason"])):
                 raise PayloadInvalid("a safeguarding override must name who decided and why")
             state.set_consent(tx, referral_id, consent, body["family_informed"])
         elif kind == "ASSIGNMENT":
@@ -216,8 +218,8 @@ class BrokerProcessor:
         ref = state.load(tx, v.envelope["referral_id"])
         confidence = state.confidence(tx, v.msg_id)
         # A return that does not say how it matched a subject is treated as uncertain; the hub's own
-        # referral sections are about the subjects it named.
-        unstated = 1.0 if v.envelope["kind"] == "REFERRAL" else 0.0
+        # sections (a referral, its case notes) are about the subjects it named.
+        unstated = 0.0 if v.envelope["kind"] == "INTEL" else 1.0
         approvals = state.approvals(tx, v.msg_id)
         today = datetime.now(UTC).date()
         for subscriber in self.decider.policy.subscribers:
@@ -428,6 +430,10 @@ class BrokerProcessor:
         )
         self._heads[partition] = (seq + 1, chain_hash(value))
         tx.enqueue(self.topics.audit, value, key=key, partition=partition, headers=[(HEADER_KIND, b"AUDIT")])
+
+
+def _has_notes(v: Verified) -> bool:
+    return any(s["category"] == "case_notes" for s in v.sections)
 
 
 def _known_purpose(purpose: str | None) -> str | None:

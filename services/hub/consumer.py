@@ -66,7 +66,7 @@ class HubProcessor:
             if opened.body["enquiry_id"]:
                 store.put_answer(tx, opened.body["enquiry_id"], opened.msg_id, opened.created_at)
         elif opened.kind == "DECISION":
-            store.put_decision(tx, rid, opened.body, micros(opened.body["decided_at"]))
+            store.put_decision(tx, rid, _with_notes(opened), micros(opened.body["decided_at"]))
             if opened.body["kind"] == "OUTCOME" and opened.body["outcome"]:
                 self.metrics.outcome(opened.body["outcome"])
             store.touch_case(tx, rid)
@@ -103,3 +103,14 @@ class HubProcessor:
                 reason,
                 rule,
             )
+
+
+def _with_notes(opened: Opened) -> dict[str, object]:
+    """A decision's body with its reason and decision maker from the case notes, where the broker released
+    them to this subscriber; where it did not, the hub knows the decision but not why, nor who made it."""
+    notes = opened.section("case_notes")
+    released = notes.payload["notes"] if notes is not None and notes.payload is not None else []
+    reason = next((n for n in released if n["kind"] == "DECISION_REASON"), None)
+    if reason is None:
+        return {**opened.body, "reason": "", "decided_by": ""}
+    return {**opened.body, "reason": reason["text"], "decided_by": reason["decided_by"]}

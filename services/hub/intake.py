@@ -277,20 +277,23 @@ class Intake:
         return await self._decision(rid, "REVIEW_APPROVAL", reason, by, review_target=target)
 
     async def _decision(self, rid: str, kind: str, reason: str, by: str, **fields: Any) -> str:
+        # The reason and the decision maker are free text: they travel sealed, as case notes the broker
+        # releases by the agreement, and the clear body carries neither.
         body = {
             "decision_id": str(uuid.uuid4()),
             "kind": kind,
             "rag_from": None,
             "rag_to": None,
             "outcome": None,
-            "reason": reason,
-            "decided_by": by,
+            "reason": "",
+            "decided_by": "",
             "decided_at": now_micros(),
             "referrer_feedback": None,
             "review_target": None,
             **fields,
         }
-        return await self._publish(self.topics.decisions, "DECISION", rid, body)
+        notes = _notes(("DECISION_REASON", reason, by))
+        return await self._publish(self.topics.decisions, "DECISION", rid, body, notes, [self.broker])
 
     async def consent(
         self,
@@ -308,9 +311,18 @@ class Intake:
             "kind": kind,
             "scope": scope,
             "family_informed": family_informed,
-            "not_informed_reason": not_informed_reason,
-            "decided_by": decided_by,
-            "reason": reason,
+            "not_informed_reason": None,
+            "decided_by": None,
+            "reason": None,
             "recorded_at": now_micros(),
         }
-        return await self._publish(self.topics.consent, "CONSENT", rid, body)
+        notes = _notes(
+            ("CONSENT_REASON", reason, decided_by), ("NOT_INFORMED_REASON", not_informed_reason, decided_by)
+        )
+        return await self._publish(self.topics.consent, "CONSENT", rid, body, notes, [self.broker])
+
+
+def _notes(*notes: tuple[str, str | None, str | None]) -> list[SectionInput]:
+    """One sealed case-notes section holding the notes that say something; none if no note does."""
+    written = [{"kind": k, "text": text or "", "decided_by": by} for k, text, by in notes if text or by]
+    return [SectionInput("case_notes", {"subject_ref": "", "notes": written})] if written else []

@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 
 from devkit.testkit.broker import Rig, payload, sections
+from jigsaw.bus.reader import read_to_end
 from jigsaw.config import KafkaSettings
 from jigsaw.topics import Topics
 from jigsaw.wire.codec import SchemaRegistry
-from jigsaw.wire.envelope import SectionInput
+from jigsaw.wire.envelope import Opened, OpenedSection, SectionInput
 
 
 @pytest.fixture
@@ -96,7 +97,7 @@ async def test_a_refusal_of_consent_is_audited_even_when_it_changes_nothing(rig:
     assert record["source_msg_id"] == consent
     assert record["actor"] == "hub.devon"
     assert record["rule_id"] == "CONSENT_REFUSED"
-    assert "sw-17" in record["reason"]
+    assert "sw-17" not in record["reason"], "the decision maker's name travels sealed, not in the audit"
     assert record["consent_state"] is not None
 
 
@@ -179,7 +180,11 @@ async def test_a_desks_hub_may_review_its_own_sections_and_change_nothing_else(r
     await rig.decision("R-DESK", "REVIEW_APPROVAL", sender=desk, review_target=target("partner-hub"))
     await rig.settle()
 
-    assert {sub: await rig.view(sub, "R-DESK") for sub in ("csc-mash", "partner-hub")} == before
+    after = {sub: await rig.view(sub, "R-DESK") for sub in ("csc-mash", "partner-hub")}
+    # The one review it may send reaches the decision makers with its notes; nothing else moved.
+    assert {
+        sub: {c: v for c, v in view.items() if c != "case_notes"} for sub, view in after.items()
+    } == before
     assert [reason for reason, _ in await _refusals(rig)] == ["POLICY_ERROR"] * 4
 
 
@@ -198,3 +203,28 @@ async def test_a_desk_learns_of_a_referral_only_once_assigned(rig: Rig) -> None:
     await rig.assign("R-QUIET", "partner-hub")
     await rig.settle()
     assert sorted(o.kind for o in await rig.releases("partner-hub", "R-QUIET")) == sorted(kinds)
+
+
+async def test_a_decisions_reason_and_maker_travel_sealed_and_reach_only_the_decision_makers(
+    rig: Rig,
+) -> None:
+    await rig.referral("R-NOTES", "RED")
+    await rig.assign("R-NOTES", "csc-mash", "police-mash")
+    await rig.decision(
+        "R-NOTES", "RAG_CHANGE", rag_from="RED", rag_to="AMBER", reason="bruising seen", decided_by="tm-Ellis"
+    )
+    await rig.settle()
+    raw = b"".join(r.value or b"" for r in await read_to_end(rig.kafka, rig.topics.decisions))
+    assert b"bruising" not in raw
+    assert b"Ellis" not in raw
+
+    def notes(subscriber_releases: list[Opened]) -> list[OpenedSection]:
+        (decision,) = [o for o in subscriber_releases if o.kind == "DECISION"]
+        return [s for s in decision.sections if s.category == "case_notes"]
+
+    (csc,) = notes(await rig.releases("csc-mash", "R-NOTES"))
+    assert csc.payload is not None
+    assert csc.payload["notes"][0]["text"] == "bruising seen"
+    (desk,) = notes(await rig.releases("police-mash", "R-NOTES"))
+    assert desk.payload is None
+    assert desk.withheld is not None
