@@ -39,7 +39,7 @@ from jigsaw.errors import (
     SourceRecordInvalid,
     UnauthorizedSender,
 )
-from jigsaw.ids import derived_id, new_msg_id, new_referral_id
+from jigsaw.ids import derived_id, keyed_id, new_msg_id, new_referral_id
 from jigsaw.metrics import KernelMetrics
 from jigsaw.topics import Topics
 from jigsaw.wire.envelope import Envelopes, Opened, SectionInput
@@ -111,6 +111,9 @@ class ConnectorRuntime:
     async def __call__(self, record: Record) -> Outcome:
         """The consume loop's handler. Lookups run first; the outcome commits in one transaction, with the
         offset, so a rejection is dead-lettered exactly once too."""
+        with self.store.transaction() as tx:
+            if record.offset < tx.next_offset(record.topic, record.partition):
+                return COMMIT  # fetched again after a rebalance's seek: handled once already
         try:
             return await self._enquiry(record)
         except SourceError as exc:
@@ -132,10 +135,11 @@ class ConnectorRuntime:
         verified = self.envelopes.verify(record.value or b"", record.key)
         if verified.envelope["kind"] != "ENQUIRY":
             raise PayloadInvalid(f"a {verified.envelope['kind']} message on the enquiries topic")
-        sender = self.envelopes.directory.current(verified.envelope["sender"])
-        if sender.role != "HUB":
-            # Choosing whom an agency searches for belongs to the MASH hub alone.
-            raise UnauthorizedSender(f"{sender.participant_id} is not a hub and may not send enquiries")
+        # Choosing whom an agency searches for belongs to the MASH front door alone; judged by the key
+        # that signed, not the sender's current one.
+        signer = verified.signer
+        if signer.role != "HUB" or signer.participant_id != self.front_door:
+            raise UnauthorizedSender(f"{signer.participant_id} is not the front door; it may not ask")
         if self.participant_id not in verified.body["addressed_agencies"]:
             # Another agency's enquiry: not ours to open, and nothing wrong with it.
             with self.store.transaction() as tx:
@@ -158,7 +162,9 @@ class ConnectorRuntime:
             "matches": self._matches(opened, matched),
             "nothing_held_categories": sorted(c for c in wanted if c not in held),
         }
-        msg_id = derived_id("return", opened.msg_id, self.participant_id)
+        # Keyed by this connector's own secret: the enquiry's id is clear on the bus, and an id derived from
+        # it alone could be claimed by another agency first, to have this return refused as a replay.
+        msg_id = keyed_id(self.envelopes.keys.id_secret, "return", opened.msg_id, self.participant_id)
         value = self.envelopes.seal(
             kind="INTEL",
             referral_id=opened.referral_id,

@@ -292,12 +292,15 @@ class ConsumeLoop(Component):
                 self._done.pop(tp, None)
 
     async def _on_assigned(self, assigned: Sequence[TopicPartition]) -> None:
-        if self._positions is not None:
-            stored = self._positions()
-            for tp in assigned:
-                offset = stored.get((tp.topic, tp.partition))
-                if offset is None:
-                    await self._client.seek_to_beginning(tp)
-                else:
-                    self._client.seek(tp, offset)
+        async with self._lock:
+            # A batch fetched before these seeks is stale: end it, as a revocation does.
+            self._epoch += 1
+            if self._positions is not None:
+                stored = self._positions()
+                for tp in assigned:
+                    offset = stored.get((tp.topic, tp.partition))
+                    if offset is None:
+                        await self._client.seek_to_beginning(tp)
+                    else:
+                        self._client.seek(tp, offset)
         self.assigned.set()

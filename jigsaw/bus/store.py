@@ -78,6 +78,13 @@ class Tx:
     def execute(self, sql: str, params: Sequence[object] = ()) -> sqlite3.Cursor:
         return self.conn.execute(sql, params)
 
+    def next_offset(self, topic: str, partition: int) -> int:
+        """The offset after the last record this store committed for the partition (0 if none)."""
+        row = self.conn.execute(
+            "SELECT next_offset FROM kernel_offsets WHERE topic = ? AND partition = ?", (topic, partition)
+        ).fetchone()
+        return int(row[0]) if row else 0
+
     def set_offset(self, topic: str, partition: int, next_offset: int) -> None:
         self.conn.execute(
             "INSERT INTO kernel_offsets VALUES (?, ?, ?) ON CONFLICT(topic, partition)"

@@ -51,6 +51,8 @@ class TransactionalHandler:
             await self._room()
         try:
             with self._store.transaction() as tx:
+                if self._done_before(tx, record):
+                    return COMMIT
                 outcome = self._apply(record, tx)
                 if isinstance(outcome, RetryLater):
                     raise _Rollback
@@ -71,10 +73,18 @@ class TransactionalHandler:
         if self._room is not None:
             await self._room()
         with self._store.transaction() as tx:
+            if self._done_before(tx, record):
+                return COMMIT
             self._enqueue_dead_letter(tx, record, letter)
             tx.set_offset(record.topic, record.partition, record.offset + 1)
         self._on_enqueue()
         return COMMIT
+
+    @staticmethod
+    def _done_before(tx: Tx, record: Record) -> bool:
+        # The store, not Kafka's position, says what was applied: a record fetched again (a rebalance's
+        # seek racing a fetch from the consumer's own reset) was applied, or dead-lettered, once already.
+        return record.offset < tx.next_offset(record.topic, record.partition)
 
     def _enqueue_dead_letter(self, tx: Tx, record: Record, letter: DeadLetter) -> None:
         # The codec bounds what it copies and the key it is sent under, so this row can always publish.

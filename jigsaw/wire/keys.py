@@ -110,6 +110,19 @@ class ParticipantKeys:
             raise ConfigError(f"{self.participant_id} has no keys")
         return self.generations[max(self.generations)]
 
+    @cached_property
+    def id_secret(self) -> bytes:
+        """The key for ids only this participant can derive (``jigsaw.ids.keyed_id``).
+
+        From the first generation's signing key, which the keystore keeps, so a retry after a rotation
+        still derives the same id; HKDF with its own label, so it is no use as the signing key itself.
+        """
+        if not self.generations:
+            raise ConfigError(f"{self.participant_id} has no keys")
+        seed = self.generations[min(self.generations)].sign.private_bytes_raw()
+        hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"jigsaw msg-id v1")
+        return hkdf.derive(seed + self.participant_id.encode())
+
     def rotate(self) -> KeyGeneration:
         epoch = max(self.generations, default=0) + 1
         self.generations[epoch] = KeyGeneration.generate(epoch)

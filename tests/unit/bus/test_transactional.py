@@ -90,3 +90,15 @@ async def test_an_unexpected_error_is_dead_lettered_as_unhandled(
     letter = DeadLetterCodec(registry, "t").decode(row.value)
     assert letter["reason"] == "UNHANDLED"
     assert letter["detail"] == "ZeroDivisionError"
+
+
+async def test_a_record_fetched_again_is_applied_and_dead_lettered_once(
+    store: Store, registry: SchemaRegistry
+) -> None:
+    adapter, _ = _adapter(store, registry)
+    for _ in range(2):  # a rebalance's seek racing a fetch hands the same records over twice
+        await adapter(_record(b"ok", offset=3))
+        await adapter(_record(b"forged", offset=4))
+    assert [v for (v,) in store.conn.execute("SELECT v FROM seen")] == [b"ok"]
+    assert [r.topic for r in store.outbox_batch(10)] == ["out", "dlq"]
+    assert store.offsets() == {("in", 1): 5}

@@ -84,6 +84,7 @@ class Rig:
     def __init__(self, registry: SchemaRegistry, tmp: Path, connector: type[Connector] = Incidents) -> None:
         self.world: World = make_world(registry)
         self.world.add("hub.devon", "HUB")
+        self.world.add("hub.partner-hub", "HUB")
         self.topics = Topics()
         self.source = FakeSource()
         self.store = Store(tmp / "connector.sqlite")
@@ -105,7 +106,7 @@ class Rig:
         )
         self.offset = 0
 
-    def enquiry(self) -> Record:
+    def enquiry(self, sender: str = "hub.devon") -> Record:
         rid = f"R-{uuid.uuid4().hex[:8]}"
         body = {
             "enquiry_id": str(uuid.uuid4()),
@@ -127,7 +128,7 @@ class Rig:
                 _fact(date_of_birth=date(2014, 3, 2), dob_estimated=False, unborn=False, gender="NOT_STATED")
             ],
         }
-        value = self.world.party("hub.devon").seal(
+        value = self.world.party(sender).seal(
             kind="ENQUIRY",
             referral_id=rid,
             body=body,
@@ -236,3 +237,22 @@ async def test_a_config_error_from_an_agency_s_own_lookup_is_fatal_not_a_dead_le
     with pytest.raises(FatalError, match="fake source: no mapping for the incidents table"):
         await call_handler(rig.runtime, rig.enquiry())
     assert rig.dead_letters() == 0
+
+
+async def test_only_the_front_door_may_ask_an_agency_to_search(rig: Rig) -> None:
+    assert await call_handler(rig.runtime, rig.enquiry(sender="hub.partner-hub")) == COMMIT
+    assert rig.returns() == []
+    assert rig.dead_letters() == 1
+    assert await call_handler(rig.runtime, rig.enquiry()) == COMMIT
+    assert len(rig.returns()) == 1, "the front door's enquiry is still answered"
+
+
+async def test_a_return_id_cannot_be_derived_from_the_enquiry_alone(rig: Rig) -> None:
+    from jigsaw.ids import derived_id
+
+    record = rig.enquiry()
+    await call_handler(rig.runtime, record)
+    (row,) = [r for r in rig.store.outbox_batch(100) if r.topic == rig.topics.intel("police")]
+    returned = rig.world.party("broker").open(row.value, row.key).msg_id
+    enquiry_id = rig.world.party("police.devon").verify(record.value or b"", record.key).msg_id
+    assert returned != derived_id("return", enquiry_id, "police.devon")
