@@ -90,7 +90,9 @@ def _warn_of_old_intake_queue(store: Store) -> None:
         )
 
 
-async def _runtime(stack: AsyncExitStack, parts: _Parts) -> tuple[ConnectorRuntime, DeadLetterPublisher]:
+async def _runtime(
+    stack: AsyncExitStack, parts: _Parts
+) -> tuple[ConnectorRuntime, DeadLetterPublisher, KeyDirectoryFollower]:
     """The runtime, with its producer, key directory, store and outbox started on ``stack``."""
     config, store, kernel_metrics = parts.config, parts.store, parts.kernel_metrics
     producer = await stack.enter_async_context(Producer(config.kafka))
@@ -118,7 +120,7 @@ async def _runtime(stack: AsyncExitStack, parts: _Parts) -> tuple[ConnectorRunti
         broker=config.broker,
         front_door=config.front_door,
     )
-    return runtime, dlq
+    return runtime, dlq, follower
 
 
 async def run(
@@ -135,7 +137,7 @@ async def run(
     )
     async with AsyncExitStack() as stack:
         await stack.enter_async_context(parts.adapter)
-        runtime, dlq = await _runtime(stack, parts)
+        runtime, dlq, follower = await _runtime(stack, parts)
         loop = ConsumeLoop(
             kafka=config.kafka,
             consumer=config.consumer_settings(),
@@ -152,5 +154,6 @@ async def run(
         web = await stack.enter_async_context(serve(health, host, config.metrics.port, "connector-health"))
         log.info("connector ready: %s; health http://%s:%d/health", config.participant_id, host, web.port)
         ready(runtime, web.port)
-        await until_stopped(stop, loop.wait(), web.task)
+        # A background task that fails for good (the outbox, the key directory) stops the connector loudly.
+        await until_stopped(stop, loop.wait(), web.task, runtime.outbox.wait(), follower.wait())
     log.info("connector stopped")

@@ -51,6 +51,7 @@ class _Parts:
 
     def __init__(self, settings: HubSettings) -> None:
         self.settings = settings
+        self.background: list[OutboxPublisher | KeyDirectoryFollower] = []
         self.registry = SchemaRegistry.load(max_record_bytes=settings.kafka.max_record_bytes)
         self.roster = load_roster(settings.policy)
         keystore = settings.keys.keystore()
@@ -96,12 +97,14 @@ async def _consumer(
     )
     await stack.enter_async_context(follower)
     await follower.wait_loaded()
+    parts.background.append(follower)
     store.open()
     stack.callback(store.close)
     notify: Callable[[], None] = _nothing
     if publish:  # a rebuild replays inputs whose dead letters the live service published already
         outbox = await stack.enter_async_context(OutboxPublisher(store, producer, parts.kernel_metrics))
         notify = outbox.notify
+        parts.background.append(outbox)
     processor = parts.processor(on_update)
     handler = TransactionalHandler(
         store, processor, parts.dead_letters, parts.topics.dlq, parts.kernel_metrics, notify
@@ -157,7 +160,9 @@ async def run(settings: HubSettings, stop: asyncio.Event, ready: Ready = lambda 
             "hub ready: subscriber %s, API http://%s:%d", settings.subscriber, settings.api_host, api.port
         )
         ready(api.port)
-        await until_stopped(stop, loop.wait(), api.task, *([reports.wait()] if reports else []))
+        # A background task that fails for good (the outbox, the key directory) stops the hub loudly.
+        background = [b.wait() for b in parts.background]
+        await until_stopped(stop, loop.wait(), api.task, *background, *([reports.wait()] if reports else []))
     log.info("hub stopped")
 
 
