@@ -154,8 +154,10 @@ class Run:
         return broker, hub
 
     async def setup_applied(self, d: Path, topics: Topics, ends: dict[Any, int]) -> None:
-        hub_ends = {tp: e for tp, e in ends.items() if tp.topic == topics.decisions}
         await wait_until(caught_up(d / "broker.sqlite", ends), 120, "the broker to apply the assignments")
+        # The hub hears of the setup's decisions through its releases, which the broker has now published.
+        kafka = kafka_settings(self.bootstrap, topics.prefix)
+        hub_ends = await end_offsets(kafka, [topics.release(HUB_SUBSCRIBER)])
         await wait_until(
             caught_up(d / f"hub-{HUB_SUBSCRIBER}.sqlite", hub_ends), 120, "the hub to apply the setup"
         )

@@ -41,7 +41,15 @@ def join(sent: list[tuple[str, int, str]], updates: list[tuple[str, int, int]]) 
     by_rid: dict[str, deque[tuple[int, int]]] = defaultdict(deque)
     for rid, t1, ms in updates:
         by_rid[rid].append((t1, ms))
-    return [by_rid[rid].popleft() if by_rid[rid] else None for rid, _, _ in sent]
+    out: list[Delivery] = []
+    for rid, t0, _ in sent:
+        queue = by_rid[rid]
+        # Updates from before the return was published are the setup's (its decisions reach the hub as
+        # releases too), never this return's view.
+        while queue and queue[0][0] < t0:
+            queue.popleft()
+        out.append(queue.popleft() if queue else None)
+    return out
 
 
 def _quantiles(finite: list[float], missing: int) -> dict[str, float | None]:
