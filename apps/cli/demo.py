@@ -79,10 +79,10 @@ def demo(
         say()
         say(driver.details())
         say(driver.summary())
+        _show_hubs(console, stack, subscribers, driver.progress[0].referral_id)
         if once:
             ok = _scan(console, stack, the_scenarios) and ok
         else:
-            _show_hubs(console, stack, subscribers, driver.progress[0].referral_id)
             say("Running until Ctrl-C.")
             _wait_for_interrupt(stack)
     finally:

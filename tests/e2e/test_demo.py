@@ -83,6 +83,15 @@ def test_the_demo_exits_0_with_every_scenario_as_expected(run: Run) -> None:
     assert re.search(r"values looked for: 0 found", run.output)  # its own plaintext scan
 
 
+def test_the_demo_says_which_token_has_which_scopes(run: Run) -> None:
+    lines = {
+        line.split()[0]: line for line in run.output.splitlines() if " token " in line and "scopes" in line
+    }
+    assert lines["csc-mash"].endswith("scopes read,intake,triage,review,consent")
+    for desk in ("police-mash", "health-mash", "partner-hub"):
+        assert lines[desk].endswith("scopes read,review"), lines[desk]
+
+
 def test_every_scenario_is_in_the_run(run: Run) -> None:
     assert set(run.referrals) == {
         "bike-theft", "drug-house", "sex-offender", "domestic-abuse", "early-help", "early-help-refused",
