@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from devkit.testkit.waiting import eventually
 from devkit.testkit.wire import World, make_world
 from jigsaw.bus.admin import ensure_topics
 from jigsaw.bus.clients import Producer
@@ -27,7 +28,6 @@ from jigsaw.wire.keys import Keystore
 from services.broker.app import run
 from services.broker.config import BrokerSettings
 from services.broker.policy import load_policy
-from tests.integration.kafkautil import eventually
 
 REPO = Path(__file__).resolve().parents[2]
 POLICY = REPO / "deploy" / "policy" / "devon-mash.yaml"

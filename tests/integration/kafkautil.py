@@ -7,10 +7,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
+from devkit.testkit.waiting import eventually
 from jigsaw.bus.admin import ensure_topics
 from jigsaw.bus.clients import Producer
 from jigsaw.bus.reader import read_to_end
@@ -40,20 +40,6 @@ async def produce_records(kafka: KafkaSettings, topic: str, records: Sequence[Re
 
 async def read_all(kafka: KafkaSettings, topic: str) -> list[Record]:
     return await read_to_end(kafka, topic)
-
-
-async def eventually(check: Callable[[], object], timeout_s: float = 60.0, what: str = "") -> None:
-    """Poll ``check`` until it is truthy. The timeout only bounds a hung test; nothing is timed."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"never happened: {what}")
-        await asyncio.sleep(0.1)
 
 
 class Worker:
