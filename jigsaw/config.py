@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from jigsaw.credentials import load_credential
 from jigsaw.errors import ConfigError
 from jigsaw.wire.codec import SchemaRegistry
 from jigsaw.wire.directory import KeyDirectory
@@ -31,24 +32,38 @@ class TlsSettings(BaseModel):
     key_password: SecretStr | None = None
 
     def context(self) -> ssl.SSLContext:
-        ctx = ssl.create_default_context(cafile=str(self.cafile) if self.cafile else None)
-        if self.certfile:
-            password = self.key_password.get_secret_value() if self.key_password else None
-            ctx.load_cert_chain(self.certfile, self.keyfile, password)
+        """A client context that verifies the broker's certificate and host name (aiokafka always checks
+        the host name, so a broker's certificate must name the address clients dial)."""
+        try:
+            ctx = ssl.create_default_context(cafile=str(self.cafile) if self.cafile else None)
+            if self.certfile:
+                password = self.key_password.get_secret_value() if self.key_password else None
+                ctx.load_cert_chain(self.certfile, self.keyfile, password)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(
+                f"the Kafka TLS files cannot be loaded ({self.cafile}, {self.certfile}): {exc}"
+            ) from exc
         return ctx
 
 
 class KafkaSettings(BaseModel):
-    """How to reach Kafka. The defaults suit the local single-node broker."""
+    """How to reach Kafka, and as whom. Secure by default: SCRAM-SHA-512 over TLS.
+
+    ``credentials`` names the participant's credential file (``<keys dir>/<id>.kafka.json``); the inline
+    ``sasl_username`` and ``sasl_password`` are for callers that hold the secret elsewhere. For TLS client
+    certificates instead of SCRAM, set ``security_protocol: SSL`` and ``tls.certfile``/``tls.keyfile``: the
+    certificate's common name is the principal. ``PLAINTEXT`` is for the local ``--insecure`` node only.
+    """
 
     model_config = _FROZEN
 
     bootstrap: str = "127.0.0.1:9092"
     client_id: str = "jigsaw"
-    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "SASL_SSL"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
+    credentials: Path | None = None
     tls: TlsSettings | None = None
     # Prepended to every topic name, so tests and tenants can share one cluster.
     topic_prefix: str = ""
@@ -60,6 +75,29 @@ class KafkaSettings(BaseModel):
         """The largest record value Jigsaw encodes: Kafka counts key, headers and batch overhead too."""
         return self.max_message_bytes - 4096
 
+    @property
+    def uses_sasl(self) -> bool:
+        return self.security_protocol.startswith("SASL_")
+
+    def principal(self) -> str | None:
+        """Who these settings sign in as, for log lines (never the secret)."""
+        if self.uses_sasl:
+            return self._sasl()[0]
+        if self.security_protocol == "SSL" and self.tls is not None and self.tls.certfile is not None:
+            return f"the certificate in {self.tls.certfile}"
+        return None
+
+    def _sasl(self) -> tuple[str, str]:
+        if self.credentials is not None:
+            cred = load_credential(self.credentials)
+            return cred.username, cred.password.get_secret_value()
+        if self.sasl_username is None or self.sasl_password is None:
+            raise ConfigError(
+                f"Kafka security_protocol {self.security_protocol} needs a credential: set kafka.credentials "
+                "to the participant's <id>.kafka.json (or sasl_username and sasl_password)"
+            )
+        return self.sasl_username, self.sasl_password.get_secret_value()
+
     def client_kwargs(self) -> dict[str, Any]:
         kw: dict[str, Any] = {
             "bootstrap_servers": self.bootstrap,
@@ -67,12 +105,13 @@ class KafkaSettings(BaseModel):
             "security_protocol": self.security_protocol,
             "request_timeout_ms": self.request_timeout_ms,
         }
-        if self.tls is not None:
-            kw["ssl_context"] = self.tls.context()
-        if self.sasl_mechanism is not None:
+        if self.security_protocol in ("SSL", "SASL_SSL"):
+            kw["ssl_context"] = (self.tls or TlsSettings()).context()
+        if self.uses_sasl:
+            username, password = self._sasl()
             kw["sasl_mechanism"] = self.sasl_mechanism
-            kw["sasl_plain_username"] = self.sasl_username
-            kw["sasl_plain_password"] = self.sasl_password.get_secret_value() if self.sasl_password else None
+            kw["sasl_plain_username"] = username
+            kw["sasl_plain_password"] = password
         return kw
 
 

@@ -12,11 +12,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from jigsaw.errors import ConfigError
 
 ParticipantRole = Literal["AGENCY_CONNECTOR", "HUB", "BROKER"]
+MessageKind = Literal["REFERRAL", "ENQUIRY", "INTEL", "REPORT", "CONSENT", "ASSIGNMENT", "DECISION"]
+HUB_SENDS: tuple[MessageKind, ...] = ("REFERRAL", "ENQUIRY", "CONSENT", "ASSIGNMENT", "DECISION")
+# Kafka principals that are not participants: the operator's and the node's own (the super users), and one
+# that authenticates but is granted nothing, which the demo's scan reads as.
+RESERVED_PRINCIPALS = ("admin", "kafka-node", "outsider")
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
@@ -47,6 +52,10 @@ class Subscriber(BaseModel):
     description: str = ""
 
 
+def default_senders() -> dict[ParticipantRole, tuple[MessageKind, ...]]:
+    return {"AGENCY_CONNECTOR": ("INTEL", "REPORT"), "HUB": HUB_SENDS}
+
+
 class Roster(BaseModel):
     """The participants and subscribers of one deployment, with the lists derived from them."""
 
@@ -54,6 +63,46 @@ class Roster(BaseModel):
 
     participants: dict[str, Participant]
     subscribers: dict[str, Subscriber]
+    senders: dict[ParticipantRole, tuple[MessageKind, ...]] = Field(default_factory=default_senders)
+
+    @model_validator(mode="after")
+    def _no_reserved_ids(self) -> Roster:
+        taken = sorted(set(self.participants) & set(RESERVED_PRINCIPALS))
+        if taken:
+            raise ValueError(f"participant ids {taken} are reserved for Kafka's own principals")
+        return self
+
+    def may_send(self, sender: str, kind: str) -> bool:
+        """The role's kinds, narrowed by the participant's own ``sends`` where it has one."""
+        participant = self.participants.get(sender)
+        if participant is None or kind not in self.senders.get(participant.role, ()):
+            return False
+        return participant.sends is None or kind in participant.sends
+
+    def kinds(self, sender: str) -> tuple[MessageKind, ...]:
+        """Every kind ``sender`` may send."""
+        participant = self.participants.get(sender)
+        role_kinds = self.senders.get(participant.role, ()) if participant else ()
+        return tuple(k for k in role_kinds if self.may_send(sender, k))
+
+    def served_subscriber(self, hub: str) -> str:
+        """The subscriber whose releases a hub participant reads: its desk's, or for the MASH front door
+        (a hub without one), the decision makers' (the first subscriber)."""
+        participant = self.participants[hub]
+        if participant.role != "HUB":
+            raise ConfigError(f"{hub} is not a hub")
+        return participant.subscriber or self.subscriber_ids[0]
+
+    def hub_for(self, subscriber: str) -> str:
+        """The participant a subscriber's hub signs as: the inverse of :meth:`served_subscriber`."""
+        hubs = [pid for pid, p in self.participants.items() if p.role == "HUB"]
+        desks = {self.participants[pid].subscriber: pid for pid in hubs if self.participants[pid].subscriber}
+        if subscriber in desks:
+            return desks[subscriber]
+        fronts = [pid for pid in hubs if self.participants[pid].subscriber is None]
+        if subscriber not in self.subscribers or not fronts:
+            raise ConfigError(f"no hub participant serves subscriber {subscriber!r}")
+        return fronts[0]
 
     @property
     def agencies(self) -> tuple[str, ...]:
@@ -88,7 +137,7 @@ def load_roster(path: Path) -> Roster:
     raw = read_yaml_mapping(path, "policy file")
     try:
         return Roster.model_validate(
-            {"participants": raw.get("participants"), "subscribers": raw.get("subscribers")}
+            {k: raw[k] for k in ("participants", "subscribers", "senders") if k in raw}
         )
     except ValidationError as exc:
         problems = "; ".join(".".join(str(p) for p in err["loc"]) + ": " + err["msg"] for err in exc.errors())

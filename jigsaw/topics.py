@@ -9,6 +9,14 @@ from jigsaw.errors import ConfigError
 from jigsaw.ids import TopicName
 
 _SEGMENT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+# The topic attribute each kind other than INTEL and REPORT (an agency's own topic) travels on.
+_KIND_TOPIC = {
+    "REFERRAL": "referrals",
+    "ENQUIRY": "enquiries",
+    "CONSENT": "consent",
+    "ASSIGNMENT": "assignments",
+    "DECISION": "decisions",
+}
 
 
 @dataclass(frozen=True)
@@ -72,6 +80,23 @@ class Topics:
     @property
     def keys(self) -> TopicName:
         return self._t("jigsaw.keys.v1")
+
+    def for_kind(self, kind: str, agency: str | None = None) -> TopicName:
+        """The one topic a message of ``kind`` travels on (an agency's own, for its returns and reports)."""
+        if kind in ("INTEL", "REPORT"):
+            if agency is None:
+                raise ConfigError(f"a {kind} travels on its agency's topic: name the agency")
+            return self.intel(agency)
+        attr = _KIND_TOPIC.get(kind)
+        if attr is None:
+            raise ConfigError(f"no topic carries messages of kind {kind!r}")
+        name: TopicName = getattr(self, attr)
+        return name
+
+    def group(self, participant: str, purpose: str = "") -> str:
+        """A participant's consumer group (under the prefix, like the topics): the ACLs give each group to
+        its own participant only, so one participant cannot join, or move the offsets of, another's."""
+        return self._t(f"jigsaw.{participant}" + (f".{purpose}" if purpose else ""))
 
     def specs(self, agencies: list[str], subscribers: list[str], partitions: int = 3) -> list[TopicSpec]:
         """Every topic of one deployment. Joined topics share one partition count."""

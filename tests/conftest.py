@@ -3,34 +3,38 @@
 from __future__ import annotations
 
 import gc
-import os
 import uuid
 import warnings
 from collections.abc import Iterator
 
 import pytest
 
+from devkit.localkafka import LocalKafka
 from jigsaw.config import ConsumerSettings, KafkaSettings
 from jigsaw.topics import Topics
 from jigsaw.wire.codec import SchemaRegistry
 
 
 @pytest.fixture(scope="session")
-def kafka_bootstrap() -> Iterator[str]:
-    """``JIGSAW_TEST_BOOTSTRAP`` if set (``make test`` sets it), else the local broker, started if needed."""
-    given = os.environ.get("JIGSAW_TEST_BOOTSTRAP")
-    if given:
-        yield given
-        return
-    from devkit.localkafka import LocalKafka
-
+def local_kafka() -> Iterator[LocalKafka]:
+    """The real local Kafka, secured as by default: found running (``make test`` starts it) or started."""
     lk = LocalKafka()
     was_running = lk.status().answering
-    status = lk.up()
-    assert status.bootstrap is not None
-    yield status.bootstrap
+    lk.up()
+    yield lk
     if not was_running:
         lk.down()
+
+
+@pytest.fixture(scope="session")
+def kafka_admin(local_kafka: LocalKafka) -> KafkaSettings:
+    """The operator's settings (a super user, SCRAM over TLS), without a prefix."""
+    return local_kafka.client()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(kafka_admin: KafkaSettings) -> str:
+    return kafka_admin.bootstrap
 
 
 @pytest.fixture
@@ -49,8 +53,8 @@ def prefix() -> str:
 
 
 @pytest.fixture
-def kafka(kafka_bootstrap: str, prefix: str) -> KafkaSettings:
-    return KafkaSettings(bootstrap=kafka_bootstrap, topic_prefix=prefix, client_id=prefix)
+def kafka(kafka_admin: KafkaSettings, prefix: str) -> KafkaSettings:
+    return kafka_admin.model_copy(update={"topic_prefix": prefix, "client_id": prefix})
 
 
 @pytest.fixture

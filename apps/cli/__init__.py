@@ -39,6 +39,8 @@ def cli(verbose: bool) -> None:
     )
     # httpx logs every request's URL at INFO, and a query string can hold a name or a date of birth.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # kafka-python (the ACL and SCRAM admin calls) narrates every connection at INFO.
+    logging.getLogger("kafka").setLevel(logging.WARNING)
 
 
 cli.add_command(kafka)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from apps.cli.common import local_bootstrap
+from apps.cli.common import kafka_for
 from jigsaw.config import KafkaSettings, KeystoreSettings
 from jigsaw.errors import RejectedInput
 from jigsaw.lifecycle import install_stop_signals
@@ -29,8 +29,7 @@ def run(policy: Path | None, bootstrap: str | None) -> None:
     from services.broker.config import BrokerSettings
 
     settings = BrokerSettings()
-    kafka = settings.kafka.model_copy(update={"bootstrap": local_bootstrap(bootstrap or _env_bootstrap())})
-    update: dict[str, object] = {"kafka": kafka}
+    update: dict[str, object] = {"kafka": kafka_for(settings.kafka, bootstrap, settings.participant_id)}
     if policy is not None:
         update["policy"] = policy
     settings = settings.model_copy(update=update)
@@ -41,12 +40,6 @@ def run(policy: Path | None, bootstrap: str | None) -> None:
         await run_broker(settings, stop)
 
     asyncio.run(main())
-
-
-def _env_bootstrap() -> str | None:
-    import os
-
-    return os.environ.get("JIGSAW_BROKER__KAFKA__BOOTSTRAP")
 
 
 @click.group()
@@ -117,7 +110,9 @@ def audit() -> None:
 
 
 def _audit_inputs(bootstrap: str | None, prefix: str) -> tuple[KafkaSettings, Topics]:
-    return KafkaSettings(bootstrap=local_bootstrap(bootstrap)), Topics(prefix)
+    from apps.cli.kafka import AdminSettings
+
+    return kafka_for(AdminSettings().kafka, bootstrap, "admin"), Topics(prefix)
 
 
 async def _load(kafka: KafkaSettings, topics: Topics, topic: str, keys_dir: Path):  # type: ignore[no-untyped-def]

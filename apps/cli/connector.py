@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from pydantic import SecretStr
 
-from apps.cli.common import local_bootstrap
+from apps.cli.common import kafka_for
 from jigsaw.lifecycle import install_stop_signals
 
 
@@ -33,8 +33,7 @@ def run(path: Path, bootstrap: str | None) -> None:
     config = load_config(path)
     passphrase = os.environ.get("JIGSAW_CONNECTOR__KEYS__PASSPHRASE")
     keys = config.keys.model_copy(update={"passphrase": SecretStr(passphrase)}) if passphrase else config.keys
-    given = bootstrap or ("" if "bootstrap" not in config.kafka.model_fields_set else config.kafka.bootstrap)
-    kafka = config.kafka.model_copy(update={"bootstrap": local_bootstrap(given or None)})
+    kafka = kafka_for(config.kafka, bootstrap, config.participant_id)
     config = config.model_copy(update={"keys": keys, "kafka": kafka})
 
     async def main() -> None:

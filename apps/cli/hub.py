@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sqlite3
 from pathlib import Path
 from typing import Any
 
 import click
 
-from apps.cli.common import local_bootstrap
+from apps.cli.common import kafka_for
 from jigsaw.lifecycle import install_stop_signals
+from jigsaw.roster import load_roster
 from jigsaw.wire.framing import now_micros
 
 
@@ -20,10 +20,13 @@ def _settings(subscriber: str, bootstrap: str | None, **update: Any):  # type: i
     from services.hub.config import HubSettings
 
     s = HubSettings()
-    kafka = s.kafka.model_copy(
-        update={"bootstrap": local_bootstrap(bootstrap or os.environ.get("JIGSAW_HUB__KAFKA__BOOTSTRAP"))}
+    participant = s.hub_participant
+    if "hub_participant" not in s.model_fields_set:  # the subscriber's own hub, as the roster names it
+        participant = load_roster(s.policy).hub_for(subscriber)
+    kafka = kafka_for(s.kafka, bootstrap, participant)
+    return s.model_copy(
+        update={"subscriber": subscriber, "kafka": kafka, "hub_participant": participant, **update}
     )
-    return s.model_copy(update={"subscriber": subscriber, "kafka": kafka, **update})
 
 
 @click.group()

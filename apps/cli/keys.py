@@ -11,10 +11,10 @@ import click
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from apps.cli.common import local_bootstrap
+from apps.cli.common import kafka_for
 from jigsaw.bus.admin import ensure_topics
 from jigsaw.bus.clients import Producer
-from jigsaw.config import KafkaSettings, KeystoreSettings
+from jigsaw.config import KeystoreSettings
 from jigsaw.errors import ConfigError
 from jigsaw.topics import Topics
 from jigsaw.wire.codec import SchemaRegistry
@@ -77,8 +77,11 @@ def show(participant: str) -> None:
     click.echo(json.dumps(public, indent=2))
 
 
-async def _publish(bootstrap: str, records: list[tuple[bytes, bytes]]) -> None:
-    kafka = KafkaSettings(bootstrap=bootstrap)
+async def _publish(bootstrap: str | None, records: list[tuple[bytes, bytes]]) -> None:
+    from apps.cli.kafka import AdminSettings
+
+    # Only the operator writes the key directory: the ACLs give every participant read access alone.
+    kafka = kafka_for(AdminSettings().kafka, bootstrap, "admin")
     topic = Topics().keys
     await ensure_topics(kafka, [s for s in Topics().specs([], []) if s.name == topic])
     async with Producer(kafka) as producer:
@@ -123,7 +126,7 @@ def _issue(
 def publish(participant: str, epoch: int | None, public_file: Path | None, bootstrap: str | None) -> None:
     """Sign PARTICIPANT's public keys with the admin root and publish them to the key directory."""
     records = _issue(participant, epoch, None, public_file)
-    asyncio.run(_publish(local_bootstrap(bootstrap), records))
+    asyncio.run(_publish(bootstrap, records))
     click.echo(f"published {len(records)} key record(s) for {participant}")
 
 
@@ -135,5 +138,5 @@ def publish(participant: str, epoch: int | None, public_file: Path | None, boots
 def revoke(participant: str, epoch: int, reason: str, bootstrap: str | None) -> None:
     """Revoke one epoch of PARTICIPANT's keys. New messages under it are refused from now on."""
     records = _issue(participant, epoch, reason)
-    asyncio.run(_publish(local_bootstrap(bootstrap), records))
+    asyncio.run(_publish(bootstrap, records))
     click.echo(f"revoked {participant} epoch {epoch} ({reason})")

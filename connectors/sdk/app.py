@@ -20,7 +20,7 @@ from connectors.sdk.matching import Matcher
 from connectors.sdk.metrics import ConnectorMetrics
 from connectors.sdk.runtime import ConnectorRuntime
 from jigsaw.bus.admin import ensure_topics
-from jigsaw.bus.clients import Producer
+from jigsaw.bus.clients import Producer, preflight
 from jigsaw.bus.dlq import DeadLetterCodec, DeadLetterPublisher
 from jigsaw.bus.keyfollower import KeyDirectoryFollower
 from jigsaw.bus.loop import ConsumeLoop
@@ -131,9 +131,11 @@ async def run(
     log.info("connector starting with %s", masked(config))
     parts = _Parts(config)
     topics = parts.topics
+    await preflight(config.kafka)
+    # Only the topics a connector is granted (the others are invisible to it under the ACLs).
+    mine = {topics.enquiries, topics.intel(config.agency), topics.dlq, topics.keys}
     await ensure_topics(
-        config.kafka,
-        [s for s in topics.specs([config.agency], [], config.partitions) if s.name != topics.referrals],
+        config.kafka, [s for s in topics.specs([config.agency], [], config.partitions) if s.name in mine]
     )
     async with AsyncExitStack() as stack:
         await stack.enter_async_context(parts.adapter)

@@ -13,6 +13,7 @@ from connectors.sdk.adapters.config import CsvFolderConfig, HttpSourceConfig, Sq
 from connectors.sdk.base import Connector, category_of
 from jigsaw.config import ConsumerSettings, KafkaSettings, KeystoreSettings, MetricsSettings
 from jigsaw.errors import ConfigError
+from jigsaw.topics import Topics
 from jigsaw.wire.categories import CATEGORIES
 
 
@@ -38,7 +39,10 @@ class ConnectorConfig(BaseModel):
     partitions: int = Field(default=3, ge=1)
 
     def consumer_settings(self) -> ConsumerSettings:
-        return self.consumer or ConsumerSettings(group_id=f"jigsaw-connector-{self.participant_id}")
+        # The connector's own group under the topic prefix, as the ACLs grant it.
+        return self.consumer or ConsumerSettings(
+            group_id=Topics(self.kafka.topic_prefix).group(self.participant_id)
+        )
 
     def connector_class(self) -> type[Connector]:
         """The agency's Connector subclass, checked against the source: every records key it declares

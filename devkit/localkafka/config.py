@@ -21,3 +21,7 @@ class LocalKafkaSettings(BaseSettings):
     heap_mb: int = Field(default=512, ge=128)
     start_timeout_s: float = Field(default=90.0, gt=0)
     stop_timeout_s: float = Field(default=30.0, gt=0)
+    # A plaintext node with no authentication or ACLs: for debugging only, never the default.
+    insecure: bool = False
+    # The deployment whose participants get a SCRAM user and a client certificate.
+    policy: Path = REPO / "deploy" / "policy" / "devon-mash.yaml"

@@ -25,12 +25,18 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from string import Template
+from typing import Any
 
 from aiokafka import AIOKafkaClient
 from aiokafka.errors import KafkaError
 
 from devkit.localkafka.config import LocalKafkaSettings
-from jigsaw.errors import KafkaLocalError
+from devkit.localkafka.tls import NODE_PRINCIPAL, TlsFiles, ensure_tls
+from jigsaw.config import KafkaSettings, TlsSettings
+from jigsaw.credentials import KafkaCredential, credential_path, load_credential, save_credential
+from jigsaw.errors import ConfigError, KafkaLocalError
+from jigsaw.files import private_dir
+from jigsaw.roster import RESERVED_PRINCIPALS, load_roster
 from jigsaw.serving import free_port
 
 Progress = Callable[[str], None]
@@ -46,6 +52,8 @@ class KafkaStatus:
     bootstrap: str | None = None
     answering: bool = False
     log: str | None = None
+    secure: bool = True
+    mtls_bootstrap: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -83,9 +91,9 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
-async def probe(bootstrap: str, timeout_s: float = 3.0) -> bool:
-    """True when the broker answers a metadata request."""
-    client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
+async def probe(settings: KafkaSettings, timeout_s: float = 3.0) -> bool:
+    """True when the broker answers a metadata request from ``settings``' principal."""
+    client = AIOKafkaClient(**{**settings.client_kwargs(), "request_timeout_ms": int(timeout_s * 1000)})
     # A refused connection while the JVM starts is expected; aiokafka would log each one as an ERROR.
     aiokafka_log = logging.getLogger("aiokafka")
     level = aiokafka_log.level
@@ -108,6 +116,8 @@ class LocalKafka:
         self.log_file = self.s.home / "logs" / "kafka.log"
         self.data_dir = self.s.home / "data"
         self.config_file = self.s.home / "server.properties"
+        self.tls = TlsFiles(self.s.home / "tls")
+        self.principals_dir = self.s.home / "principals"
 
     # -- jars ---------------------------------------------------------------------------------
     def _pom(self) -> Path:
@@ -179,6 +189,65 @@ class LocalKafka:
             return None
         return state
 
+    # -- principals ---------------------------------------------------------------------------
+    def principals(self) -> list[str]:
+        """Who signs in with SCRAM: the operator, the outsider (granted nothing) and every participant."""
+        admin, _node, outsider = RESERVED_PRINCIPALS
+        return [admin, outsider, *load_roster(self.s.policy).participants]
+
+    def _credentials(self) -> list[KafkaCredential]:
+        """Each principal's credential, generated (once) where missing."""
+        out = []
+        for name in self.principals():
+            path = credential_path(self.principals_dir, name)
+            if path.exists():
+                out.append(load_credential(path))
+            else:
+                cred = KafkaCredential.generate(name)
+                save_credential(self.principals_dir, cred)
+                out.append(cred)
+        return out
+
+    def credential(self, principal: str) -> Path:
+        """``principal``'s credential file on this node (a demo copies it beside its keystore)."""
+        path = credential_path(self.principals_dir, principal)
+        if not path.exists():
+            raise ConfigError(
+                f"the local Kafka has no credential for {principal!r}: is it in {self.s.policy}? "
+                "`jigsaw kafka up` creates one for every participant there"
+            )
+        return path
+
+    def client(
+        self, principal: str = RESERVED_PRINCIPALS[0], *, mtls: bool = False, **update: Any
+    ) -> KafkaSettings:
+        """Settings that reach this node as ``principal``: SCRAM over TLS, or with ``mtls`` its client
+        certificate. ``update`` sets other fields (``topic_prefix``, ``client_id``, ...)."""
+        state = self._read_state() or {}
+        bootstrap = str(state.get("bootstrap", ""))
+        if not state.get("secure", True):
+            return KafkaSettings(bootstrap=bootstrap, security_protocol="PLAINTEXT", **update)
+        if mtls:
+            tls = TlsSettings(
+                cafile=self.tls.ca,
+                certfile=self.tls.client_cert(principal),
+                keyfile=self.tls.client_key(principal),
+            )
+            mtls_at = str(state.get("mtls_bootstrap", ""))
+            return KafkaSettings(bootstrap=mtls_at, security_protocol="SSL", tls=tls, **update)
+        return KafkaSettings(
+            bootstrap=bootstrap,
+            security_protocol="SASL_SSL",
+            credentials=self.credential(principal),
+            tls=TlsSettings(cafile=self.tls.ca),
+            **update,
+        )
+
+    def serves(self, bootstrap: str) -> bool:
+        """Is ``bootstrap`` one of this node's recorded addresses?"""
+        state = self._read_state() or {}
+        return bootstrap in (state.get("bootstrap"), state.get("mtls_bootstrap"))
+
     def _ours(self, pid: int) -> bool:
         cmd = _cmdline(pid)
         return _alive(pid) and "kafka.Kafka" in cmd and str(self.config_file) in cmd
@@ -191,13 +260,22 @@ class LocalKafka:
         bootstrap = str(state["bootstrap"])
         if pid <= 0:
             return KafkaStatus(False, log=str(self.log_file))
+        secure = bool(state.get("secure", True))
+        mtls = str(state["mtls_bootstrap"]) if state.get("mtls_bootstrap") else None
         if not self._ours(pid):
-            return KafkaStatus(False, pid=pid, bootstrap=bootstrap, log=str(self.log_file))
-        return KafkaStatus(True, pid, bootstrap, asyncio.run(probe(bootstrap)), str(self.log_file))
+            return KafkaStatus(False, pid=pid, bootstrap=bootstrap, log=str(self.log_file), secure=secure)
+        answering = asyncio.run(probe(self.client()))
+        return KafkaStatus(True, pid, bootstrap, answering, str(self.log_file), secure, mtls)
 
     # -- up -----------------------------------------------------------------------------------
     def up(self) -> KafkaStatus:
         current = self.status()
+        if current.running and current.secure == self.s.insecure:
+            mode, wanted = ("secured", "--insecure") if current.secure else ("insecure", "secured")
+            raise KafkaLocalError(
+                f"the local Kafka (pid {current.pid}) is running {mode}: stop it with `jigsaw kafka down` "
+                f"before starting it {wanted}"
+            )
         if current.running and current.answering:
             self.progress(f"Kafka already running: pid {current.pid} at {current.bootstrap}")
             return current
@@ -211,12 +289,23 @@ class LocalKafka:
                 child.wait()
         java = self.java()
         libs = self.fetch()
-        port, cport = self._ports()
-        self._write_config(port, cport)
-        self._format(java, libs)
-        return self._launch(java, libs, port)
+        port, mport, cport = self._ports()
+        credentials = [] if self.s.insecure else self._credentials()
+        if not self.s.insecure:
+            ensure_tls(self.tls, [NODE_PRINCIPAL, *self.principals()])
+        self._write_config(port, mport, cport)
+        formatted = self._format(java, libs, credentials)
+        status = self._launch(java, libs, port)
+        if credentials and not formatted:
+            # Storage made before a participant joined the policy: add the SCRAM users it lacks.
+            from jigsaw.access.cluster import ensure_scram_users
 
-    def _ports(self) -> tuple[int, int]:
+            added = ensure_scram_users(self.client(), credentials)
+            if added:
+                self.progress(f"added SCRAM users {', '.join(added)}")
+        return status
+
+    def _ports(self) -> tuple[int, int, int]:
         state = self._read_state() or {}
         if self.s.port:
             if not _port_free(self.s.port):
@@ -228,25 +317,49 @@ class LocalKafka:
         else:
             previous = int(str(state.get("port", 0)))
             port = previous if previous and _port_free(previous) else free_port()
-        previous_c = int(str(state.get("controller_port", 0)))
-        cport = previous_c if previous_c and _port_free(previous_c) else free_port()
-        while cport == port:
-            cport = free_port()
-        return port, cport
+        taken = {port}
+        chosen = []
+        for key in ("mtls_port", "controller_port"):
+            previous = int(str(state.get(key, 0)))
+            other = previous if previous and previous not in taken and _port_free(previous) else free_port()
+            while other in taken:
+                other = free_port()
+            taken.add(other)
+            chosen.append(other)
+        return port, chosen[0], chosen[1]
 
-    def _write_config(self, port: int, cport: int) -> None:
+    def _write_config(self, port: int, mport: int, cport: int) -> None:
+        values = {
+            "port": port,
+            "mtls_port": mport,
+            "controller_port": cport,
+            "log_dirs": self.data_dir,
+            "node_keystore": self.tls.node,
+            "ca": self.tls.ca,
+        }
+        name = "insecure" if self.s.insecure else "secure"
+        transport = Template((self.s.deploy_dir / f"{name}.properties.template").read_text()).substitute(
+            values
+        )
         template = Template((self.s.deploy_dir / "server.properties.template").read_text())
-        self.s.home.mkdir(parents=True, exist_ok=True)
-        self.config_file.write_text(
-            template.substitute(port=port, controller_port=cport, log_dirs=self.data_dir)
-        )
-        self.state_file.write_text(
-            json.dumps({"port": port, "controller_port": cport, "pid": 0, "bootstrap": f"127.0.0.1:{port}"})
-        )
+        private_dir(self.s.home)  # credentials, keys and the metadata log's SCRAM hashes are under it
+        self.config_file.write_text(template.substitute(values, transport=transport))
+        state = {
+            "port": port,
+            "mtls_port": mport,
+            "controller_port": cport,
+            "pid": 0,
+            "secure": not self.s.insecure,
+            "bootstrap": f"127.0.0.1:{port}",
+            "mtls_bootstrap": None if self.s.insecure else f"127.0.0.1:{mport}",
+        }
+        self.state_file.write_text(json.dumps(state))
 
-    def _format(self, java: str, libs: Path) -> None:
+    def _format(self, java: str, libs: Path, credentials: list[KafkaCredential]) -> bool:
+        """Format the storage if it is new, with a SCRAM user for each credential (KIP-900). True if it
+        formatted. The passwords are on the tool's command line for its run: loopback, this user only."""
         if (self.data_dir / "meta.properties").exists():
-            return
+            return False
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         cmd = [
             java,
@@ -260,9 +373,16 @@ class LocalKafka:
             "-c",
             str(self.config_file),
         ]
+        for cred in credentials:
+            secret = cred.password.get_secret_value()
+            cmd += ["--add-scram", f"{cred.mechanism}=[name={cred.username},password={secret}]"]
         result = subprocess.run(cmd, capture_output=True, text=True, check=False)  # noqa: S603
         if result.returncode != 0:
-            raise KafkaLocalError(f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}")
+            output = result.stdout + result.stderr
+            for cred in credentials:
+                output = output.replace(cred.password.get_secret_value(), "**********")
+            raise KafkaLocalError(f"formatting Kafka storage failed:\n{output}")
+        return True
 
     def _log4j(self) -> Path:
         return self.s.deploy_dir / "log4j2.properties"
@@ -304,9 +424,9 @@ class LocalKafka:
                 raise KafkaLocalError(
                     f"Kafka exited during start-up; the end of {self.log_file}:\n{self.tail(30)}"
                 )
-            if asyncio.run(probe(bootstrap, timeout_s=2.0)):
+            if asyncio.run(probe(self.client(), timeout_s=2.0)):
                 self.progress(f"Kafka is answering at {bootstrap}")
-                return KafkaStatus(True, pid, bootstrap, True, str(self.log_file))
+                return self.status()
             time.sleep(0.25)  # a poll interval between probes, not a wait for readiness
         raise KafkaLocalError(
             f"Kafka did not answer at {bootstrap} within {self.s.start_timeout_s:.0f}s; "
@@ -354,3 +474,23 @@ class LocalKafka:
         except OSError:
             return f"(no log at {self.log_file})"
         return "\n".join(text.splitlines()[-lines:])
+
+
+def client_for(
+    bootstrap: str | None = None, principal: str = RESERVED_PRINCIPALS[0], **update: Any
+) -> KafkaSettings:
+    """Settings for the local Kafka (``JIGSAW_LOCALKAFKA__HOME`` or the default home) as ``principal``.
+
+    ``bootstrap``, when given, must be that node's address: a bare address carries no credential, and a
+    command or benchmark handed one must still sign in as someone.
+    """
+    lk = LocalKafka(progress=lambda _: None)
+    state = lk._read_state() or {}
+    if bootstrap is not None and not lk.serves(bootstrap):
+        raise ConfigError(
+            f"{bootstrap} is not the local Kafka under {lk.s.home}: give that cluster's own settings "
+            "(kafka.credentials, kafka.tls), or run `jigsaw kafka up`"
+        )
+    if not state:
+        raise ConfigError(f"the local Kafka under {lk.s.home} has never started: run `jigsaw kafka up`")
+    return lk.client(principal, **update)

@@ -7,13 +7,20 @@ import logging
 from collections.abc import Sequence
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import (
+    ClusterAuthorizationFailedError,
+    KafkaError,
+    TopicAlreadyExistsError,
+    TopicAuthorizationFailedError,
+)
 
 from jigsaw.config import KafkaSettings
 from jigsaw.errors import ConfigError, TransientError
 from jigsaw.topics import TopicSpec
 
 log = logging.getLogger(__name__)
+AUTHORIZATION_REFUSED = (TopicAuthorizationFailedError, ClusterAuthorizationFailedError)
+_NOT_AUTHORIZED = {e.errno for e in AUTHORIZATION_REFUSED}
 
 
 async def ensure_topics(
@@ -29,14 +36,23 @@ async def ensure_topics(
         # Before creating anything: a deployment that is wrong in one topic should not half-create the rest.
         await check_partitions(admin, [s for s in specs if s.name in existing])
         missing = [s for s in specs if s.name not in existing]
-        created = await _create(admin, missing, replication)
+        created = await _create(admin, missing, replication, settings.principal() or "this client")
         await check_partitions(admin, [s for s in missing if s.name not in created])
         return created
     finally:
         await admin.close()
 
 
-async def _create(admin: AIOKafkaAdminClient, missing: list[TopicSpec], replication: int) -> list[str]:
+def _not_granted(name: str, who: str) -> ConfigError:
+    return ConfigError(
+        f"topic {name} is missing or not granted to {who}, and {who} may not create topics: the operator"
+        " creates a deployment's topics and grants with `jigsaw kafka acls apply`"
+    )
+
+
+async def _create(
+    admin: AIOKafkaAdminClient, missing: list[TopicSpec], replication: int, who: str
+) -> list[str]:
     if not missing:
         return []
     new = [NewTopic(s.name, s.partitions, replication, topic_configs=s.config) for s in missing]
@@ -44,12 +60,16 @@ async def _create(admin: AIOKafkaAdminClient, missing: list[TopicSpec], replicat
         resp = await admin.create_topics(new)
     except TopicAlreadyExistsError:
         resp = None  # another process created them first: check what it created
+    except AUTHORIZATION_REFUSED as exc:
+        raise _not_granted(", ".join(s.name for s in missing), who) from exc
     except KafkaError as exc:
         raise TransientError(f"creating topics failed: {exc}") from exc
     lost: set[str] = set()
     for name, code, *rest in getattr(resp, "topic_errors", []):
         if code == TopicAlreadyExistsError.errno:
             lost.add(name)
+        elif code in _NOT_AUTHORIZED:
+            raise _not_granted(name, who)
         elif code != 0:
             raise ConfigError(f"creating topic {name} failed with error {code}: {rest}")
     created: list[str] = [s.name for s in missing if resp is not None and s.name not in lost]

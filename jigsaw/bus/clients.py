@@ -4,16 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import re
+import ssl
 from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.conn import create_conn
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
-from aiokafka.errors import KafkaError
+from aiokafka.errors import (
+    ClusterAuthorizationFailedError,
+    GroupAuthorizationFailedError,
+    KafkaError,
+    SaslAuthenticationFailed,
+    TopicAuthorizationFailedError,
+    TransactionalIdAuthorizationFailed,
+)
 from aiokafka.structs import RecordMetadata
 
 from jigsaw.config import ConsumerSettings, KafkaSettings
+from jigsaw.errors import ConfigError, FatalError, TransientError
 from jigsaw.lifecycle import Component, close_quietly, require
 
 Headers = Sequence[tuple[str, bytes]]
@@ -24,6 +34,58 @@ _LEGAL_TOPIC = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")
 class RefusedRecord(KafkaError):  # type: ignore[misc]
     """Kafka will never take this record as it is: its topic name is not legal, or its topic has no such
     partition. (A record too large is aiokafka's own ``MessageSizeTooLargeError``.)"""
+
+
+# Kafka refusing what this principal asked: no retry can succeed until an operator changes the ACLs.
+AUTHORIZATION_REFUSED: tuple[type[KafkaError], ...] = (
+    TopicAuthorizationFailedError,
+    GroupAuthorizationFailedError,
+    ClusterAuthorizationFailedError,
+    TransactionalIdAuthorizationFailed,
+)
+
+
+def refused(settings: KafkaSettings, doing: str, exc: BaseException) -> FatalError:
+    """The error a participant stops with when Kafka's ACLs refuse it ``doing`` something: what, as whom, and
+    where to look. (Topic and group names are not personal data; the exception's text is Kafka's.)"""
+    who = settings.principal() or "this client"
+    return FatalError(
+        f"Kafka at {settings.bootstrap} refuses {who} {doing}: {type(exc).__name__} ({exc}). The cluster's"
+        " ACLs do not grant it: compare `jigsaw kafka acls plan` with this participant's settings"
+    )
+
+
+async def preflight(settings: KafkaSettings) -> None:
+    """Sign in to the first bootstrap server once, so that a wrong password, a TLS mismatch or a protocol
+    mismatch stops the service at start with a plain reason, rather than as endless bootstrap retries."""
+    host, _, port = settings.bootstrap.split(",")[0].strip().rpartition(":")
+    kw = settings.client_kwargs()
+    for key in ("bootstrap_servers", "client_id"):
+        kw.pop(key)
+    who = settings.principal() or "an anonymous client"
+    try:
+        conn = await create_conn(host.strip("[]"), int(port), **kw)
+    except SaslAuthenticationFailed as exc:
+        raise FatalError(
+            f"Kafka at {settings.bootstrap} refused the credential of {who} ({settings.sasl_mechanism}): "
+            "wrong or rotated password? Check kafka.credentials"
+        ) from exc
+    except ssl.SSLError as exc:
+        raise FatalError(
+            f"the TLS handshake with Kafka at {settings.bootstrap} failed ({exc.reason}): check kafka.tls "
+            "(the CA that signed the broker, and a client certificate where the listener asks for one)"
+        ) from exc
+    except (KafkaError, OSError) as exc:
+        if isinstance(exc, ConnectionRefusedError) or "refused" in str(exc).lower():
+            raise TransientError(f"Kafka at {settings.bootstrap} is not accepting connections") from exc
+        raise FatalError(
+            f"Kafka at {settings.bootstrap} closed the connection while {who} signed in with "
+            f"{settings.security_protocol}: does the listener expect another security_protocol or a client "
+            f"certificate? ({type(exc).__name__})"
+        ) from exc
+    except ValueError as exc:
+        raise ConfigError(f"kafka.bootstrap {settings.bootstrap!r} is not host:port") from exc
+    conn.close()
 
 
 def new_producer(settings: KafkaSettings, **overrides: Any) -> AIOKafkaProducer:
@@ -69,12 +131,24 @@ class Producer(Component):
 
     async def _start(self) -> None:
         self._producer = new_producer(self._settings, **self._overrides)
-        await self._producer.start()
+        try:
+            await self._producer.start()
+        except AUTHORIZATION_REFUSED as exc:
+            # An idempotent producer needs a Write grant on some topic before it may have a producer id.
+            await close_quietly(self._producer.stop(), "the refused producer")
+            raise refused(self._settings, "an idempotent producer id (it has no Write grant)", exc) from exc
+        except BaseException:
+            await close_quietly(self._producer.stop(), "the producer that did not start")
+            raise
 
     async def _stop(self) -> None:
         if self._producer is not None:
             # Unacknowledged sends belong to an outbox that keeps them; do not wait forever for Kafka.
             await close_quietly(self._producer.stop(), "the producer")
+
+    @property
+    def settings(self) -> KafkaSettings:
+        return self._settings
 
     async def reset(self) -> None:
         """Replace the client with a fresh one, under a new producer id.

@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
 
+from jigsaw.bus.clients import AUTHORIZATION_REFUSED, refused
 from jigsaw.bus.dlq import DeadLetterPublisher
 from jigsaw.bus.reader import partitions
 from jigsaw.bus.records import Record
@@ -52,7 +53,11 @@ class KeyDirectoryFollower(Component):
         try:
             found = await partitions(self._kafka, self._topic)
         except (KafkaError, ConfigError) as exc:
-            raise TransientError(f"the key directory topic {self._topic} is not available: {exc}") from exc
+            who = self._kafka.principal() or "this client"
+            raise TransientError(
+                f"the key directory topic {self._topic} is not available to {who}"
+                f" (missing, or not granted): {exc}"
+            ) from exc
         self._consumer = AIOKafkaConsumer(
             **self._kafka.client_kwargs(), enable_auto_commit=False, isolation_level="read_committed"
         )
@@ -109,6 +114,8 @@ class KeyDirectoryFollower(Component):
                 for tp in list(pending):
                     if await consumer.position(tp) >= ends[tp]:
                         pending.discard(tp)
+            except AUTHORIZATION_REFUSED as exc:
+                raise refused(self._kafka, f"reading {self._topic}", exc) from exc
             except KafkaError as exc:
                 self._metrics.consume_error(type(exc).__name__)
                 await wait_or_stop(self._stopping, 1.0)

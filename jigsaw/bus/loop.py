@@ -22,7 +22,7 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import TopicPartition
 
-from jigsaw.bus.clients import Consumer
+from jigsaw.bus.clients import AUTHORIZATION_REFUSED, Consumer, refused
 from jigsaw.bus.dlq import DeadLetterPublisher
 from jigsaw.bus.records import Bounds, DeadLetter, Outcome, Record, RetryLater, StoresDeadLetters
 from jigsaw.config import ConsumerSettings, KafkaSettings
@@ -93,6 +93,8 @@ class ConsumeLoop(Component):
         poll_ms: int = 200,
     ) -> None:
         self._settings = consumer
+        self._kafka = kafka
+        self._topics = list(topics)
         self._consumer = Consumer(kafka, consumer, topics, listener=_Listener(self))
         self._handler = handler
         self._bounds = Bounds.of(kafka, consumer)
@@ -159,6 +161,10 @@ class ConsumeLoop(Component):
                 batches = await self._client.getmany(
                     timeout_ms=self._poll_ms, max_records=self._settings.max_poll_records
                 )
+            except AUTHORIZATION_REFUSED as exc:
+                self._metrics.consume_error(type(exc).__name__)
+                doing = f"reading {', '.join(self._topics)} in group {self._settings.group_id}"
+                raise refused(self._kafka, doing, exc) from exc
             except KafkaError as exc:
                 self._metrics.consume_error(type(exc).__name__)
                 log.warning("fetch failed (%s); backing off", type(exc).__name__)

@@ -28,7 +28,7 @@ from aiokafka.errors import (
     RecordTooLargeError,
 )
 
-from jigsaw.bus.clients import Producer, RefusedRecord
+from jigsaw.bus.clients import AUTHORIZATION_REFUSED, Producer, RefusedRecord, refused
 from jigsaw.bus.store import OutboxRow, Store
 from jigsaw.errors import FatalError
 from jigsaw.lifecycle import Component, require, supervise
@@ -260,6 +260,8 @@ class OutboxPublisher(Component):
             except REFUSED_FOR_GOOD as exc:  # refused before it left: this row alone, so park it
                 self._park(r, exc)
                 settled.add(r.seq)
+            except AUTHORIZATION_REFUSED as exc:
+                raise self._refused(r, exc) from exc
             except KafkaError as exc:
                 self._last_error = type(exc).__name__
                 break
@@ -269,6 +271,8 @@ class OutboxPublisher(Component):
             if not isinstance(result, BaseException):
                 sent.append(r.seq)
                 continue
+            if isinstance(result, AUTHORIZATION_REFUSED):
+                raise self._refused(r, result) from result
             self._last_error = type(result).__name__
             self._reset_due |= isinstance(result, (*REFUSED_FOR_GOOD, OutOfOrderSequenceNumber))
             if isinstance(result, REFUSED_FOR_GOOD):
@@ -279,6 +283,13 @@ class OutboxPublisher(Component):
                     # Kafka fails a whole partition batch with one bad record in it: find which, alone.
                     self._solo_until = max(self._solo_until or 0, r.seq)
         return sent, settled | set(sent)
+
+    def _refused(self, row: OutboxRow, exc: BaseException) -> FatalError:
+        # Not this record's fault, and not one that parking fixes: every later record to the topic would be
+        # refused too. Stop loudly; the rows stay in the outbox for when the ACLs are put right.
+        err = refused(self._producer.settings, f"writing to {row.topic}", exc)
+        log.critical("outbox: %s", err)
+        return err
 
     def _park(self, row: OutboxRow, exc: Exception) -> None:
         error = type(exc).__name__

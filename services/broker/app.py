@@ -8,8 +8,9 @@ from contextlib import AsyncExitStack
 
 from prometheus_client import CollectorRegistry
 
+from jigsaw.access.plan import plan
 from jigsaw.bus.admin import ensure_topics
-from jigsaw.bus.clients import Producer
+from jigsaw.bus.clients import Producer, preflight
 from jigsaw.bus.dlq import DeadLetterCodec, DeadLetterPublisher
 from jigsaw.bus.keyfollower import KeyDirectoryFollower
 from jigsaw.bus.loop import ConsumeLoop
@@ -45,8 +46,10 @@ async def run(settings: BrokerSettings, stop: asyncio.Event) -> None:
     decider = Decider(policy)
     processor = BrokerProcessor(Envelopes(registry, directory, keys), decider, topics, metrics)
     roster = policy.roster
-    specs = topics.specs(list(roster.agencies), list(roster.subscriber_ids), settings.partitions)
-    await ensure_topics(settings.kafka, specs)
+    await preflight(settings.kafka)
+    await ensure_topics(
+        settings.kafka, plan(roster, topics, settings.partitions).topics_of(settings.participant_id)
+    )
     dead_letters = DeadLetterCodec(registry, "broker")
     store = Store(settings.state_dir / "broker.sqlite", state.SCHEMA)
 
@@ -65,7 +68,7 @@ async def run(settings: BrokerSettings, stop: asyncio.Event) -> None:
         )
         loop = ConsumeLoop(
             kafka=settings.kafka,
-            consumer=settings.consumer,
+            consumer=settings.consumer_settings(),
             topics=processor.inputs,
             handler=handler,
             metrics=kernel_metrics,

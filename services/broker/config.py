@@ -6,6 +6,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from jigsaw.config import ConsumerSettings, KeystoreSettings, ServiceSettings
+from jigsaw.topics import Topics
 
 
 class BrokerSettings(ServiceSettings):
@@ -19,5 +20,11 @@ class BrokerSettings(ServiceSettings):
     policy: Path = Path("deploy/policy/devon-mash.yaml")
     policy_poll_s: float = Field(default=1.0, gt=0)
     keys: KeystoreSettings = KeystoreSettings()
-    consumer: ConsumerSettings = ConsumerSettings(group_id="jigsaw-broker")
+    # Unset: the broker's own group under the topic prefix (jigsaw.topics.Topics.group), as the ACLs grant.
+    consumer: ConsumerSettings | None = None
     partitions: int = Field(default=3, ge=1)
+
+    def consumer_settings(self) -> ConsumerSettings:
+        return self.consumer or ConsumerSettings(
+            group_id=Topics(self.kafka.topic_prefix).group(self.participant_id)
+        )

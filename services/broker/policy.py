@@ -9,13 +9,23 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from jigsaw.errors import ConfigError
-from jigsaw.roster import Participant, ParticipantRole, Roster, Subscriber, read_yaml_mapping
+from jigsaw.roster import (
+    RESERVED_PRINCIPALS,
+    MessageKind,
+    Participant,
+    ParticipantRole,
+    Roster,
+    Subscriber,
+    default_senders,
+    read_yaml_mapping,
+)
 from jigsaw.wire.categories import CATEGORIES
 from services.broker.errors import PolicyError
 
@@ -33,14 +43,8 @@ PURPOSES: tuple[Purpose, ...] = (
 )
 CONSENT_STATES: tuple[ConsentState, ...] = ("NONE", "GIVEN", "REFUSED", "WITHDRAWN", "NOT_SOUGHT", "OVERRIDE")
 
-MessageKind = Literal["REFERRAL", "ENQUIRY", "INTEL", "REPORT", "CONSENT", "ASSIGNMENT", "DECISION"]
-_HUB_SENDS: tuple[MessageKind, ...] = ("REFERRAL", "ENQUIRY", "CONSENT", "ASSIGNMENT", "DECISION")
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
-
-
-def _default_senders() -> dict[ParticipantRole, list[MessageKind]]:
-    return {"AGENCY_CONNECTOR": ["INTEL", "REPORT"], "HUB": list(_HUB_SENDS)}
 
 
 class SystemRule(StrEnum):
@@ -134,7 +138,7 @@ class Policy(BaseModel):
     agreement: Agreement
     participants: dict[str, Participant]
     subscribers: dict[str, Subscriber]
-    senders: dict[ParticipantRole, list[MessageKind]] = Field(default_factory=_default_senders)
+    senders: dict[ParticipantRole, tuple[MessageKind, ...]] = Field(default_factory=default_senders)
     categories: dict[str, CategoryPolicy]
     screening_categories: list[str] = Field(min_length=1)
     purposes: dict[Purpose, PurposePolicy]
@@ -164,6 +168,11 @@ class Policy(BaseModel):
                 for c in party.publishes
                 if c not in self.categories
             ]
+        problems += [
+            f"participants.{pid}: the id is reserved for one of Kafka's own principals"
+            for pid in self.participants
+            if pid in RESERVED_PRINCIPALS
+        ]
         for who in self.agreement.signatories:
             if who not in self.participants:
                 problems.append(f"agreement.signatories: {who!r} is not in participants")
@@ -191,16 +200,13 @@ class Policy(BaseModel):
             raise ValueError("; ".join(problems))
         return self
 
-    @property
+    @cached_property
     def roster(self) -> Roster:
-        return Roster(participants=self.participants, subscribers=self.subscribers)
+        return Roster(participants=self.participants, subscribers=self.subscribers, senders=self.senders)
 
     def may_send(self, sender: str, kind: str) -> bool:
         """The role's kinds, narrowed by the participant's own ``sends`` where it has one."""
-        participant = self.participants.get(sender)
-        if participant is None or kind not in self.senders.get(participant.role, ()):
-            return False
-        return participant.sends is None or kind in participant.sends
+        return self.roster.may_send(sender, kind)
 
     def rule_for(self, role: str, category: str, purpose: str, stage: str) -> Rule | None:
         """The first rule that matches: the agreement's rules are read in order."""

@@ -37,14 +37,6 @@ _CONSENT = {
     "NOT_SOUGHT_RISK_OF_HARM": "NOT_SOUGHT",
     "SAFEGUARDING_OVERRIDE": "OVERRIDE",
 }
-# The topic attribute (of jigsaw.topics.Topics) each kind other than INTEL travels on.
-_KIND_TOPIC = {
-    "REFERRAL": "referrals",
-    "ENQUIRY": "enquiries",
-    "CONSENT": "consent",
-    "ASSIGNMENT": "assignments",
-    "DECISION": "decisions",
-}
 
 
 class BrokerProcessor:
@@ -169,7 +161,7 @@ class BrokerProcessor:
                 raise UnauthorizedSender(f"{sender} may not publish on {record.topic}")
             if v.body["agency"] != participant.agency:
                 raise UnauthorizedSender(f"{sender} sent a {kind} in another agency's name")
-        elif record.topic != getattr(self.topics, _KIND_TOPIC[kind]):
+        elif record.topic != self.topics.for_kind(kind):
             raise UnauthorizedSender(f"a {kind} message does not belong on {record.topic}")
         if participant.subscriber is not None:
             self._desk_may_send(participant.subscriber, kind, v.body)

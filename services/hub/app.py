@@ -12,8 +12,9 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
+from jigsaw.access.plan import plan
 from jigsaw.bus.admin import ensure_topics
-from jigsaw.bus.clients import Producer
+from jigsaw.bus.clients import Producer, preflight
 from jigsaw.bus.dlq import DeadLetterCodec, DeadLetterPublisher
 from jigsaw.bus.keyfollower import KeyDirectoryFollower
 from jigsaw.bus.loop import ConsumeLoop
@@ -71,11 +72,10 @@ class _Parts:
         return HubProcessor(envelopes, self.topics, self.metrics, on_update)
 
     async def topics_ready(self) -> None:
-        roster = self.roster
-        specs = self.topics.specs(
-            list(roster.agencies), list(roster.subscriber_ids), self.settings.partitions
-        )
-        await ensure_topics(self.settings.kafka, specs)
+        # Only the topics this hub's participant is granted: the others are invisible to it.
+        await preflight(self.settings.kafka)
+        the_plan = plan(self.roster, self.topics, self.settings.partitions)
+        await ensure_topics(self.settings.kafka, the_plan.topics_of(self.settings.hub_participant))
 
     def agencies(self) -> dict[str, str]:
         return self.roster.connectors()
@@ -175,7 +175,7 @@ async def rebuild(settings: HubSettings, into: Path) -> int:
         producer = await stack.enter_async_context(Producer(settings.kafka))
         processor_inputs = parts.processor(lambda _: None).inputs
         ends = await end_offsets(settings.kafka, processor_inputs)
-        group = f"jigsaw-hub-rebuild-{uuid.uuid4().hex[:8]}"
+        group = f"{settings.consumer_settings().group_id}.rebuild-{uuid.uuid4().hex[:8]}"
         await _consumer(stack, parts, store, producer, lambda _: None, group, stop, publish=False)
         while not await wait_or_stop(stop, 0.1):
             done = store.offsets()

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from jigsaw.config import ConsumerSettings, KeystoreSettings, ServiceSettings
+from jigsaw.topics import Topics
 
 Scope = Literal["read", "intake", "triage", "review", "consent"]
 SCOPES: tuple[Scope, ...] = ("read", "intake", "triage", "review", "consent")
@@ -72,7 +73,10 @@ class HubSettings(ServiceSettings):
     partitions: int = Field(default=3, ge=1)
 
     def consumer_settings(self) -> ConsumerSettings:
-        return self.consumer or ConsumerSettings(group_id=f"jigsaw-hub-{self.subscriber}")
+        # The hub participant's own group under the topic prefix, as the ACLs grant it.
+        return self.consumer or ConsumerSettings(
+            group_id=Topics(self.kafka.topic_prefix).group(self.hub_participant)
+        )
 
     def store_path(self) -> Path:
         return self.state_dir / f"hub-{self.subscriber}.sqlite"

@@ -372,7 +372,7 @@ async def start_reports(
     consumer = settings.consumer_settings()
     loop = ConsumeLoop(
         kafka=settings.kafka,
-        consumer=consumer.model_copy(update={"group_id": f"{consumer.group_id}-reports"}),
+        consumer=consumer.model_copy(update={"group_id": f"{consumer.group_id}.reports"}),
         topics=handler.inputs,
         handler=handler,
         metrics=metrics,

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
+from devkit.localkafka import client_for
 from jigsaw.bus.clients import Producer
 from jigsaw.bus.dlq import DeadLetterCodec, DeadLetterPublisher
 from jigsaw.bus.loop import ConsumeLoop
@@ -22,7 +23,7 @@ from jigsaw.bus.outbox import OutboxPublisher
 from jigsaw.bus.records import COMMIT, HEADER_MSG_ID, Outcome, Record
 from jigsaw.bus.store import Store, Tx
 from jigsaw.bus.transactional import TransactionalHandler
-from jigsaw.config import ConsumerSettings, KafkaSettings
+from jigsaw.config import ConsumerSettings
 from jigsaw.ids import derived_id
 from jigsaw.lifecycle import install_stop_signals
 from jigsaw.metrics import KernelMetrics
@@ -58,7 +59,7 @@ def make_transform(output: str, delay_s: float):  # type: ignore[no-untyped-def]
 
 
 async def main(a: argparse.Namespace) -> None:
-    kafka = KafkaSettings(bootstrap=a.bootstrap)
+    kafka = client_for(a.bootstrap)
     consumer = ConsumerSettings(group_id=a.group, shutdown_grace_s=5.0, retry_backoff_s=0.05)
     metrics = KernelMetrics(CollectorRegistry(), "ctp")
     codec = DeadLetterCodec(SchemaRegistry.load(), "ctp")

@@ -16,7 +16,7 @@ from devkit.localkafka import LocalKafka, LocalKafkaSettings
 from devkit.localkafka.manager import _alive
 from jigsaw.bus.loop import ConsumeLoop
 from jigsaw.bus.records import COMMIT, Outcome, Record
-from jigsaw.config import ConsumerSettings, KafkaSettings
+from jigsaw.config import ConsumerSettings
 from jigsaw.errors import KafkaLocalError
 from jigsaw.metrics import KernelMetrics
 from tests.integration import kafkautil as ku
@@ -56,7 +56,7 @@ async def test_up_is_idempotent_down_leaves_no_jvm_and_a_killed_jvm_recovers(
     assert _kafka_jvms() - before == {first.pid}, "two `up`s give one broker"
     assert first.bootstrap is not None
 
-    kafka = KafkaSettings(bootstrap=first.bootstrap, request_timeout_ms=5000)
+    kafka = private.client(request_timeout_ms=5000)
     topic = "outage"
     await ku.create(kafka, topic, partitions=2)
     seen: set[bytes] = set()

@@ -42,7 +42,14 @@ def test_settings_mask_secrets_and_read_nested_env(monkeypatch: pytest.MonkeyPat
     s = Svc()
     assert s.kafka.bootstrap == "10.9.9.9:9093"
     assert "hunter2" not in str(masked(s))
-    assert s.kafka.client_kwargs().get("sasl_plain_password") is None  # no mechanism, no password sent
+    with pytest.raises(ConfigError, match="needs a credential"):
+        s.kafka.client_kwargs()  # secure by default: a password without a user name is no credential
+    monkeypatch.setenv("JIGSAW_SVC__KAFKA__SASL_USERNAME", "police.devon")
+    kw = Svc().kafka.client_kwargs()
+    assert (kw["security_protocol"], kw["sasl_mechanism"]) == ("SASL_SSL", "SCRAM-SHA-512")
+    assert kw["sasl_plain_username"] == "police.devon"
+    assert kw["sasl_plain_password"] == "hunter2"
+    assert kw["ssl_context"].check_hostname, "aiokafka dials by address: the certificate must name it"
     with pytest.raises(ValidationError):
         KafkaSettings(security_protocol="TLS")  # type: ignore[arg-type]
 

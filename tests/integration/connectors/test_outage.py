@@ -56,7 +56,8 @@ async def test_kafka_outage_and_restart_lose_and_duplicate_nothing(
     private: LocalKafka, registry: SchemaRegistry, tmp_path: Path
 ) -> None:
     status = await asyncio.to_thread(private.up)
-    kafka = KafkaSettings(bootstrap=str(status.bootstrap), request_timeout_ms=5000)
+    assert status.bootstrap is not None
+    kafka = private.client(request_timeout_ms=5000)
     topics = Topics()
     rig = await ConnectorRig.create(kafka, topics, registry, tmp_path)
     rig.config = rig.config.model_copy(
