@@ -40,7 +40,7 @@ lint: venv ## ruff (format and check) and mypy --strict on the package code
 bench: venv ## Run the benchmarks (about 8 minutes) and print their tables; results in bench/results/
 	$(JIGSAW) kafka up
 	status=0; start=$$(date +%s); \
-	for b in envelope broker e2e scale; do echo "== $(PY) -m bench.$$b"; $(PY) -m bench.$$b || status=$$?; done; \
+	for b in envelope broker e2e scale transport; do echo "== $(PY) -m bench.$$b"; $(PY) -m bench.$$b || status=$$?; done; \
 	echo "== make bench: $$(( $$(date +%s) - start )) s"; exit $$status
 
 kafka-up: venv ## Start the local Kafka (idempotent)

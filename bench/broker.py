@@ -26,13 +26,12 @@ from prometheus_client import CollectorRegistry
 
 from bench.kit import report
 from bench.kit.world import intel_body, intel_sections, pool_ids
-from devkit.localkafka import LocalKafka
+from devkit.localkafka import LocalKafka, client_for
 from devkit.testkit.broker import POLICY, Rig, setup_world
 from jigsaw.bus.dlq import DeadLetterCodec
 from jigsaw.bus.records import Record
 from jigsaw.bus.store import Store
 from jigsaw.bus.transactional import TransactionalHandler
-from jigsaw.config import KafkaSettings
 from jigsaw.metrics import KernelMetrics
 from jigsaw.topics import Topics
 from jigsaw.wire.codec import SchemaRegistry
@@ -145,7 +144,7 @@ async def in_process(n: int, policy_path: Path, tmp: Path) -> dict[str, float]:
 
 async def through_kafka(n: int, policy_path: Path, tmp: Path, bootstrap: str) -> dict[str, float]:
     prefix = f"bench-broker-{uuid.uuid4().hex[:8]}"
-    kafka = KafkaSettings(bootstrap=bootstrap, topic_prefix=prefix)
+    kafka = client_for(bootstrap, topic_prefix=prefix)
     rig = await Rig.create(kafka, Topics(prefix), SchemaRegistry.load(), tmp, policy_path=policy_path)
     subscribers = list(load_policy(policy_path).subscribers)
     pool = pool_ids(prefix, max(1, n // 4))

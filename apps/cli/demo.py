@@ -24,8 +24,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from devkit.localkafka import LocalKafka
-from jigsaw.config import KafkaSettings
+from devkit.localkafka import LocalKafka, client_for
 from jigsaw.roster import load_roster
 
 if TYPE_CHECKING:
@@ -59,10 +58,11 @@ def demo(
     if bootstrap is None:
         status = LocalKafka(progress=lambda line: say(f"[dim]{line}[/]")).up()
         bootstrap = status.bootstrap
-        say(f"Kafka: pid {status.pid} at {bootstrap}")
-    assert bootstrap is not None  # noqa: S101 - up() returns only a running broker
+        mode = "SCRAM-SHA-512 over TLS, ACLs on" if status.secure else "[red]INSECURE[/]"
+        say(f"Kafka: pid {status.pid} at {bootstrap} ({mode})")
     # A fresh prefix per run: a demo never reads an earlier run's records, and needs no topic deletion.
-    kafka = KafkaSettings(bootstrap=bootstrap, topic_prefix=f"demo-{uuid.uuid4().hex[:8]}")
+    # The demo itself acts as the operator (topics, ACLs, the key directory); each service as itself.
+    kafka = client_for(bootstrap, topic_prefix=f"demo-{uuid.uuid4().hex[:8]}")
     today = date.today()
     subscribers = load_roster(POLICY).subscriber_ids
     stack = Stack(run_dir.resolve(), kafka, subscribers, households, seed, today, progress=say)
@@ -150,7 +150,7 @@ def _bar(console: Console) -> Progress:
 
 
 def _scan(console: Console, stack: Stack, scenarios: list[Scenario]) -> bool:
-    from apps.demo.scan import Needles, scan_sync
+    from apps.demo.scan import Needles, exposure_sync, scan_sync
     from town import sensitive_values
 
     values = [("personal data", v) for v in sensitive_values(stack.sources)]
@@ -162,7 +162,15 @@ def _scan(console: Console, stack: Stack, scenarios: list[Scenario]) -> bool:
     )
     for hit in result.hits[:20]:
         console.print(f"[red]  {hit.topic}[{hit.partition}]@{hit.offset} {hit.where}: {hit.kind}[/]")
-    return not result.hits
+    if not stack.kafka.uses_sasl:
+        console.print("[yellow]insecure Kafka: anyone on the network could read every topic[/]")
+        return False
+    seen = exposure_sync(stack.outsider(), result.names)
+    console.print(
+        f"an authenticated principal with no grants: {seen.listed} of {seen.topics} topics listed, "
+        f"{seen.records} records read, {seen.refused} fetches refused"
+    )
+    return not result.hits and seen.listed == 0 and seen.records == 0 and seen.refused == seen.topics
 
 
 def _wait_for_interrupt(stack: Stack) -> None:

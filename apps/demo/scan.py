@@ -11,11 +11,15 @@ be told from ciphertext by a byte scan, so dates are looked for as text only.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import ahocorasick
+from aiokafka import AIOKafkaClient, AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import TopicAuthorizationFailedError
+from aiokafka.protocol.metadata import MetadataRequest
 
 from jigsaw.bus.reader import read_to_end
 from jigsaw.config import KafkaSettings
@@ -42,6 +46,17 @@ class ScanResult:
     bytes: int
     needles: int
     hits: list[Hit]
+    names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """What a principal with a valid credential and no grants could see of a deployment's topics."""
+
+    listed: int  # of the deployment's topics, how many its metadata showed it
+    records: int  # records it read
+    refused: int  # topics whose fetch Kafka refused outright
+    topics: int
 
 
 class Needles:
@@ -98,7 +113,55 @@ async def scan(kafka: KafkaSettings, needles: Needles) -> ScanResult:
             for where, data in parts:
                 size += len(data)
                 hits += [Hit(topic, r.partition, r.offset, where, kind) for kind in needles.find(data)]
-    return ScanResult(len(topics), records, size, needles.count, hits)
+    return ScanResult(len(topics), records, size, needles.count, hits, tuple(topics))
+
+
+async def _refusals(kafka: KafkaSettings, topics: list[str]) -> dict[str, bool]:
+    """Ask Kafka directly for each topic's metadata: is each one refused (TOPIC_AUTHORIZATION_FAILED)?"""
+    client = AIOKafkaClient(**kafka.client_kwargs())
+    await client.bootstrap()
+    try:
+        node = client.get_random_node()
+        response = await client.send(node, MetadataRequest(topics))
+    finally:
+        await client.close()
+    codes = {t[1]: t[0] for t in response.topics}
+    return {t: codes.get(t) == TopicAuthorizationFailedError.errno for t in topics}
+
+
+async def _records(kafka: KafkaSettings, topic: str) -> int:
+    # A fetch without metadata: whatever Kafka would hand it from partition 0 in two seconds.
+    consumer = AIOKafkaConsumer(
+        **kafka.client_kwargs(), enable_auto_commit=False, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        consumer.assign([TopicPartition(topic, 0)])
+        got = await consumer.getmany(timeout_ms=2000)
+        return sum(len(v) for v in got.values())
+    except TopicAuthorizationFailedError:
+        return 0
+    finally:
+        await consumer.stop()
+
+
+async def exposure(outsider: KafkaSettings, topics: Iterable[str]) -> Exposure:
+    names = list(topics)
+    listed = set(await topics_with_prefix(outsider)) & set(names)
+    refused = await _refusals(outsider, names)
+    # aiokafka logs each refused metadata refresh as an ERROR; here that refusal is the expected answer.
+    cluster_log = logging.getLogger("aiokafka.cluster")
+    level = cluster_log.level
+    cluster_log.setLevel(logging.CRITICAL)
+    try:
+        records = sum([await _records(outsider, t) for t in names[:3]])
+    finally:
+        cluster_log.setLevel(level)
+    return Exposure(len(listed), records, sum(refused.values()), len(names))
+
+
+def exposure_sync(outsider: KafkaSettings, topics: Iterable[str]) -> Exposure:
+    return asyncio.run(exposure(outsider, topics))
 
 
 def scan_sync(kafka: KafkaSettings, needles: Needles) -> ScanResult:

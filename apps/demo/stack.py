@@ -29,11 +29,15 @@ import httpx
 import yaml
 from pydantic import SecretStr
 
+from jigsaw.access import cluster
+from jigsaw.access.plan import plan
 from jigsaw.bus.admin import ensure_topics
 from jigsaw.bus.clients import Producer
 from jigsaw.config import KafkaSettings, KeystoreSettings
+from jigsaw.credentials import credential_path
 from jigsaw.errors import ConfigError
-from jigsaw.roster import Roster, load_roster
+from jigsaw.files import private_file
+from jigsaw.roster import RESERVED_PRINCIPALS, Roster, load_roster
 from jigsaw.service_env import service_env
 from jigsaw.serving import free_port
 from jigsaw.topics import Topics
@@ -182,6 +186,14 @@ class Stack:
 
     async def _keys_and_topics(self, roster: Roster) -> None:
         await ensure_topics(self.kafka, self.topics.specs(list(roster.agencies), list(roster.subscriber_ids)))
+        if self.kafka.uses_sasl:
+            # Each participant signs in as itself, with exactly the grants the policy implies.
+            change = await asyncio.to_thread(cluster.apply, self.kafka, plan(roster, self.topics))
+            self.progress(f"ACLs for {self.topics.prefix}: {len(change.add)} granted, one principal each")
+            for pid in roster.participants:
+                shutil.copyfile(
+                    self._local_credential(pid), private_file(credential_path(self.keys_dir, pid))
+                )
         store = Keystore(self.keys_dir, SecretStr(PASSPHRASE), scrypt_n=2**14)
         root = ParticipantKeys.generate(ROOT_ID, "ADMIN")
         store.save(root)
@@ -203,32 +215,46 @@ class Stack:
             for key, value in records:
                 await producer.send_and_wait(self.topics.keys, value, key=key)
 
+    def _local_credential(self, principal: str) -> Path:
+        # The demo runs as the local Kafka's operator, whose credential sits among every principal's.
+        if self.kafka.credentials is None:
+            raise ConfigError("the demo needs the local Kafka's credentials (kafka.credentials)")
+        return credential_path(self.kafka.credentials.parent, principal)
+
+    def participant_kafka(self, participant: str) -> KafkaSettings:
+        """The demo's Kafka settings as ``participant``: its credential, beside its keystore."""
+        if not self.kafka.uses_sasl:
+            return self.kafka
+        return self.kafka.model_copy(update={"credentials": credential_path(self.keys_dir, participant)})
+
+    def outsider(self) -> KafkaSettings:
+        """A principal that signs in but is granted nothing: what the scan checks can see nothing."""
+        return self.kafka.model_copy(update={"credentials": self._local_credential(RESERVED_PRINCIPALS[2])})
+
     # -- processes ------------------------------------------------------------------------------------
     def _env(self, prefix: str = "", values: dict[str, object] | None = None) -> dict[str, str]:
         # The demo's own settings only: a JIGSAW_ variable in the user's shell must not reach the services.
         env = {k: v for k, v in os.environ.items() if not k.startswith("JIGSAW_")}
         return env | service_env(prefix, values or {})
 
-    def _service_env(self, prefix: str, values: dict[str, object]) -> dict[str, str]:
+    def _service_env(self, prefix: str, participant: str, values: dict[str, object]) -> dict[str, str]:
         common: dict[str, object] = {
-            "kafka": self.kafka,
+            "kafka": self.participant_kafka(participant),
             "keys": KeystoreSettings(dir=self.keys_dir, passphrase=SecretStr(PASSPHRASE)),
             "state_dir": self.dir / "state",
             "policy": POLICY,
         }
         return self._env(prefix, common | values)
 
-    def _group(self, name: str) -> str:
-        # Groups are per run, like the topics: a process left over from another run never joins this one.
-        return f"{self.kafka.topic_prefix}-{name}"
-
     def _connector_config(self, agency: str, health_url: str) -> Path:
         """deploy/connectors/<agency>.yaml, moved into this run's directory, Kafka and ports."""
         text = (CONNECTORS / f"{agency}.yaml").read_text(encoding="utf-8")
         raw = yaml.safe_load(text.replace(".jigsaw/demo/", f"{self.dir}/"))
-        raw["kafka"] = {"bootstrap": self.kafka.bootstrap, "topic_prefix": self.kafka.topic_prefix}
+        # Groups derive from the prefix, so they are per run like the topics, and are the ones the ACLs grant.
+        raw["kafka"] = self.participant_kafka(raw["participant_id"]).model_dump(
+            mode="json", exclude_unset=True
+        )
         raw["metrics"] = {"host": "127.0.0.1", "port": free_port()}
-        raw["consumer"] = {"group_id": self._group(f"connector-{raw['participant_id']}")}
         if raw["source"]["kind"] == "http":
             raw["source"]["base_url"] = health_url
         path = self.dir / "config" / f"{agency}.yaml"
@@ -259,10 +285,7 @@ class Stack:
             Proc(
                 "broker",
                 ["-m", "apps.cli", "broker", "run"],
-                self._service_env(
-                    "JIGSAW_BROKER__",
-                    {"metrics": {"port": free_port()}, "consumer": {"group_id": self._group("broker")}},
-                ),
+                self._service_env("JIGSAW_BROKER__", "broker", {"metrics": {"port": free_port()}}),
                 logs / "broker.log",
                 ready_line="broker ready",
             ),
@@ -276,12 +299,12 @@ class Stack:
                     ["-m", "apps.cli", "hub", "run", "--subscriber", sub],
                     self._service_env(
                         "JIGSAW_HUB__",
+                        hub_participant(sub),
                         {
                             "api_port": port,
                             "api_tokens": json.dumps(tokens),
                             "metrics": {"port": free_port()},
                             "hub_participant": hub_participant(sub),
-                            "consumer": {"group_id": self._group(f"hub-{sub}")},
                         },
                     ),
                     logs / f"hub-{sub}.log",

@@ -28,13 +28,14 @@ from pydantic import SecretStr
 from bench.kit.load import Log, drive
 from bench.kit.world import CONNECTOR, intel_body, intel_sections, pool_ids
 from connectors.sdk.metrics import ConnectorMetrics
+from devkit.localkafka import client_for
 from jigsaw.bus.clients import Producer
 from jigsaw.bus.dlq import DeadLetterCodec, DeadLetterPublisher
 from jigsaw.bus.keyfollower import KeyDirectoryFollower
 from jigsaw.bus.outbox import OutboxPublisher
 from jigsaw.bus.records import HEADER_KIND, HEADER_MSG_ID
 from jigsaw.bus.store import Store
-from jigsaw.config import KafkaSettings, KeystoreSettings
+from jigsaw.config import KeystoreSettings
 from jigsaw.ids import new_msg_id
 from jigsaw.lifecycle import install_stop_signals
 from jigsaw.metrics import KernelMetrics
@@ -47,7 +48,7 @@ from jigsaw.wire.envelope import Envelopes
 async def main(a: argparse.Namespace) -> None:
     stop = asyncio.Event()
     install_stop_signals(stop)
-    kafka = KafkaSettings(bootstrap=a.bootstrap, topic_prefix=a.prefix, client_id=f"{a.prefix}-connector")
+    kafka = client_for(a.bootstrap, topic_prefix=a.prefix, client_id=f"{a.prefix}-connector")
     keys = KeystoreSettings(
         dir=a.keys, passphrase=SecretStr(os.environ["JIGSAW_CONNECTOR__KEYS__PASSPHRASE"])
     )

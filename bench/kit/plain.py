@@ -28,6 +28,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.kit.load import Log, drive
 from bench.kit.world import pool_ids
+from devkit.localkafka import client_for
 from jigsaw.bus.clients import PRODUCER_BATCH_BYTES
 from jigsaw.lifecycle import install_stop_signals
 
@@ -41,9 +42,16 @@ CREATE TABLE IF NOT EXISTS cases (referral_id TEXT PRIMARY KEY, updated_at INTEG
 """
 
 
+def _transport(a: argparse.Namespace) -> dict[str, object]:
+    # The same sign-in as the pipeline (SCRAM over TLS on the secured node): only Jigsaw's work differs.
+    kw = client_for(a.bootstrap).client_kwargs()
+    kw.pop("client_id")
+    return kw
+
+
 def producer(a: argparse.Namespace) -> AIOKafkaProducer:
     return AIOKafkaProducer(
-        bootstrap_servers=a.bootstrap,
+        **_transport(a),
         enable_idempotence=True,
         acks="all",
         linger_ms=2,
@@ -55,7 +63,7 @@ def producer(a: argparse.Namespace) -> AIOKafkaProducer:
 def consumer(a: argparse.Namespace, topic: str, group: str) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(
         topic,
-        bootstrap_servers=a.bootstrap,
+        **_transport(a),
         group_id=f"{a.prefix}-{group}",
         auto_offset_reset="earliest",
         max_poll_records=500,

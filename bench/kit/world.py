@@ -15,6 +15,7 @@ from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
 
+from devkit.localkafka import client_for
 from devkit.testkit.broker import PASSPHRASE, POLICY, setup_world, write_keys
 from devkit.testkit.wire import World
 from jigsaw.bus.admin import ensure_topics
@@ -42,7 +43,7 @@ def new_prefix(what: str) -> str:
 
 
 def kafka_settings(bootstrap: str, prefix: str) -> KafkaSettings:
-    return KafkaSettings(bootstrap=bootstrap, topic_prefix=prefix, client_id=prefix)
+    return client_for(bootstrap, topic_prefix=prefix, client_id=prefix)
 
 
 @dataclass

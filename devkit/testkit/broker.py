@@ -319,14 +319,16 @@ class Rig:
 
     async def view(self, subscriber: str, rid: str) -> dict[str, tuple[str, str]]:
         """category -> (RELEASE | WITHHOLD | REVIEW, rule) as the subscriber sees it after every release."""
-        out: dict[str, tuple[str, str]] = {}
-        for opened in await self.releases(subscriber, rid):
-            for s in opened.sections:
-                if s.withheld is None:
-                    out[s.category] = ("RELEASE", "")
-                elif out.get(s.category, ("", ""))[0] != "RELEASE":
-                    out[s.category] = (s.withheld.reason.split(":")[0], s.withheld.rule_id)
-        return out
+        return _view(await self.releases(subscriber, rid))
+
+    async def views(self, subscriber: str) -> dict[str, dict[str, tuple[str, str]]]:
+        """Every referral's :meth:`view`, from one read of the release topic (a read is a TLS sign-in)."""
+        party = self.world.party(subscriber)
+        opened: dict[str, list[Opened]] = {}
+        for r in await read_to_end(self.kafka, self.topics.release(subscriber)):
+            if r.value and r.key:
+                opened.setdefault(r.key.decode(), []).append(party.open(r.value, r.key))
+        return {rid: _view(items) for rid, items in opened.items()}
 
     async def audit(self, rid: str) -> list[dict[str, Any]]:
         from services.broker.audit import trail
@@ -338,3 +340,14 @@ class Rig:
 
         codec = DeadLetterCodec(self.registry, "test")
         return [codec.decode(r.value) for r in await read_to_end(self.kafka, self.topics.dlq) if r.value]
+
+
+def _view(releases: list[Opened]) -> dict[str, tuple[str, str]]:
+    out: dict[str, tuple[str, str]] = {}
+    for opened in releases:
+        for s in opened.sections:
+            if s.withheld is None:
+                out[s.category] = ("RELEASE", "")
+            elif out.get(s.category, ("", ""))[0] != "RELEASE":
+                out[s.category] = (s.withheld.reason.split(":")[0], s.withheld.rule_id)
+    return out

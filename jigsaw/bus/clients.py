@@ -20,6 +20,7 @@ from aiokafka.errors import (
     TopicAuthorizationFailedError,
     TransactionalIdAuthorizationFailed,
 )
+from aiokafka.protocol.metadata import MetadataRequest
 from aiokafka.structs import RecordMetadata
 
 from jigsaw.config import ConsumerSettings, KafkaSettings
@@ -85,7 +86,17 @@ async def preflight(settings: KafkaSettings) -> None:
         ) from exc
     except ValueError as exc:
         raise ConfigError(f"kafka.bootstrap {settings.bootstrap!r} is not host:port") from exc
-    conn.close()
+    try:
+        # A SASL listener answers ApiVersions before anyone signs in; a real request shows whether we did.
+        await conn.send(MetadataRequest([]))
+    except (KafkaError, OSError) as exc:
+        raise FatalError(
+            f"Kafka at {settings.bootstrap} closed the connection when {who} asked for metadata with "
+            f"{settings.security_protocol}: does the listener expect SASL_SSL and a credential? "
+            f"({type(exc).__name__})"
+        ) from exc
+    finally:
+        conn.close()
 
 
 def new_producer(settings: KafkaSettings, **overrides: Any) -> AIOKafkaProducer:

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.errors import CommitFailedError, KafkaError, TopicAuthorizationFailedError
 from aiokafka.structs import TopicPartition
 
 from jigsaw.bus.clients import AUTHORIZATION_REFUSED, Consumer, refused
@@ -170,6 +170,14 @@ class ConsumeLoop(Component):
                 log.warning("fetch failed (%s); backing off", type(exc).__name__)
                 await wait_or_stop(self.stopping, self._settings.retry_backoff_s)
                 continue
+            # A subscribed topic the principal may not even describe never raises: aiokafka logs it, leaves
+            # it out of the assignment and fetches the rest, so the service would run on reading nothing.
+            cluster = getattr(getattr(self._client, "_client", None), "cluster", None)
+            denied = sorted(set(self._topics) & set(getattr(cluster, "unauthorized_topics", ())))
+            if denied:
+                self._metrics.consume_error("TopicAuthorizationFailedError")
+                doing = f"reading {', '.join(denied)} in group {self._settings.group_id}"
+                raise refused(self._kafka, doing, TopicAuthorizationFailedError(", ".join(denied)))
             for tp, messages in batches.items():
                 await self._process_partition(tp, messages)
                 if self.stopping.is_set():

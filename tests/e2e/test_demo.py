@@ -55,12 +55,12 @@ class Run:
 
 
 @pytest.fixture(scope="module")
-def run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Run:
+def run(kafka_admin: KafkaSettings, tmp_path_factory: pytest.TempPathFactory) -> Run:
     where = tmp_path_factory.mktemp("demo")
     env = {k: v for k, v in os.environ.items() if not k.startswith("JIGSAW_")}
     done = subprocess.run(
         [sys.executable, "-m", "apps.cli", "demo", "--once", "--households", "150",
-         "--dir", str(where), "--bootstrap", kafka_bootstrap, "--timeout", "300"],
+         "--dir", str(where), "--bootstrap", kafka_admin.bootstrap, "--timeout", "300"],
         cwd=ROOT, env={**env, "COLUMNS": "200"}, capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     assert (where / "run.json").exists(), done.stdout[-4000:] + done.stderr[-4000:]
@@ -70,7 +70,7 @@ def run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Run:
         where,
         done.returncode,
         done.stdout + done.stderr,
-        KafkaSettings(bootstrap=kafka_bootstrap, topic_prefix=info["topic_prefix"]),
+        kafka_admin.model_copy(update={"topic_prefix": info["topic_prefix"]}),
         today,
         info["referrals"],
         {s.key: s for s in scenarios(today)},
@@ -253,7 +253,7 @@ def test_no_personal_data_in_plaintext_on_any_topic(run: Run) -> None:
 async def test_the_scan_finds_a_name_that_leaks(run: Run) -> None:
     """The scan above can fail: a record carrying a scenario person's name in the clear is found."""
     person = run.scenarios["domestic-abuse"].person("da.boy")  # a short name: Noah Marsh
-    leak = KafkaSettings(bootstrap=run.kafka.bootstrap, topic_prefix=f"{run.kafka.topic_prefix}-leak")
+    leak = run.kafka.model_copy(update={"topic_prefix": f"{run.kafka.topic_prefix}-leak"})
     topic = f"{leak.topic_prefix}.scratch"
     await ensure_topics(leak, [TopicSpec(topic, partitions=1)])
     async with Producer(leak) as producer:
