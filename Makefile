@@ -37,7 +37,7 @@ lint: venv ## ruff (format and check) and mypy --strict on the package code
 	$(VENV)/bin/mypy jigsaw services connectors town apps devkit
 	$(VENV)/bin/lint-imports
 
-bench: venv ## Run the benchmarks (about 8 minutes) and print their tables; results in bench/results/
+bench: venv ## Run the benchmarks (about 12 minutes) and print their tables; results in bench/results/
 	$(JIGSAW) kafka up
 	status=0; start=$$(date +%s); \
 	for b in envelope broker e2e scale transport; do echo "== $(PY) -m bench.$$b"; $(PY) -m bench.$$b || status=$$?; done; \

@@ -27,7 +27,6 @@ import argparse
 import asyncio
 import dataclasses
 import json
-import os
 import shutil
 import tempfile
 import time
@@ -478,7 +477,7 @@ def main() -> None:
     ap.add_argument("--rates", help="comma-separated offered loads, returns per second")
     ap.add_argument("--duration", type=float, help="seconds measured per load step")
     ap.add_argument(
-        "--bootstrap", help="Kafka bootstrap (default: JIGSAW_TEST_BOOTSTRAP, else the local Kafka)"
+        "--bootstrap", help="the local Kafka's bootstrap (default: the local Kafka, started if need be)"
     )
     ap.add_argument("--out", type=Path, help="where to write the JSON results")
     ap.add_argument("--profile", type=Path, help="py-spy each process's measured window into this folder")
@@ -488,7 +487,6 @@ def main() -> None:
     ap.add_argument("--skip-saturation", action="store_true", help="no saturation step (writes nothing)")
     a = ap.parse_args()
     # LocalKafka runs its own event loop, so it is asked before this one starts.
-    a.bootstrap = a.bootstrap or os.environ.get("JIGSAW_TEST_BOOTSTRAP")
     if not a.bootstrap:
         a.bootstrap = str(LocalKafka(progress=lambda _: None).up().bootstrap)
     a.kafka_pid = kafka_pid(a.bootstrap)

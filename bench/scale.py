@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import re
 import tempfile
@@ -418,11 +417,10 @@ def main() -> None:
     ap.add_argument("--rebuild", type=int, default=20_000, help="releases to rebuild from")
     ap.add_argument("--requests", type=int, default=200, help="case and timeline requests per size")
     ap.add_argument(
-        "--bootstrap", help="Kafka bootstrap (default: JIGSAW_TEST_BOOTSTRAP, else the local Kafka)"
+        "--bootstrap", help="the local Kafka's bootstrap (default: the local Kafka, started if need be)"
     )
     ap.add_argument("--out", type=Path, default=report.RESULTS / "scale.json")
     a = ap.parse_args()
-    a.bootstrap = a.bootstrap or os.environ.get("JIGSAW_TEST_BOOTSTRAP")
     if not a.bootstrap:
         a.bootstrap = str(LocalKafka(progress=lambda _: None).up().bootstrap)
     result = asyncio.run(main_async(a))

@@ -46,7 +46,7 @@ def say(text: str) -> None:
 
 def run_e2e(transport: str, node: KafkaStatus, home: Path | None, e2e_args: list[str], out: Path) -> int:
     """``python -m bench.e2e`` against ``node``, its output streamed with the transport's name before it."""
-    env = {k: v for k, v in os.environ.items() if k not in NODE_VARS and k != "JIGSAW_TEST_BOOTSTRAP"}
+    env = {k: v for k, v in os.environ.items() if k not in NODE_VARS}
     if home is not None:
         env[HOME_VAR] = str(home)
     cmd = [
