@@ -8,6 +8,7 @@ broker's policy module. At run time the key directory says which of them hold li
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,6 +23,7 @@ HUB_SENDS: tuple[MessageKind, ...] = ("REFERRAL", "ENQUIRY", "CONSENT", "ASSIGNM
 # Kafka principals that are not participants: the operator's and the node's own (the super users), and one
 # that authenticates but is granted nothing, which the demo's scan reads as.
 RESERVED_PRINCIPALS = ("admin", "kafka-node", "outsider")
+_PARTICIPANT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}(\.[a-z0-9][a-z0-9-]{0,40}){0,3}$")
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
@@ -66,10 +68,26 @@ class Roster(BaseModel):
     senders: dict[ParticipantRole, tuple[MessageKind, ...]] = Field(default_factory=default_senders)
 
     @model_validator(mode="after")
-    def _no_reserved_ids(self) -> Roster:
-        taken = sorted(set(self.participants) & set(RESERVED_PRINCIPALS))
-        if taken:
-            raise ValueError(f"participant ids {taken} are reserved for Kafka's own principals")
+    def _ids_fit_kafka_principals(self) -> Roster:
+        # An id is a Kafka principal and names its groups: `*` would be every principal, and an id that
+        # ends like another's group (`hub.devon.reports`) would share it.
+        problems = [
+            f"{pid!r} is reserved for one of Kafka's own principals"
+            for pid in self.participants
+            if pid in RESERVED_PRINCIPALS
+        ]
+        problems += [
+            f"{pid!r} is not lower-case dot-separated words"
+            for pid in self.participants
+            if not _PARTICIPANT_ID.match(pid)
+        ]
+        problems += [
+            f"{pid!r} would share another participant's consumer groups"
+            for pid in self.participants
+            if any(pid.startswith(f"{other}.") for other in self.participants if other != pid)
+        ]
+        if problems:
+            raise ValueError("participant ids: " + "; ".join(problems))
         return self
 
     def may_send(self, sender: str, kind: str) -> bool:

@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import hashlib
 import json
-import logging
 import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -27,10 +24,11 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from aiokafka import AIOKafkaClient
-from aiokafka.errors import KafkaError
-
 from devkit.localkafka.config import LocalKafkaSettings
+from devkit.localkafka.process import alive as _alive
+from devkit.localkafka.process import cmdline as _cmdline
+from devkit.localkafka.process import port_free as _port_free
+from devkit.localkafka.process import probe
 from devkit.localkafka.tls import NODE_PRINCIPAL, TlsFiles, ensure_tls
 from jigsaw.config import KafkaSettings, TlsSettings
 from jigsaw.credentials import KafkaCredential, credential_path, load_credential, save_credential
@@ -57,55 +55,6 @@ class KafkaStatus:
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        # As the JVM binds: sockets of a killed broker left in TIME_WAIT must not make its port look taken.
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie (our own exited child, not yet reaped) is not alive.
-    with contextlib.suppress(OSError):
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    return True
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
-
-
-async def probe(settings: KafkaSettings, timeout_s: float = 3.0) -> bool:
-    """True when the broker answers a metadata request from ``settings``' principal."""
-    client = AIOKafkaClient(**{**settings.client_kwargs(), "request_timeout_ms": int(timeout_s * 1000)})
-    # A refused connection while the JVM starts is expected; aiokafka would log each one as an ERROR.
-    aiokafka_log = logging.getLogger("aiokafka")
-    level = aiokafka_log.level
-    aiokafka_log.setLevel(logging.CRITICAL)
-    try:
-        await asyncio.wait_for(client.bootstrap(), timeout_s)
-    except (KafkaError, TimeoutError, OSError):
-        return False
-    finally:
-        await client.close()
-        aiokafka_log.setLevel(level)
-    return True
 
 
 class LocalKafka:
@@ -225,7 +174,7 @@ class LocalKafka:
         certificate. ``update`` sets other fields (``topic_prefix``, ``client_id``, ...)."""
         state = self._read_state() or {}
         bootstrap = str(state.get("bootstrap", ""))
-        if not state.get("secure", True):
+        if not state.get("secure", False):
             return KafkaSettings(bootstrap=bootstrap, security_protocol="PLAINTEXT", **update)
         if mtls:
             tls = TlsSettings(
@@ -242,6 +191,25 @@ class LocalKafka:
             tls=TlsSettings(cafile=self.tls.ca),
             **update,
         )
+
+    def _probe_settings(self) -> KafkaSettings:
+        # The operator's certificate, not its SCRAM user: it answers even on storage whose SCRAM users were
+        # never made (formatted --insecure, or before they existed), so `up` can then add them.
+        state = self._read_state() or {}
+        return self.client(mtls=bool(state.get("secure", False)))
+
+    def _sync_users(self) -> None:
+        """Add the SCRAM users the node lacks (a participant new to the policy, or storage formatted without
+        them), as the operator over mTLS; one it has is never changed."""
+        if self.s.insecure:
+            return
+        from jigsaw.access.cluster import ensure_scram_users
+
+        credentials = self._credentials()
+        ensure_tls(self.tls, [NODE_PRINCIPAL, *self.principals()])
+        added = ensure_scram_users(self._probe_settings(), credentials)
+        if added:
+            self.progress(f"added SCRAM users {', '.join(added)}")
 
     def serves(self, bootstrap: str) -> bool:
         """Is ``bootstrap`` one of this node's recorded addresses?"""
@@ -260,11 +228,11 @@ class LocalKafka:
         bootstrap = str(state["bootstrap"])
         if pid <= 0:
             return KafkaStatus(False, log=str(self.log_file))
-        secure = bool(state.get("secure", True))
+        secure = bool(state.get("secure", False))
         mtls = str(state["mtls_bootstrap"]) if state.get("mtls_bootstrap") else None
         if not self._ours(pid):
             return KafkaStatus(False, pid=pid, bootstrap=bootstrap, log=str(self.log_file), secure=secure)
-        answering = asyncio.run(probe(self.client()))
+        answering = asyncio.run(probe(self._probe_settings()))
         return KafkaStatus(True, pid, bootstrap, answering, str(self.log_file), secure, mtls)
 
     # -- up -----------------------------------------------------------------------------------
@@ -278,6 +246,7 @@ class LocalKafka:
             )
         if current.running and current.answering:
             self.progress(f"Kafka already running: pid {current.pid} at {current.bootstrap}")
+            self._sync_users()
             return current
         if current.running:
             # Alive but not answering: it may still be starting. Wait for it rather than start a twin.
@@ -294,15 +263,9 @@ class LocalKafka:
         if not self.s.insecure:
             ensure_tls(self.tls, [NODE_PRINCIPAL, *self.principals()])
         self._write_config(port, mport, cport)
-        formatted = self._format(java, libs, credentials)
+        self._format(java, libs, credentials)
         status = self._launch(java, libs, port)
-        if credentials and not formatted:
-            # Storage made before a participant joined the policy: add the SCRAM users it lacks.
-            from jigsaw.access.cluster import ensure_scram_users
-
-            added = ensure_scram_users(self.client(), credentials)
-            if added:
-                self.progress(f"added SCRAM users {', '.join(added)}")
+        self._sync_users()
         return status
 
     def _ports(self) -> tuple[int, int, int]:
@@ -357,7 +320,8 @@ class LocalKafka:
 
     def _format(self, java: str, libs: Path, credentials: list[KafkaCredential]) -> bool:
         """Format the storage if it is new, with a SCRAM user for each credential (KIP-900). True if it
-        formatted. The passwords are on the tool's command line for its run: loopback, this user only."""
+        formatted. The passwords are on the format tool's command line for the second it runs, where any
+        local account could read them from /proc: the local node is for one developer's machine."""
         if (self.data_dir / "meta.properties").exists():
             return False
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
@@ -424,7 +388,7 @@ class LocalKafka:
                 raise KafkaLocalError(
                     f"Kafka exited during start-up; the end of {self.log_file}:\n{self.tail(30)}"
                 )
-            if asyncio.run(probe(self.client(), timeout_s=2.0)):
+            if asyncio.run(probe(self._probe_settings(), timeout_s=2.0)):
                 self.progress(f"Kafka is answering at {bootstrap}")
                 return self.status()
             time.sleep(0.25)  # a poll interval between probes, not a wait for readiness

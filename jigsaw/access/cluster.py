@@ -4,11 +4,11 @@ kafka-python's admin client does the calls: aiokafka 0.14 has no ACL API (aiokaf
 ``AclCommand`` would mean a JVM start and parsing its text output for every plan. kafka-python is
 synchronous, which suits a command run by hand or at set-up.
 
-A plan owns every ACL that reaches into its namespace (the topics and groups under its prefix, or everything
-for the unprefixed deployment): a literal name under the prefix or ``*``, a prefixed pattern that overlaps
-it, and any cluster-level grant. ``apply`` adds what is missing and deletes the rest of what it owns, so a
-stray grant, an ``ALLOW`` or a ``DENY`` alike, cannot outlive the next apply. Other prefixes sharing the
-cluster (tests, tenants) are left alone.
+A plan owns every ACL that reaches into its namespace (the topics and groups under its prefix, or, for the
+unprefixed deployment, those named ``jigsaw.``): a literal name in it or ``*``, a prefixed pattern that
+overlaps it, and any cluster-level grant. ``apply`` adds what is missing and deletes the rest of what it
+owns, so a stray grant, an ``ALLOW`` or a ``DENY`` alike, cannot outlive the next apply. Other prefixes
+sharing the cluster (tests, tenants) are left alone.
 """
 
 from __future__ import annotations
@@ -78,12 +78,15 @@ def desired(plan: Plan) -> set[Entry]:
     return {Entry(g.kafka_principal, kinds[g.kind], g.name, g.pattern.name, g.op.name) for g in plan.grants}
 
 
+def namespace(prefix: str) -> str:
+    """What names a deployment's topics and groups start with: under its prefix, or Jigsaw's own."""
+    return f"{prefix}." if prefix else "jigsaw."
+
+
 def _reaches(entry: Entry, prefix: str) -> bool:
     if entry.resource not in {t.name for t in _SCOPED}:
         return True  # a cluster-level grant reaches every namespace
-    if not prefix:
-        return True
-    ns = f"{prefix}."
+    ns = namespace(prefix)
     if entry.pattern == "PREFIXED":
         return entry.name.startswith(ns) or ns.startswith(entry.name)
     return entry.name == "*" or entry.name.startswith(ns)
@@ -105,9 +108,10 @@ def current(admin: KafkaAdminClient, prefix: str) -> set[Entry]:
         permission_type=ACLPermissionType.ANY,
         resource_pattern=ResourcePatternFilter(ResourceType.ANY, None, ACLResourcePatternType.ANY),
     )
-    acls, error = admin.describe_acls(everything)
-    if error is not None and getattr(error, "errno", None):
-        raise ConfigError(f"describing the cluster's ACLs failed: {error}")
+    try:
+        acls, _error = admin.describe_acls(everything)
+    except KafkaError as exc:
+        raise ConfigError(f"describing the cluster's ACLs failed ({type(exc).__name__}): {exc}") from exc
     found = {
         Entry(
             a.principal,
@@ -152,8 +156,15 @@ def _filter(entry: Entry) -> ACLFilter:
     )
 
 
-def _failures(result: dict[str, Any]) -> list[str]:
-    return [f"{acl}: {err}" for acl, err in result.get("failed", [])]
+def _create(admin: KafkaAdminClient, entries: list[Entry]) -> None:
+    try:
+        result: dict[str, Any] = admin.create_acls([_acl(e) for e in entries])
+    except KafkaError as exc:
+        raise ConfigError(f"creating ACLs failed ({type(exc).__name__}): {exc}") from exc
+    # kafka-python lists each failure as an error (class or instance), in the order the ACLs were sent.
+    failed = [f"{getattr(err, '__name__', type(err).__name__)}" for err in result.get("failed", [])]
+    if failed:
+        raise ConfigError(f"creating {len(failed)} of {len(entries)} ACLs failed: {', '.join(failed)}")
 
 
 def apply(settings: KafkaSettings, plan: Plan) -> Diff:
@@ -162,11 +173,13 @@ def apply(settings: KafkaSettings, plan: Plan) -> Diff:
     try:
         change = diff(plan, current(admin, plan.prefix))
         if change.add:
-            failed = _failures(admin.create_acls([_acl(e) for e in change.add]))
-            if failed:
-                raise ConfigError("creating ACLs failed: " + "; ".join(failed))
+            _create(admin, list(change.add))
         if change.remove:
-            for _filter_in, _deleted, error in admin.delete_acls([_filter(e) for e in change.remove]):
+            try:
+                results = admin.delete_acls([_filter(e) for e in change.remove])
+            except KafkaError as exc:
+                raise ConfigError(f"deleting ACLs failed ({type(exc).__name__}): {exc}") from exc
+            for _filter_in, _deleted, error in results:
                 if error is not None and getattr(error, "errno", None):
                     raise ConfigError(f"deleting ACLs failed: {error}")
         return change
@@ -186,9 +199,7 @@ def add_acls(settings: KafkaSettings, entries: Iterable[Entry]) -> None:
     """Create ACLs outside any plan (an operator's one-off; the next ``apply`` removes them)."""
     admin = admin_client(settings)
     try:
-        failed = _failures(admin.create_acls([_acl(e) for e in entries]))
-        if failed:
-            raise ConfigError("creating ACLs failed: " + "; ".join(failed))
+        _create(admin, list(entries))
     finally:
         admin.close()
 

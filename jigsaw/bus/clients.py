@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 import ssl
 from collections.abc import Sequence
 from typing import Any
@@ -77,8 +78,11 @@ async def preflight(settings: KafkaSettings) -> None:
             "(the CA that signed the broker, and a client certificate where the listener asks for one)"
         ) from exc
     except (KafkaError, OSError) as exc:
-        if isinstance(exc, ConnectionRefusedError) or "refused" in str(exc).lower():
-            raise TransientError(f"Kafka at {settings.bootstrap} is not accepting connections") from exc
+        unreachable = (ConnectionRefusedError, TimeoutError, socket.gaierror)
+        if isinstance(exc, unreachable) or "refused" in str(exc).lower():
+            raise TransientError(
+                f"Kafka at {settings.bootstrap} is not reachable ({type(exc).__name__})"
+            ) from exc
         raise FatalError(
             f"Kafka at {settings.bootstrap} closed the connection while {who} signed in with "
             f"{settings.security_protocol}: does the listener expect another security_protocol or a client "

@@ -18,11 +18,11 @@ N = 300
 
 async def _transform(kafka: KafkaSettings, inp: str, out: str, group: str, abort_first: bool) -> int:
     producer = AIOKafkaProducer(
-        bootstrap_servers=kafka.bootstrap, transactional_id=f"{group}-tx", enable_idempotence=True
+        **kafka.client_kwargs(), transactional_id=f"{group}-tx", enable_idempotence=True
     )
     consumer = AIOKafkaConsumer(
         inp,
-        bootstrap_servers=kafka.bootstrap,
+        **kafka.client_kwargs(),
         group_id=group,
         enable_auto_commit=False,
         isolation_level="read_committed",
@@ -74,7 +74,7 @@ async def test_transactional_consume_transform_produce(kafka: KafkaSettings, top
 
     records = await ku.read_all(kafka, out)
     assert sorted(r.value for r in records) == sorted(f"out:v{i}".encode() for i in range(N))
-    check = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap, group_id=group)
+    check = AIOKafkaConsumer(**kafka.client_kwargs(), group_id=group)
     await check.start()
     try:
         committed = [await check.committed(TopicPartition(inp, p)) for p in range(2)]
