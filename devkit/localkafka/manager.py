@@ -198,15 +198,20 @@ class LocalKafka:
         state = self._read_state() or {}
         return self.client(mtls=bool(state.get("secure", False)))
 
-    def _sync_users(self) -> None:
+    def _prepare_principals(self) -> list[KafkaCredential]:
+        """Every principal's credential and certificate, made where missing (none for an insecure node)."""
+        if self.s.insecure:
+            return []
+        ensure_tls(self.tls, [NODE_PRINCIPAL, *self.principals()])
+        return self._credentials()
+
+    def _sync_users(self, credentials: list[KafkaCredential]) -> None:
         """Add the SCRAM users the node lacks (a participant new to the policy, or storage formatted without
         them), as the operator over mTLS; one it has is never changed."""
-        if self.s.insecure:
+        if not credentials:
             return
         from jigsaw.access.cluster import ensure_scram_users
 
-        credentials = self._credentials()
-        ensure_tls(self.tls, [NODE_PRINCIPAL, *self.principals()])
         added = ensure_scram_users(self._probe_settings(), credentials)
         if added:
             self.progress(f"added SCRAM users {', '.join(added)}")
@@ -246,7 +251,7 @@ class LocalKafka:
             )
         if current.running and current.answering:
             self.progress(f"Kafka already running: pid {current.pid} at {current.bootstrap}")
-            self._sync_users()
+            self._sync_users(self._prepare_principals())
             return current
         if current.running:
             # Alive but not answering: it may still be starting. Wait for it rather than start a twin.
@@ -259,13 +264,11 @@ class LocalKafka:
         java = self.java()
         libs = self.fetch()
         port, mport, cport = self._ports()
-        credentials = [] if self.s.insecure else self._credentials()
-        if not self.s.insecure:
-            ensure_tls(self.tls, [NODE_PRINCIPAL, *self.principals()])
+        credentials = self._prepare_principals()
         self._write_config(port, mport, cport)
         self._format(java, libs, credentials)
         status = self._launch(java, libs, port)
-        self._sync_users()
+        self._sync_users(credentials)
         return status
 
     def _ports(self) -> tuple[int, int, int]:

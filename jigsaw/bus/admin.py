@@ -7,19 +7,14 @@ import logging
 from collections.abc import Sequence
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import (
-    ClusterAuthorizationFailedError,
-    KafkaError,
-    TopicAlreadyExistsError,
-    TopicAuthorizationFailedError,
-)
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
+from jigsaw.bus.clients import AUTHORIZATION_REFUSED
 from jigsaw.config import KafkaSettings
 from jigsaw.errors import ConfigError, TransientError
 from jigsaw.topics import TopicSpec
 
 log = logging.getLogger(__name__)
-AUTHORIZATION_REFUSED = (TopicAuthorizationFailedError, ClusterAuthorizationFailedError)
 _NOT_AUTHORIZED = {e.errno for e in AUTHORIZATION_REFUSED}
 
 
