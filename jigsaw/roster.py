@@ -43,6 +43,17 @@ class Participant(BaseModel):
     # (reviews), and only for this subscriber.
     subscriber: str | None = None
     sends: tuple[str, ...] | None = None
+    # A competent authority under DPA 2018 Part 3 (police, probation): its disclosures rest on Part 3 as
+    # well as on the UK GDPR bases.
+    competent_authority: bool = False
+    # The category whose fact a plain ``contact`` section from this participant reveals (being known to
+    # probation at all is probation's fact), so that its screening answer goes only to desks that may know it.
+    reveals: str | None = None
+
+    @property
+    def front_door(self) -> bool:
+        """The MASH front door's hub: a hub that serves no one desk."""
+        return self.role == "HUB" and self.subscriber is None
 
 
 class Subscriber(BaseModel):
@@ -94,6 +105,9 @@ class Roster(BaseModel):
         """The role's kinds, narrowed by the participant's own ``sends`` where it has one."""
         participant = self.participants.get(sender)
         if participant is None or kind not in self.senders.get(participant.role, ()):
+            return False
+        if kind == "CONSENT" and not participant.front_door:
+            # Only the MASH records consent: not an agency, and not a desk's hub, whatever ``senders`` says.
             return False
         return participant.sends is None or kind in participant.sends
 

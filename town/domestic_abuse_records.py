@@ -1,5 +1,6 @@
 """Domestic abuse as the police record it: incidents for victim, suspect and the children present, a
-DASH risk assessment and MARAC, protective orders, and the convictions and probation that may follow."""
+DASH risk assessment and MARAC, protective orders, and the convictions and probation that may follow; and
+a victim who flees an ex-partner to a refuge, with the children."""
 
 from __future__ import annotations
 
@@ -87,6 +88,21 @@ def domestic_abuse(story: Story, victim: Member, perpetrator: Member) -> str:
         if story.chance(0.5):
             probation(story, perpetrator, day, offence, domestic=True)
     return level
+
+
+# The chance that a victim of an ex-partner's abuse, at each DASH risk level, has fled to a refuge.
+_FLEES = {"HIGH": 0.6, "MEDIUM": 0.25}
+
+
+def flee(story: Story, victim: Member, level: str) -> None:
+    """The victim and the children have fled the ex-partner to a refuge: its address is confidential
+    (housing flags the property), and health records mark each of them with a confidential address."""
+    if not story.chance(_FLEES.get(level, 0.0)):
+        return
+    story.home.refuge = True
+    story.flags.update({"refuge", "social_rent"})
+    for m in (victim, *story.children()):
+        m.confidential = True
 
 
 def _dash(

@@ -11,7 +11,7 @@ import json
 import random
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -134,6 +134,8 @@ def live(b: Builder, homes: list[Home]) -> None:
         school_records.education(story)
     if victim is not None and perpetrator is not None:
         level = domestic_abuse_records.domestic_abuse(main, victim, perpetrator)
+        if perpetrator is main.home.absent_parent:
+            domestic_abuse_records.flee(main, victim, level)
         severity = {"STANDARD": "low", "MEDIUM": "medium", "HIGH": "high"}[level]
         social_care_records.social_care(main, kids, "Domestic abuse", severity)
     if "neglect" in main.flags:
@@ -142,6 +144,7 @@ def live(b: Builder, homes: list[Home]) -> None:
         )
     if main.home.kind == "KINSHIP":
         social_care_records.kinship_care(main)
+    social_care_records.previous_removal(main)
     for story in stories:
         _people(story, perpetrator)
     for story in stories:
@@ -171,7 +174,9 @@ def _people(story: Story, perpetrator: Member | None) -> None:
         if age >= 18:
             young, male = age <= 30, m.sex == "MALE"
             rate = (0.05 if young else 0.03) if male else (0.02 if young else 0.01)
-            if m is not perpetrator and age <= 60 and story.chance(rate * (2 if troubled else 1)):
+            if male and 25 <= age <= 80 and m is not perpetrator and story.chance(0.003):
+                police_records.sex_offender(story, m)
+            elif m is not perpetrator and age <= 60 and story.chance(rate * (2 if troubled else 1)):
                 police_records.offending(story, m)
             if story.chance(0.04):
                 police_records.victim(story, m)
@@ -187,6 +192,7 @@ def _people(story: Story, perpetrator: Member | None) -> None:
 
 
 def _freeze(rng: random.Random, home: Home) -> Household:
+    address = replace(home.address, confidential=True) if home.refuge else home.address
     people = []
     for m in home.members:
         spellings: dict[str, Spelling] = {}
@@ -201,12 +207,13 @@ def _freeze(rng: random.Random, home: Home) -> Household:
                 family_name=m.family,
                 dob=m.dob,
                 sex="MALE" if m.sex == "MALE" else "FEMALE",
-                address=home.address,
+                address=address,
                 nhs=m.nhs,
                 upn=m.upn,
                 pnc=m.pnc,
                 known_to=frozenset(m.known),
                 spellings=spellings,
+                confidential_address=m.confidential,
             )
         )
     return Household(home.key, people, home.relationships, home.held)

@@ -3,8 +3,9 @@
 ``GET /patients?family_name=&dob=&nhs=`` answers the connector's candidate search: everyone whose surname,
 date of birth or NHS number matches any one given (loose on purpose: the connector's matcher decides).
 ``GET /patients/{patient_id}/<list>`` returns one records key's rows as JSON, and ``GET /batch/<list>?ids=..``
-the rows of several patients at once, each with its ``patient_id``; ``GET /health`` says it is up. Nothing
-is logged: the query strings hold names and dates of birth.
+the rows of several patients at once, each with its ``patient_id``; ``GET /health`` says it is up.
+``/patients/{patient_id}/markers`` is the patient record's confidential address marker, if it has one.
+Nothing is logged: the query strings hold names and dates of birth.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ from town.schema import HEALTH, item_columns
 ENDPOINTS = {
     "identity.names": "names",
     "identity.details": "details",
-    "identity.identifiers": "identifiers",
-    "identity.addresses": "addresses",
+    "identifier_nhs": "identifiers",
+    "address": "addresses",
+    "confidential_addresses": "markers",
     "contact": "contact",
     "health_summary.gp_registrations": "gp-registrations",
     "health_summary.community_contacts": "community-contacts",
@@ -121,10 +123,18 @@ def _search(conn: sqlite3.Connection, query: dict[str, str]) -> list[dict[str, A
     return [dict(row) for row in rows]
 
 
+# Records keys answered from the patient's own row rather than a table of items.
+_FROM_PATIENT = ("identity.names", "identity.details", "identifier_nhs", "address", "confidential_addresses")
+
+
 def _records(conn: sqlite3.Connection, source: str, patient_id: str) -> list[dict[str, Any]]:
-    if source.startswith("identity."):
+    if source in _FROM_PATIENT:
         row = conn.execute("SELECT * FROM patients WHERE patient_id = ?", (patient_id,)).fetchone()
-        if row is None or (source == "identity.identifiers" and not row["nhs_number"]):
+        if row is None:
+            return []
+        if (source == "identifier_nhs" and not row["nhs_number"]) or (
+            source == "confidential_addresses" and not row["confidential_address"]
+        ):
             return []
         return [_identity(source, dict(row))]
     table = HEALTH.table(source)
@@ -155,7 +165,9 @@ def _identity(source: str, p: dict[str, Any]) -> dict[str, Any]:
     if source == "identity.details":
         gender = {"M": "MALE", "F": "FEMALE"}.get(p["sex"], "NOT_KNOWN")
         return {**base, "date_of_birth": p["dob"], "dob_estimated": False, "unborn": False, "gender": gender}
-    if source == "identity.identifiers":
+    if source == "confidential_addresses":
+        return {**base, "scope": "PERSON"}
+    if source == "identifier_nhs":
         return {
             **base,
             "scheme": "NHS",

@@ -55,6 +55,8 @@ def health(story: Story) -> None:
             _camhs(story, member)
         if age >= 18 and story.chance(0.12 if story.flags & {"da", "offending"} else 0.025):
             mental_health(story, member)
+        if age >= 18 and story.chance(0.2 if "drugs" in story.flags else 0.008):
+            mental_health(story, member, "OTHER")  # the drug and alcohol service
     _maternity(story)
 
 
@@ -232,6 +234,7 @@ def mental_health(story: Story, m: Member, service: str | None = None) -> None:
         ),
         "EARLY_INTERVENTION_PSYCHOSIS": ("First episode psychosis",),
         "PERINATAL": ("Postnatal depression", "Perinatal anxiety"),
+        "OTHER": ("Alcohol dependence", "Opiate dependence", "Cocaine use disorder"),
     }[service]
     discharged = (
         min(story.today, opened + timedelta(days=story.rng.randint(90, 900))) if story.chance(0.4) else None
@@ -247,7 +250,9 @@ def mental_health(story: Story, m: Member, service: str | None = None) -> None:
         diagnosis_summary=story.rng.choice(diagnosis),
         open_date=opened,
         discharge_date=discharged,
-        care_coordinator_role="Community mental health team care coordinator",
+        care_coordinator_role="Drug and alcohol recovery worker"
+        if service == "OTHER"
+        else "Community mental health team care coordinator",
         risk_to_self=risk_self,
         risk_to_others=story.chance(0.08),
         risk_notes="Safety plan in place" if risk_self else None,

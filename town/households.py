@@ -44,6 +44,7 @@ class Member:
     year_group: int | None = None  # 0 = reception ... 13 = upper sixth
     admitted: date | None = None  # to the current school
     parent: bool = False  # a parent or carer of a child in the household
+    confidential: bool = False  # has fled: health records carry a confidential address marker
 
     def age(self, on: date) -> int:
         return on.year - self.dob.year - ((on.month, on.day) < (self.dob.month, self.dob.day))
@@ -59,6 +60,7 @@ class Home:
     relationships: list[Relationship] = field(default_factory=list)
     held: list[Held] = field(default_factory=list)
     absent_parent: Member | None = None  # lives in the next household, the father of the children
+    refuge: bool = False  # the address is a refuge the household fled to: housing flags it confidential
 
     def children(self, today: date) -> list[Member]:
         return [m for m in self.members if m.age(today) < 18]

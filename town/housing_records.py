@@ -1,4 +1,5 @@
-"""Social landlords' records of their tenants: tenancies, arrears and notices, anti-social behaviour."""
+"""Social landlords' records of their tenants: tenancies, arrears and notices, anti-social behaviour; and
+the refuge a household has fled to, as temporary accommodation at a confidential address."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from town.households import Member
 from town.story import Story, concerned
 
 _LANDLORDS = ("Exe Valley Homes", "Tamar Housing Association", "Moorland Homes", "Coastline Housing Trust")
+_REFUGE = "Devon domestic abuse refuge partnership"
 _ASB = (
     "Noise nuisance",
     "Verbal abuse",
@@ -38,6 +40,9 @@ def housing(story: Story) -> None:
     council = tenure in ("SECURE", "INTRODUCTORY", "FLEXIBLE", "TEMPORARY_ACCOMMODATION")
     landlord = story.home.town.authority if council else story.rng.choice(_LANDLORDS)
     start = story.ago(60, 20 * 365, after=lead.dob + timedelta(days=18 * 365))
+    if "refuge" in story.flags:
+        # Placed in a refuge since the abuse: the property is flagged, so its address is withheld.
+        tenure, landlord, start = "TEMPORARY_ACCOMMODATION", _REFUGE, story.ago(7, 120)
     arrears, status = 0, "NONE"
     if story.chance(0.45 if concerned(story) else 0.28):
         arrears = story.rng.randint(2_000, 300_000)

@@ -20,6 +20,9 @@ class Address:
     town: str
     postcode: str
     uprn: str | None = None
+    # A refuge, or temporary accommodation for a household that has fled: housing flags the property, so
+    # that its location is withheld.
+    confidential: bool = False
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,8 @@ class Person:
     pnc: str | None = None  # only people the police have recorded
     known_to: frozenset[str] = frozenset()  # agencies whose systems hold a record of this person
     spellings: dict[str, Spelling] = field(default_factory=dict)  # agency -> its spelling, if not legal
+    # The person has fled or must not be found: health records carry a "confidential address" marker.
+    confidential_address: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,12 @@
 """The police's records of offending, victims and missing children: incidents, disposals, markers and
-intelligence, and a PNC ID for everyone charged, cautioned or convicted. Most households appear in none."""
+intelligence, and a PNC ID for everyone charged, cautioned or convicted; and the registered sex offenders
+whose sentences are over, whom the police manage alone. Most households appear in none."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 
+from town.contact import SEX_OFFENDER_MARKER
 from town.households import Member
 from town.justice_records import probation, youth_justice
 from town.social_care_records import social_care
@@ -38,6 +40,15 @@ _YOUTH_OFFENCES = (
     ("Possession of a bladed article in a public place", "WEAPONS"),
     ("Robbery", "ACQUISITIVE"),
     ("Possession of a controlled drug (class B)", "DRUGS"),
+)
+
+
+# Offence, CJS offence code, sentence: each carries notification requirements (the sex offenders register).
+_SEXUAL_OFFENCES = (
+    ("Sexual assault of a female aged 13 or over", "SX03007", "Imprisonment, 2 years; notification 10 years"),
+    ("Sexual activity with a child", "SX03010", "Imprisonment, 5 years; notification indefinitely"),
+    ("Making indecent photographs of a child", "PC78001", "Imprisonment, 18 months; notification 10 years"),
+    ("Causing a child to watch a sexual act", "SX03018", "Imprisonment, 3 years; notification indefinitely"),
 )
 
 
@@ -116,6 +127,49 @@ def offending(story: Story, m: Member) -> None:
             return_date=granted + timedelta(days=story.rng.randint(28, 90)),
             conditions=["Reside and sleep at home address", "Not to contact prosecution witnesses"],
             residence_postcode=story.home.address.postcode,
+        )
+
+
+def sex_offender(story: Story, m: Member) -> None:
+    """A man convicted of a sexual offence years ago, his sentence served and his licence over: probation
+    no longer holds him, but he is on the sex offenders register, managed by the police alone (MOSOVO)."""
+    story.flags.add("sex_offender")
+    day = story.ago(6 * 365, 20 * 365, after=m.dob + timedelta(days=19 * 365))
+    arrest(story, m, day)
+    offence, code, outcome = story.rng.choice(_SEXUAL_OFFENCES)
+    story.add(
+        "police",
+        m,
+        "police_convictions.disposals",
+        day,
+        disposal_type="CONVICTION",
+        offence=offence,
+        offence_code=code,
+        offence_category="SEXUAL",
+        offence_date=day - timedelta(days=story.rng.randint(60, 400)),
+        disposal_date=day,
+        outcome=outcome,
+        court=story.home.town.court,
+        spent=False,  # a sentence of more than four years, or a sexual offence's notification, is never spent
+    )
+    add_marker(story, m, day, SEX_OFFENDER_MARKER, "Sex offender register: notification requirements (ViSOR)")
+    if story.chance(0.3):
+        seen = story.ago(14, 400)
+        story.add(
+            "police",
+            m,
+            "police_intelligence",
+            seen,
+            "ALLEGATION",
+            source_evaluation="SOURCE_2_UNTESTED",
+            intelligence_assessment="C_KNOWN_INDIRECTLY",
+            handling_code="C_SHARING_WITH_CONDITIONS",
+            handling_conditions="Not to be disclosed to the subject; for safeguarding purposes only",
+            intelligence_date=seen,
+            summary="Registered sex offender reported to be befriending a family with young children",
+            themes=["ONLINE_CSA"] if story.chance(0.5) else ["OTHER"],
+            subject_role="SUBJECT",
+            linked_address_postcode=None,
         )
 
 

@@ -161,7 +161,13 @@ HEALTH = SourceSystem(
     "health.sqlite",
     "patient_id",
     Table(
-        "patients", None, columns(f"patient_id text, nhs_number text, {_PERSON}, uprn text, created_on date")
+        "patients",
+        None,
+        # confidential_address: the patient record's marker (a fled victim, a refuge).
+        columns(
+            f"patient_id text, nhs_number text, {_PERSON}, uprn text, created_on date, "
+            "confidential_address bool"
+        ),
     ),
     (
         Table("involvement", "contact"),
@@ -225,6 +231,7 @@ SOCIALCARE = SourceSystem(
         Table("cin_plans", "social_care_history.cin_plans"),
         Table("cp_plans", "social_care_history.cp_plans"),
         Table("looked_after", "social_care_history.looked_after"),
+        Table("children_removed", "social_care_history.children_removed"),
     ),
     person_indexes=("surname COLLATE NOCASE", "dob", "nhs_number"),
 )
@@ -279,8 +286,9 @@ HOUSING = SourceSystem(
         None,
         columns(
             "person_ref text, forename text, surname text, dob date, gender text, address_lines json, "
-            "town text, "
-            "postcode text, uprn text, created_on date"
+            "town text, postcode text, uprn text, created_on date, "
+            # The property is flagged: a refuge, or temporary accommodation for a household that has fled.
+            "address_confidential bool"
         ),
     ),
     (

@@ -1,9 +1,10 @@
 """Children's social care's records: contacts and referrals, child in need and child protection plans,
-looked-after children and kinship care. Parents and carers become known as the children's."""
+looked-after children and kinship care, and a child removed from a mother's care before. Parents and
+carers become known as the children's."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from town.households import Member
 from town.story import Story
@@ -107,6 +108,29 @@ _NEED = {
     "Neglect": "N1 Abuse or neglect",
     "Child missing": "N4 Family in acute stress",
 }
+
+
+_ORDERS = {"Placement order (adopted)": 50, "Care order": 35, "Special guardianship order": 15}
+
+
+def previous_removal(story: Story) -> None:
+    """A mother who had a child removed from her care years ago, by a court order: the child lives
+    elsewhere now (adopted, in care, or with a special guardian), and the council's record of it stays
+    with her. Rare, and far likelier where the household is in difficulty again."""
+    mothers = [m for m in story.adults() if m.sex == "FEMALE" and 19 <= m.age(story.today) <= 45]
+    troubled = bool(story.flags & {"da", "neglect"}) and bool(story.children())
+    if not mothers or not story.chance(0.15 if troubled else 0.003):
+        return
+    mother = mothers[0]
+    removed = story.ago(365, 10 * 365, after=mother.dob + timedelta(days=17 * 365))
+    story.add(
+        "socialcare",
+        mother,
+        "social_care_history.children_removed",
+        removed,
+        removed_on=removed,
+        order=story.pick(_ORDERS),
+    )
 
 
 def kinship_care(story: Story) -> None:

@@ -14,10 +14,16 @@ from town.formats import AgencyPerson, identifiers
 from town.model import Household
 
 _TABLES = {
-    "households": "key TEXT PRIMARY KEY, kind TEXT, address_lines TEXT, town TEXT, postcode TEXT, uprn TEXT",
+    # confidential: the address is a refuge, flagged in housing's system.
+    "households": (
+        "key TEXT PRIMARY KEY, kind TEXT, address_lines TEXT, town TEXT, postcode TEXT, uprn TEXT, "
+        "confidential INTEGER"
+    ),
+    # confidential_address: the person has fled; health records carry the marker.
     "people": (
         "key TEXT PRIMARY KEY, household TEXT, given_names TEXT, family_name TEXT, dob TEXT, sex TEXT, "
-        "address_lines TEXT, town TEXT, postcode TEXT, uprn TEXT, nhs TEXT, upn TEXT, pnc TEXT"
+        "address_lines TEXT, town TEXT, postcode TEXT, uprn TEXT, nhs TEXT, upn TEXT, pnc TEXT, "
+        "confidential_address INTEGER"
     ),
     # Each agency's record of a person: its id, and its spelling, with the kind of variant if it differs.
     "agency_records": (
@@ -61,6 +67,7 @@ class Truth:
                 first and first.town,
                 first and first.postcode,
                 first and first.uprn,
+                int(bool(first and first.confidential)),
             )
         )
         for p in household.people:
@@ -80,6 +87,7 @@ class Truth:
                     p.nhs,
                     p.upn,
                     p.pnc,
+                    int(p.confidential_address),
                 )
             )
             for scheme, value in (("NHS", p.nhs), ("UPN", p.upn), ("PNC", p.pnc)):

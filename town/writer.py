@@ -14,7 +14,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from town.contact import contact_fields
+from town.contact import contact_items
 from town.deployment import AGENCIES
 from town.formats import AgencyPerson, pnc_full_year, spaced_nhs
 from town.model import Held, Household, Person, Spelling
@@ -127,14 +127,15 @@ class Writer:
         people_table, person_row = _person_row(store, record, self.today)
         rows[(record.agency, people_table.name)].append(_encode(person_row, people_table.columns, store.csv))
         self.counts.people[record.agency] += 1
+        # A scenario's own contacts replace the ones derived from what the agency holds.
         given_contact = [i for i in record.items if i.source == "contact"]
         if not given_contact:
-            fields = contact_fields(
+            derived = contact_items(
                 record.agency, record.person, record.items, household, held, self.catalogue, self.today
             )
-            self._item_row(
-                store, record, Held(record.agency, record.person.key, "contact", fields, self.today), rows
-            )
+            for fields in derived:
+                item = Held(record.agency, record.person.key, "contact", fields, self.today)
+                self._item_row(store, record, item, rows)
         for item in record.items:
             self._item_row(store, record, item, rows)
 
@@ -241,6 +242,8 @@ def _person_row(store: SourceSystem, r: AgencyPerson, today: date) -> tuple[Tabl
         "postcode": p.address.postcode,
         "uprn": p.address.uprn,
         "created_on": r.created_on,
+        "confidential_address": p.confidential_address,
+        "address_confidential": p.address.confidential,
         store.id_column: r.source_id,
     }
     if r.agency == "police":
@@ -311,7 +314,8 @@ def _create(path: Path, store: SourceSystem) -> sqlite3.Connection:
     conn.execute("BEGIN")
     tables = [(store.people, store.people.columns)] + [(t, store.item_columns(t)) for t in store.tables]
     for table, cols in tables:
-        body = ", ".join(f"{name} {SQL_TYPES[kind]}" for name, kind in cols)
+        # Quoted: a payload field may be an SQL keyword (a removal's ``order``).
+        body = ", ".join(f'"{name}" {SQL_TYPES[kind]}' for name, kind in cols)
         conn.execute(f'CREATE TABLE "{table.name}" ({body})')
     conn.execute("COMMIT")
     return conn

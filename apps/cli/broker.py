@@ -7,12 +7,13 @@ from pathlib import Path
 
 import click
 
+from apps.cli.audit_subject import subject
 from apps.cli.common import kafka_for
 from jigsaw.config import KafkaSettings, KeystoreSettings
 from jigsaw.errors import RejectedInput
 from jigsaw.lifecycle import install_stop_signals
 from jigsaw.topics import Topics
-from services.broker.policy import CONSENT_STATES, PURPOSES, STAGES, load_policy
+from services.broker.policy import CONSENT_STATES, PURPOSES, REFERRER_TYPES, STAGES, load_policy
 
 
 @click.group()
@@ -75,38 +76,96 @@ def check(file: Path) -> None:
 )
 @click.option("--subscriber", required=True)
 @click.option("--category", required=True)
-@click.option("--purpose", type=click.Choice(PURPOSES), required=True)
 @click.option("--stage", type=click.Choice(STAGES), required=True)
+@click.option(
+    "--purpose",
+    type=click.Choice(PURPOSES),
+    default=None,
+    help="Decide for this purpose only (default: each purpose live at the stage, as the broker does).",
+)
 @click.option("--consent", type=click.Choice(CONSENT_STATES), default="NONE", show_default=True)
 @click.option("--assigned/--not-assigned", default=True, show_default=True)
+@click.option(
+    "--referrer-type",
+    type=click.Choice(REFERRER_TYPES),
+    default="UNKNOWN",
+    show_default=True,
+    help="Who referred: only a professional is known by name.",
+)
+@click.option(
+    "--marked/--not-marked",
+    default=False,
+    show_default=True,
+    help="The section's person (or address) carries a confidential-address marker.",
+)
+@click.option("--source", default="", help="The participant the section comes from, e.g. police.devon.")
 @click.option("--on", "on", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Decide as of this date.")
 def explain(
     file: Path,
     subscriber: str,
     category: str,
-    purpose: str,
     stage: str,
+    purpose: str | None,
     consent: str,
     assigned: bool,
+    referrer_type: str,
+    marked: bool,
+    source: str,
     on: object,
 ) -> None:
-    """Print the decision for one case and the rule behind it."""
+    """Print the decision for one cell: its outcome, purpose, lawful basis and the rule behind it."""
     from datetime import UTC, datetime
 
-    from services.broker.decide import Context, decide
+    from services.broker.decide import Context, Decider
+    from services.broker.stages import live_purposes
 
     loaded = load_policy(file)
     today = on.date() if isinstance(on, datetime) else datetime.now(UTC).date()
-    d = decide(loaded, Context(subscriber, category, purpose, stage, consent, assigned), today)
+    ctx = Context(
+        subscriber,
+        category,
+        None,
+        stage,
+        consent,
+        assigned,
+        source=source,
+        referrer_type=referrer_type,
+        marked=marked,
+    )
+    purposes = [purpose] if purpose else list(live_purposes(stage))
+    d = Decider(loaded).live(ctx, purposes, today)
     click.echo(f"{d.outcome} by {d.rule_id}: {d.reason}")
-    if d.lawful_basis:
-        click.echo(f"lawful basis: {d.lawful_basis}")
+    if d.purpose is not None:
+        p = loaded.purposes.get(d.purpose)  # type: ignore[call-overload]
+        what = f" ({p.description})" if p is not None and p.description else ""
+        click.echo(f"purpose: {d.purpose}{what}")
+        if p is not None and p.legal_reason:
+            click.echo(f"legal reason: {p.legal_reason}")
+    else:
+        click.echo(f"purpose: none live at {stage}")
+    click.echo(f"lawful basis: {d.lawful_basis or 'none: nothing is released'}")
+    rule = next((r for r in loaded.rules if r.id == d.rule_id), None)
+    click.echo(
+        f"rule: {d.rule_id}" + (f": {rule.description}" if rule is not None and rule.description else "")
+    )
+    sub = loaded.subscribers.get(subscriber)
+    matched = loaded.rule_for(sub.role, category, d.purpose, stage) if sub and d.purpose else None
+    if rule is None and matched is not None:
+        # A broker rule refused what an agreement rule would allow: say which, so the refusal reads in full.
+        click.echo(f"agreement rule that would apply: {matched.id}")
+    apd = loaded.agreement.appropriate_policy_document
+    click.echo(
+        f"agreement: {loaded.agreement.reference}" + (f" (appropriate policy document {apd})" if apd else "")
+    )
     click.echo(f"policy {loaded.version}")
 
 
 @click.group()
 def audit() -> None:
     """The hash-chained, signed audit log of every decision."""
+
+
+audit.add_command(subject)
 
 
 def _audit_inputs(bootstrap: str | None, prefix: str) -> tuple[KafkaSettings, Topics]:

@@ -1,9 +1,12 @@
 """Drive the scenarios through the running stack and show the case views as they fill in.
 
 The referrals are opened through the children's social care hub's API, as a MASH worker's case system
-would; each is assigned to the scenario's subscribers. Once every agency has answered, the MASH's steps
-(a decision, the family's answer) are posted. Each subscriber's hub is polled over its own API with its
-own token, so what is shown is exactly what each hub system would see.
+would; each is assigned to the scenario's subscribers (or, where a desk joins later, to those it starts
+with). Once every agency has answered, the MASH's steps are posted in order (a decision, a strategy
+discussion, the family's answers, a desk brought in, a subject added); a step that must come after the
+decision waits until the front door's view shows the outcome, so that what it brings is late information.
+Each subscriber's hub is polled over its own API with its own token, so what is shown is exactly what each
+hub system would see.
 """
 
 from __future__ import annotations
@@ -35,7 +38,20 @@ class Progress:
     referral_id: str = ""
     views: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
-    stepped: bool = False
+    taken: int = 0  # how many of the scenario's steps have been posted
+
+    @property
+    def stepped(self) -> bool:
+        return self.taken == len(self.scenario.steps)
+
+    def ready(self) -> bool:
+        """Whether the next step may be posted: the referral's enquiries are answered, and for a step that
+        must come after the decision, the front door's view shows the outcome."""
+        front = self.views.get(CSC)
+        if self.stepped or not expect.answered(front):
+            return False
+        step = self.scenario.steps[self.taken]
+        return not step.after_decision or expect.decided(front, self.scenario.outcome)
 
     def problems(self) -> dict[str, list[str]]:
         subs = [*self.scenario.expect, *self.scenario.unassigned]
@@ -77,10 +93,11 @@ class Driver:
         for p in self.progress:
             opened = self._call("POST", "/referrals", p.scenario.referral())
             p.referral_id = opened["referral_id"]
+            first = p.scenario.initial_assign or p.scenario.assign
             self._call(
                 "POST",
                 f"/cases/{p.referral_id}/assignments",
-                {"subscribers": list(p.scenario.assign), "assigned_by": "MASH team manager"},
+                {"subscribers": list(first), "assigned_by": "MASH team manager"},
             )
 
     def _poll(self) -> None:
@@ -97,10 +114,10 @@ class Driver:
                 else:
                     p.errors[sub] = f"its hub answered {response.status_code}"
                 p.views[sub] = response.json() if response.status_code == 200 else None
-            if not p.stepped and expect.answered(p.views.get(CSC)):
-                for step in p.scenario.steps:
-                    self._call("POST", f"/cases/{p.referral_id}/{step.path}", step.body)
-                p.stepped = True
+            while p.ready():
+                step = p.scenario.steps[p.taken]
+                self._call("POST", f"/cases/{p.referral_id}/{step.path}", step.body)
+                p.taken += 1
 
     def run(self, timeout_s: float) -> bool:
         """Poll until every scenario shows its expected views or ``timeout_s`` passes."""
@@ -143,12 +160,13 @@ class Driver:
         return table
 
     def details(self) -> Group:
-        """Per scenario, what each subscriber sees and what is withheld from it, and why."""
+        """Per scenario, what each subscriber sees (late information marked), what is withheld from it and
+        why, and the rule the scenario gives for it."""
         tables = []
         for p in self.progress:
             t = Table(title=f"{p.scenario.title}  {p.referral_id}", title_justify="left", show_lines=True)
             t.add_column("subscriber")
-            t.add_column("sees")
+            t.add_column("sees (* late)")
             t.add_column("withheld, and why")
             t.add_column("flags")
             for sub in self.stack.subscribers:
@@ -159,9 +177,11 @@ class Driver:
                 reasons = {
                     (w["category"], w["rule_id"] or w["status"]): w["reason"] for w in view["withheld"]
                 }
+                late = expect.late(view)
+                why = p.scenario.expect[sub].why if sub in p.scenario.expect else ""
                 t.add_row(
-                    sub,
-                    ", ".join(sorted(expect.released(view))),
+                    sub + (f"\n[dim]{why}[/]" if why else ""),
+                    ", ".join(c + ("*" if c in late else "") for c in sorted(expect.released(view))),
                     "\n".join(f"{c}: {r} ({why})" for (c, r), why in sorted(reasons.items())),
                     "\n".join(f["flag"] for f in view["flags"]),
                 )
@@ -176,7 +196,9 @@ class Driver:
         for p in self.progress:
             wrong = {s: ps for s, ps in p.problems().items() if ps}
             if not p.stepped and p.scenario.steps:
-                wrong.setdefault("mash", []).append("steps not taken: not every agency answered")
+                wrong.setdefault("mash", []).append(
+                    "steps not taken: an agency did not answer, or no decision showed"
+                )
             text = "\n".join(f"{s}: {'; '.join(ps)}" for s, ps in wrong.items())
             table.add_row(p.scenario.title, "[red]FAILED[/]" if wrong else "[green]as expected[/]", text)
         return table

@@ -1,7 +1,8 @@
 """The education reference connector, over a school MIS's CSV exports (deploy/connectors/education.yaml).
 
 The MIS exports pupils (with their UPN) and their parents and carers as contacts, and writes dates as
-``DD/MM/YYYY``; the record models read those columns as they are.
+``DD/MM/YYYY``; the record models read those columns as they are. The UPN is for education use only
+(DfE UPN guidance), so it travels as its own category, ``identifier_upn``.
 """
 
 from __future__ import annotations
@@ -17,12 +18,11 @@ from connectors.sdk.fields import Blank, Date, OptDate, OptFloat, OptInt, OptStr
 MIS = "school MIS"
 
 
-class Identifier(records.Identifier):
+class Identifier(records.Upn):
     """The pupil's UPN, from the pupils export: an education-only identifier."""
 
     source_system: ClassVar[str] = MIS
 
-    scheme: Literal["UPN"] = "UPN"
     value: str = Field(validation_alias="upn")
     issuer: OptStr = "DfE UPN (allocated by the school)"
     verified: bool = True
@@ -118,7 +118,7 @@ class Exclusion(records.UkSourceRecord):
 class EducationConnector(Connector):
     records: ClassVar[dict[str, type[SourceRecord]]] = {
         **records.identity_records(MIS),
-        "identity.identifiers": Identifier,
+        "identifier_upn": Identifier,
         "contact": Contact,
         "education_attendance.attendance": Attendance,
         "education_attendance.missing_episodes": MissingEpisode,

@@ -2,7 +2,11 @@
 
 Each list has its own source system, and says so in every item's provenance: the GP practice system, the
 community health record (health visiting, school nursing), the emergency department, maternity, CAMHS and
-the mental health trust. All of it is special-category data.
+the mental health trust. All of it is special-category data. The NHS number travels as
+``identifier_nhs``; a patient record's "confidential address" marker marks the person (scope PERSON), so
+that the broker withholds every agency's locating details about them. A contact naming CAMHS, mental
+health or a drug and alcohol service travels as ``contact_mental_health``, one naming sexual health or
+maternity as ``contact_health_summary`` (deploy/connectors/health.yaml ``contacts``).
 """
 
 from __future__ import annotations
@@ -28,6 +32,13 @@ class Contact(records.Contact):
     source_system: ClassVar[str] = SPINE
 
     agency: str = "health"
+
+
+class ConfidentialAddress(records.ConfidentialAddress):
+    """The patient record's confidential address marker: the person has fled (a refuge) or must not be
+    found; the NHS shows their address to no one without the need."""
+
+    source_system: ClassVar[str] = SPINE
 
 
 class GpRegistration(records.UkSourceRecord):
@@ -125,8 +136,9 @@ class CrisisEpisode(records.UkSourceRecord):
 
 class HealthConnector(Connector):
     records: ClassVar[dict[str, type[SourceRecord]]] = {
-        **records.identity_records(SPINE),
+        **records.identity_records(SPINE, "identifier_nhs"),
         "contact": Contact,
+        records.MARKERS: ConfidentialAddress,
         "health_summary.gp_registrations": GpRegistration,
         "health_summary.community_contacts": CommunityContact,
         "health_summary.emergency_attendances": EmergencyAttendance,

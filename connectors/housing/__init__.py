@@ -1,6 +1,8 @@
 """The housing reference connector, over a housing management system's database
 (deploy/connectors/housing.yaml): tenancies with arrears and property flags, anti-social behaviour
-complaints, and notices."""
+complaints, and notices. A refuge or temporary accommodation address whose location is confidential is
+marked in the system, and the return marks the addresses it holds (scope ADDRESS) so that the broker
+withholds them; the housing person reference travels as ``identifier_local``."""
 
 from __future__ import annotations
 
@@ -30,6 +32,15 @@ class Contact(records.Contact):
     source_system: ClassVar[str] = HMS
 
     agency: str = "housing"
+
+
+class ConfidentialAddress(records.ConfidentialAddress):
+    """A property flagged as a confidential address (a refuge, or temporary accommodation for a household
+    that has fled): only the addresses housing holds are marked."""
+
+    source_system: ClassVar[str] = HMS
+
+    scope: Literal["PERSON", "ADDRESS"] = "ADDRESS"
 
 
 class Tenancy(records.UkSourceRecord):
@@ -90,8 +101,9 @@ class Notice(records.UkSourceRecord):
 
 class HousingConnector(Connector):
     records: ClassVar[dict[str, type[SourceRecord]]] = {
-        **records.identity_records(HMS),
+        **records.identity_records(HMS, "identifier_local"),
         "contact": Contact,
+        records.MARKERS: ConfidentialAddress,
         "housing.tenancies": Tenancy,
         "housing.asb_complaints": AsbComplaint,
         "housing.notices": Notice,

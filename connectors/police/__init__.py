@@ -2,7 +2,10 @@
 
 It answers for incidents, convictions and PNC markers, intelligence, domestic abuse (DASH, MARAC,
 protective orders) and, as its own category, a MARAC victim's safe contact details: the policy redacts
-that category, so it travels sealed to the broker and is never released.
+that category, so it travels sealed to the broker and is never released (DomesticAbuse v2 has no field
+for them at all). The PNC ID travels as ``identifier_pnc``, addresses as ``address``; a contact whose
+team names sex offender management or an intelligence unit travels as ``contact_police_intelligence``
+(deploy/connectors/police.yaml ``contacts``).
 """
 
 from __future__ import annotations
@@ -213,7 +216,7 @@ class SafeContact(records.UkSourceRecord):
 
 class PoliceConnector(Connector):
     records: ClassVar[dict[str, type[SourceRecord]]] = {
-        **records.identity_records(RMS),
+        **records.identity_records(RMS, "identifier_pnc"),
         "contact": Contact,
         "police_incidents": Incident,
         "police_convictions.disposals": Disposal,

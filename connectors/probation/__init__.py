@@ -1,6 +1,8 @@
 """The probation reference connector, over an nDelius-like case management database
 (deploy/connectors/probation.yaml): supervision, MAPPA, risk of serious harm, licence conditions.
-MAPPA data is controlled by its originator; the policy says who may see it."""
+MAPPA data is controlled by its originator; the policy says who may see it. Being known to probation at
+all is probation's fact, so every contact travels as ``contact_probation`` (deploy/connectors/probation.yaml
+``contacts``); the PNC ID as ``identifier_pnc`` and the case reference number as ``identifier_local``."""
 
 from __future__ import annotations
 
@@ -55,7 +57,7 @@ class Supervision(records.UkSourceRecord):
 
 class ProbationConnector(Connector):
     records: ClassVar[dict[str, type[SourceRecord]]] = {
-        **records.identity_records(DELIUS),
+        **records.identity_records(DELIUS, "identifier_pnc", "identifier_local"),
         "contact": Contact,
         "probation": Supervision,
     }

@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
 from connectors.sdk.adapters import SourceAdapter, build_adapter
-from connectors.sdk.config import ConnectorConfig
+from connectors.sdk.config import ConnectorConfig, check_payload_lists
 from connectors.sdk.matching import Matcher
 from connectors.sdk.metrics import ConnectorMetrics
 from connectors.sdk.runtime import ConnectorRuntime
@@ -68,7 +68,9 @@ class _Parts:
         self.prom = CollectorRegistry()
         self.kernel_metrics = KernelMetrics(self.prom, f"connector-{config.agency}")
         self.adapter = build_adapter(config.source)
-        self.connector = config.connector_class()(self.adapter)
+        connector = config.connector_class()
+        check_payload_lists(connector, self.registry)
+        self.connector = connector(self.adapter)
         self.store = Store(config.state_dir / f"connector-{config.participant_id}.sqlite")
         self.dead_letters = DeadLetterCodec(self.registry, f"connector-{config.agency}")
 
@@ -119,6 +121,7 @@ async def _runtime(
         matcher=Matcher(threshold=config.match_threshold),
         broker=config.broker,
         front_door=config.front_door,
+        contacts=config.contacts,
     )
     return runtime, dlq, follower
 

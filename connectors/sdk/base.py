@@ -16,6 +16,10 @@ from pydantic import BaseModel, ConfigDict
 
 from connectors.sdk.adapters import NothingHeld, SourceAdapter
 
+# The records key of an agency's confidential-address markers (a refuge, a fled victim). Not a category:
+# markers travel in the return's clear body, not in a section, and are read for every enquiry.
+MARKERS = "confidential_addresses"
+
 
 class SourceRecord(BaseModel):
     """One row of an agency's system, validated. Subclasses add fields and say how it maps."""
@@ -88,11 +92,21 @@ class Connector(ABC):  # noqa: B024 - an agency subclasses it and may override n
         An override raises the adapter's ``SourceError``s as they come: ``NothingHeld`` for the whole
         lookup means nothing held in any category, ``SourceUnavailable`` that the enquiry is tried again.
         """
-        ids = sorted({s.source_id for s in subjects})
         wanted = set(categories)
+        return await self._rows(
+            [k for k in self.records if k != MARKERS and category_of(k) in wanted], subjects
+        )
+
+    async def markers(self, subjects: Sequence[MatchedSubject]) -> list[Finding]:
+        """The confidential-address markers this agency holds on ``subjects``: asked for every enquiry,
+        whatever its categories, when ``records`` has a :data:`MARKERS` key. The default asks the adapter."""
+        return await self._rows([MARKERS] if MARKERS in self.records else [], subjects)
+
+    async def _rows(self, sources: Sequence[str], subjects: Sequence[MatchedSubject]) -> list[Finding]:
+        ids = sorted({s.source_id for s in subjects})
         findings = []
-        for source in self.records:
-            if category_of(source) in wanted and ids:
+        for source in sources:
+            if ids:
                 try:
                     rows = await self.adapter.records(source, ids)
                 except NothingHeld:

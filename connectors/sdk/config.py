@@ -10,11 +10,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from connectors.sdk.adapters import SourceConfig
 from connectors.sdk.adapters.config import CsvFolderConfig, HttpSourceConfig, SqlSourceConfig
-from connectors.sdk.base import Connector, category_of
+from connectors.sdk.base import MARKERS, Connector, category_of
+from connectors.sdk.contacts import PLAIN, ContactRouting
+from connectors.sdk.records import ConfidentialAddress
 from jigsaw.config import ConsumerSettings, KafkaSettings, KeystoreSettings, MetricsSettings
 from jigsaw.errors import ConfigError
 from jigsaw.topics import Topics
 from jigsaw.wire.categories import CATEGORIES
+from jigsaw.wire.codec import SchemaRegistry
 
 
 class ConnectorConfig(BaseModel):
@@ -37,6 +40,11 @@ class ConnectorConfig(BaseModel):
     state_dir: Path = Path(".jigsaw/state")
     # The deployment's partition count, as the broker and the hubs have it: checked against the topics.
     partitions: int = Field(default=3, ge=1)
+    contacts: ContactRouting = Field(
+        default_factory=ContactRouting,
+        description="Which category each contact travels as: contact, or contact_<category> where its "
+        "team's or service's name reveals that category's fact (connectors/sdk/contacts.py).",
+    )
 
     def consumer_settings(self) -> ConsumerSettings:
         # The connector's own group under the topic prefix, as the ACLs grant it.
@@ -55,16 +63,49 @@ class ConnectorConfig(BaseModel):
         if not (isinstance(cls, type) and issubclass(cls, Connector)):
             raise ConfigError(f"connector {self.connector!r} is not a Connector subclass")
         configured = set(_sources(self.source))
-        unknown = sorted(k for k in cls.records if category_of(k) not in CATEGORIES)
+        unknown = sorted(k for k in cls.records if k != MARKERS and category_of(k) not in CATEGORIES)
         missing = sorted(set(cls.records) - configured)
         if unknown:
             raise ConfigError(f"{self.connector}: records {unknown} name no known category")
+        marker = cls.records.get(MARKERS)
+        if marker is not None and not issubclass(marker, ConfidentialAddress):
+            raise ConfigError(f"{self.connector}: records[{MARKERS!r}] must be a ConfidentialAddress model")
         if missing:
             raise ConfigError(
                 f"{self.connector}: the source has no query, file or path for {missing}; "
                 f"configured: {sorted(configured)}"
             )
         return cls
+
+    def categories(self) -> set[str]:
+        """Every category this connector can put in a return: each must be in its participant's
+        ``publishes`` in the agreement, or the broker refuses the return."""
+        cls = self.connector_class()
+        found = {category_of(k) for k in cls.records if k != MARKERS}
+        if PLAIN in found:
+            found = (found - {PLAIN}) | self.contacts.categories()
+        return found
+
+
+def check_payload_lists(cls: type[Connector], registry: SchemaRegistry) -> None:
+    """Every records key's list is in its category's payload as writers now write it: a key written for
+    an older version (``identity.identifiers``, before identifiers travelled by scheme) is named at start,
+    rather than failing every enquiry when its section is sealed."""
+    for key, model in cls.records.items():
+        if key == MARKERS:
+            continue
+        schema = registry.latest(CATEGORIES[category_of(key)].schema)
+        lists = {f["name"] for f in schema.parsed["fields"] if _is_array(f["type"])}
+        if model.list_field not in lists:
+            raise ConfigError(
+                f"{cls.__name__}: records key {key!r} fills {model.list_field!r}, which {schema} does not "
+                f"have (its lists: {sorted(lists)}); identifiers travel as identifier_<scheme>, addresses "
+                "as address"
+            )
+
+
+def _is_array(avro: object) -> bool:
+    return isinstance(avro, dict) and avro.get("type") == "array"
 
 
 def _sources(source: SqlSourceConfig | CsvFolderConfig | HttpSourceConfig) -> list[str]:

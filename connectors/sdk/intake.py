@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from jigsaw.wire.categories import REPORT_CATEGORIES
 from jigsaw.wire.envelope import SectionInput
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
@@ -83,7 +84,7 @@ def report_message(
         "concerns": list(referral.concerns),
         "subject_refs": [{"subject_ref": s.subject_ref, "role": s.role} for s in subjects],
     }
-    sections = [SectionInput("identity", _identity(s, source, today)) for s in subjects]
+    sections = [section for s in subjects for section in _identity(s, source, today)]
     concern = {"kind": "ALLEGATION", "source": source, "recorded_on": today, "summary": referral.summary}
     sections.append(SectionInput("referral_details", {"subject_ref": child, "concerns": [concern]}))
     if referral.referrer is not None:
@@ -92,20 +93,36 @@ def report_message(
     return body, sections
 
 
-def _identity(s: ReportSubject, source: str, today: date) -> dict[str, Any]:
+def _identity(s: ReportSubject, source: str, today: date) -> list[SectionInput]:
+    """The subject's identity (names and details), and each identifier scheme and the postcode in their
+    own sections, as far as a REPORT may carry them (``REPORT_CATEGORIES``)."""
     item = {"kind": "FACT", "source": source, "recorded_on": today}
-    ids = [
-        {**item, "scheme": scheme, "value": value, "verified": False, "valid_from": today}
-        for scheme, value in (("NHS", s.nhs), ("UPN", s.upn), ("PNC", s.pnc))
-        if value
+    ref = s.subject_ref
+    out = [
+        SectionInput(
+            "identity",
+            {
+                "subject_ref": ref,
+                "names": [
+                    {**item, "name_type": "LEGAL", "given_names": s.given_names, "family_name": s.family_name}
+                ],
+                "details": [
+                    {
+                        **item,
+                        "date_of_birth": s.dob,
+                        "dob_estimated": False,
+                        "unborn": False,
+                        "gender": "NOT_STATED",
+                    }
+                ],
+            },
+        )
     ]
-    address = {**item, "address_type": "HOME", "postcode": s.postcode, "no_fixed_abode": False}
-    return {
-        "subject_ref": s.subject_ref,
-        "names": [{**item, "name_type": "LEGAL", "given_names": s.given_names, "family_name": s.family_name}],
-        "details": [
-            {**item, "date_of_birth": s.dob, "dob_estimated": False, "unborn": False, "gender": "NOT_STATED"}
-        ],
-        "identifiers": ids,
-        "addresses": [address] if s.postcode else [],
-    }
+    for scheme, value in (("nhs", s.nhs), ("upn", s.upn), ("pnc", s.pnc)):
+        if value:
+            ident = {**item, "scheme": scheme.upper(), "value": value, "verified": False, "valid_from": today}
+            out.append(SectionInput(f"identifier_{scheme}", {"subject_ref": ref, "identifiers": [ident]}))
+    if s.postcode:
+        address = {**item, "address_type": "HOME", "postcode": s.postcode, "no_fixed_abode": False}
+        out.append(SectionInput("address", {"subject_ref": ref, "addresses": [address]}))
+    return [section for section in out if section.category in REPORT_CATEGORIES]

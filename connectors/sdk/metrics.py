@@ -32,6 +32,12 @@ class ConnectorMetrics:
             ["error"],
             registry=registry,
         )
+        self.markers = Counter(
+            "jigsaw_connector_markers",
+            "Confidential-address markers set on returns, by scope (PERSON or ADDRESS).",
+            ["scope"],
+            registry=registry,
+        )
         self.reports = Counter(
             "jigsaw_connector_reports",
             "Unsolicited reports sealed to the MASH front door, each asking it to open its referral.",

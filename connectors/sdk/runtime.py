@@ -1,11 +1,14 @@
 """The connector runtime: everything but the agency's lookup.
 
 For each enquiry addressed to this agency it opens the enquiry with the agency's key, finds candidates in
-the source and matches each subject, looks up what is held, validates every source record, maps the
-records to the category payloads, seals the return for the broker, and commits it to a local outbox with
-the consumed offset in one SQLite transaction. The outbox publishes with an idempotent producer once Kafka
-is reachable, so a Kafka outage or a restart loses nothing and publishes nothing twice: a return's msg_id
-is derived from the enquiry's, and any re-send is an exact copy.
+the source and matches each subject, looks up what is held and the confidential-address markers,
+validates every source record, maps the records to the category payloads (each identifier scheme, the
+addresses and each scoped contact in its own category: :mod:`connectors.sdk.returns`), seals the return
+for the broker, and commits it to a local outbox with the consumed offset in one SQLite transaction. The
+outbox publishes with an idempotent producer once Kafka is reachable, so a Kafka outage or a restart
+loses nothing and publishes nothing twice: a return's msg_id is derived from the enquiry's, and any
+re-send is an exact copy. Each scoped contact category held travels in a return of its own (same enquiry,
+its id derived from the main return's), so that the broker can withhold it without naming it.
 
 A source that does not answer loses no enquiry: nothing held is answered as such, an unavailable source
 leaves the enquiry to be retried by the consume loop (its partition waits), and a misconfigured one stops
@@ -14,19 +17,25 @@ the connector, since every later enquiry would fail the same way.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Mapping, Sequence
-from typing import Any, TypeVar
-
-from pydantic import ValidationError
+from typing import Any, Literal, TypeVar
 
 from connectors.sdk.adapters import NothingHeld, SourceAdapter, SourceError, SourceMisconfigured
-from connectors.sdk.base import Connector, Finding, MatchedSubject, SourceRecord
+from connectors.sdk.base import Connector, MatchedSubject, SourceRecord
+from connectors.sdk.contacts import ContactRouting
 from connectors.sdk.intake import ReportReferral, report_message
-from connectors.sdk.matching import Match, Matcher, Person, Subject
+from connectors.sdk.matching import Match, Matcher, Person
 from connectors.sdk.metrics import ConnectorMetrics
+from connectors.sdk.returns import (
+    Return,
+    build_return,
+    enquiry_subjects,
+    lookup_categories,
+    split_scoped,
+    wanted_categories,
+)
 from jigsaw.bus.dlq import DeadLetterCodec
 from jigsaw.bus.outbox import OutboxPublisher
 from jigsaw.bus.records import COMMIT, HEADER_KIND, HEADER_MSG_ID, Outcome, Record
@@ -36,7 +45,6 @@ from jigsaw.errors import (
     FatalError,
     PayloadInvalid,
     RejectedInput,
-    SourceRecordInvalid,
     UnauthorizedSender,
 )
 from jigsaw.ids import derived_id, keyed_id, new_msg_id, new_referral_id
@@ -47,30 +55,6 @@ from jigsaw.wire.envelope import Envelopes, Opened, SectionInput
 log = logging.getLogger(__name__)
 VERSION = "jigsaw-connector/1"
 T = TypeVar("T")
-
-
-def _pseudonym(source_id: str) -> str:
-    """How a DLQ record names a source record: the agency can hash its own ids to find it; nobody else can."""
-    return hashlib.sha256(source_id.encode()).hexdigest()[:12]
-
-
-def subject_from_identity(payload: dict[str, Any]) -> Subject:
-    names = payload.get("names") or [{}]
-    details = payload.get("details") or [{}]
-    addresses = payload.get("addresses") or [{}]
-    ids = {i["scheme"]: i["value"] for i in payload.get("identifiers", [])}
-    dob = details[0].get("date_of_birth")
-    return Subject(
-        subject_ref=payload["subject_ref"],
-        given_names=names[0].get("given_names", ""),
-        family_name=names[0].get("family_name", ""),
-        dob=dob,
-        postcode=addresses[0].get("postcode"),
-        nhs=ids.get("NHS"),
-        upn=ids.get("UPN"),
-        pnc=ids.get("PNC"),
-        ni=ids.get("NI"),
-    )
 
 
 class ConnectorRuntime:
@@ -91,6 +75,7 @@ class ConnectorRuntime:
         matcher: Matcher,
         broker: str = "broker",
         front_door: str = "hub.devon",
+        contacts: ContactRouting | None = None,
     ) -> None:
         self.participant_id = participant_id
         self.agency = agency
@@ -106,6 +91,7 @@ class ConnectorRuntime:
         self.matcher = matcher
         self.broker = broker
         self.front_door = front_door
+        self.contacts = contacts or ContactRouting()
 
     # -- enquiries ------------------------------------------------------------------------------------
     async def __call__(self, record: Record) -> Outcome:
@@ -149,34 +135,19 @@ class ConnectorRuntime:
         self.metrics.enquiries.inc()
         started = time.perf_counter()
         matched = await self._match(opened)
-        wanted = list(opened.body["categories"])
-        findings = await self._ask(self.connector.lookup(matched, wanted))
+        asked = list(opened.body["categories"])
+        answer = await self._answer(matched, asked)
         self.metrics.lookup_seconds.observe(time.perf_counter() - started)
-        sections, invalid = self._sections(findings, matched)
-        held = {f.category for f in findings}  # an invalid record is still something held
-        body = {
-            "enquiry_id": opened.body["enquiry_id"],
-            "agency": self.agency,
-            "unsolicited": False,
-            "connector_version": VERSION,
-            "matches": self._matches(opened, matched),
-            "nothing_held_categories": sorted(c for c in wanted if c not in held),
-        }
-        # Keyed by this connector's own secret: the enquiry's id is clear on the bus, and an id derived from
-        # it alone could be claimed by another agency first, to have this return refused as a replay.
-        msg_id = keyed_id(self.envelopes.keys.id_secret, "return", opened.msg_id, self.participant_id)
-        value = self.envelopes.seal(
-            kind="INTEL",
-            referral_id=opened.referral_id,
-            body=body,
-            sections=sections,
-            recipients=[self.broker],
-            msg_id=msg_id,
-        )
+        messages = self._seal_answer(opened, matched, answer, asked)
         with self.store.transaction() as tx:
+            # The answer is its messages together: all are queued in this one transaction, with the
+            # offset, or none is; the outbox then sends each until Kafka acknowledges it, and a re-send
+            # (or a re-run of the enquiry: the ids are derived from it) is the same id again.
             if tx.first_seen(opened.msg_id, record.value or b""):
-                self._enqueue_return(tx, opened.referral_id, msg_id, value)
-                for bad in invalid:
+                self._enqueue_return(tx, opened.referral_id, messages)
+                for marker in answer.markers:
+                    self.metrics.markers.labels(marker["scope"]).inc()
+                for bad in answer.invalid:
                     tx.enqueue(
                         self.topics.dlq,
                         self.dead_letters.encode(record, bad.reason, str(bad)),
@@ -187,21 +158,80 @@ class ConnectorRuntime:
         self.outbox.notify()
         return COMMIT
 
-    def _enqueue_return(self, tx: Any, referral_id: str, msg_id: str, value: bytes) -> None:
-        tx.enqueue(
-            self.topics.intel(self.agency),
-            value,
-            key=referral_id.encode(),
-            headers=[(HEADER_MSG_ID, msg_id.encode()), (HEADER_KIND, b"INTEL")],
+    async def _answer(self, matched: list[MatchedSubject], asked: list[str]) -> Return:
+        """What this agency holds on ``matched`` for ``asked``, and its confidential-address markers."""
+        wanted = wanted_categories(asked)
+        findings = await self._ask(self.connector.lookup(matched, lookup_categories(wanted)))
+        markers = await self._ask(self.connector.markers(matched))
+        return build_return(
+            agency=self.agency,
+            models=self.connector.records,
+            findings=findings,
+            markers=markers,
+            matched=matched,
+            wanted=wanted,
+            contacts=self.contacts,
         )
-        self.metrics.returns.labels("enquiry").inc()
+
+    def _seal_answer(
+        self, opened: Opened, matched: Sequence[MatchedSubject], answer: Return, asked: Sequence[str]
+    ) -> list[tuple[str, bytes]]:
+        """The answer to ``opened``, sealed: (msg_id, value) of the main return, then of one return per
+        scoped contact category held. The broker releases or withholds a whole message (the signature
+        covers every section's category), so a scoped contact sent with the rest would tell a desk refused
+        it, by its withheld notice's label, the very fact it may not know."""
+        main, parts = split_scoped(answer.sections)
+        # Keyed by this connector's own secret: the enquiry's id is clear on the bus, and an id derived from
+        # it alone could be claimed by another agency first, to have this return refused as a replay.
+        msg_id = keyed_id(self.envelopes.keys.id_secret, "return", opened.msg_id, self.participant_id)
+        matches = self._matches(opened, matched)
+        body = {
+            "enquiry_id": opened.body["enquiry_id"],
+            "agency": self.agency,
+            "unsolicited": False,
+            "connector_version": VERSION,
+            "matches": matches,
+            "nothing_held_categories": answer.nothing_held(asked),
+            "confidential_addresses": answer.markers,
+        }
+        sealed = [(msg_id, self._seal_return(opened, body, main, msg_id))]
+        for category, sections in parts.items():
+            refs = {s.subject_ref for s in sections}
+            part_id = keyed_id(self.envelopes.keys.id_secret, "return-part", msg_id, category)
+            part = {
+                **body,
+                "matches": [m for m in matches if m["subject_ref"] in refs],
+                "nothing_held_categories": [],
+                "confidential_addresses": [m for m in answer.markers if m["subject_ref"] in refs],
+            }
+            sealed.append((part_id, self._seal_return(opened, part, sections, part_id)))
+        return sealed
+
+    def _seal_return(
+        self, opened: Opened, body: dict[str, Any], sections: list[SectionInput], msg_id: str
+    ) -> bytes:
+        return self.envelopes.seal(
+            kind="INTEL",
+            referral_id=opened.referral_id,
+            body=body,
+            sections=sections,
+            recipients=[self.broker],
+            msg_id=msg_id,
+        )
+
+    def _enqueue_return(self, tx: Any, referral_id: str, messages: Sequence[tuple[str, bytes]]) -> None:
+        for msg_id, value in messages:
+            tx.enqueue(
+                self.topics.intel(self.agency),
+                value,
+                key=referral_id.encode(),
+                headers=[(HEADER_MSG_ID, msg_id.encode()), (HEADER_KIND, b"INTEL")],
+            )
+        self.metrics.returns.labels("enquiry").inc()  # one answer, however many messages carry it
 
     async def _match(self, opened: Opened) -> list[MatchedSubject]:
         matched = []
-        for section in opened.sections:
-            if section.category != "identity" or section.payload is None:
-                continue
-            subject = subject_from_identity(section.payload)
+        for subject in enquiry_subjects(opened):
             hint = {
                 k: getattr(subject, k)
                 for k in ("family_name", "given_names", "dob", "postcode", "nhs", "upn", "pnc")
@@ -251,29 +281,6 @@ class ConnectorRuntime:
             for ref in refs
         ]
 
-    def _sections(
-        self, findings: Sequence[Finding], matched: Sequence[MatchedSubject]
-    ) -> tuple[list[SectionInput], list[SourceRecordInvalid]]:
-        """Validate each record; group the valid ones into one payload per (category, subject)."""
-        subjects = {m.source_id: m.subject_ref for m in matched}
-        grouped: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = {}
-        invalid: list[SourceRecordInvalid] = []
-        for f in findings:
-            model = self.connector.records.get(f.source)
-            if model is None or f.source_id not in subjects:
-                continue
-            try:
-                rec = model.model_validate(f.row)
-            except ValidationError as exc:
-                invalid.append(_invalid(f, exc))
-                continue
-            lists = grouped.setdefault((f.category, subjects[f.source_id]), {})
-            lists.setdefault(model.list_field, []).append(rec.item())
-        sections = [
-            SectionInput(cat, {"subject_ref": ref, **lists}) for (cat, ref), lists in sorted(grouped.items())
-        ]
-        return sections, invalid
-
     # -- unsolicited intelligence ----------------------------------------------------------------------
     def report(
         self,
@@ -283,6 +290,7 @@ class ConnectorRuntime:
         category: str,
         referral_id: str | None = None,
         referral: ReportReferral | Mapping[str, Any] | None = None,
+        confidential_address: Literal["PERSON", "ADDRESS"] | None = None,
     ) -> tuple[str, str]:
         """Publish unsolicited intelligence (a coming-to-notice report, a school's concern).
 
@@ -290,8 +298,9 @@ class ConnectorRuntime:
         concerns, source_type, summary; see ``ReportReferral``) a REPORT asking the MASH front door to
         open the referral goes with it, in the same transaction and under the same referral id, so the
         front door's referral and this return meet at the broker. Everything is sealed before anything is
-        written: a referral that does not fit its schemas raises, and nothing is queued. Returns
-        (referral_id, msg_id of the return).
+        written: a referral that does not fit its schemas raises, and nothing is queued. With
+        ``confidential_address``, the return marks its subject (PERSON) or the addresses it holds on them
+        (ADDRESS), as an answer to an enquiry does. Returns (referral_id, msg_id of the return).
         """
         rid = referral_id or new_referral_id()
         msg_id = new_msg_id()
@@ -301,7 +310,7 @@ class ConnectorRuntime:
         value = self.envelopes.seal(
             kind="INTEL",
             referral_id=rid,
-            body=self._unsolicited_body(subject_ref, len(records)),
+            body=self._unsolicited_body(subject_ref, len(records), confidential_address),
             msg_id=msg_id,
             sections=[SectionInput(category, {"subject_ref": subject_ref, **lists})],
             recipients=[self.broker],
@@ -319,7 +328,7 @@ class ConnectorRuntime:
         self.outbox.notify()
         return rid, msg_id
 
-    def _unsolicited_body(self, subject_ref: str, count: int) -> dict[str, Any]:
+    def _unsolicited_body(self, subject_ref: str, count: int, marker: str | None) -> dict[str, Any]:
         return {
             "enquiry_id": None,
             "agency": self.agency,
@@ -334,6 +343,7 @@ class ConnectorRuntime:
                 }
             ],
             "nothing_held_categories": [],
+            "confidential_addresses": [{"subject_ref": subject_ref, "scope": marker}] if marker else [],
         }
 
     def _report(self, rid: str, return_msg_id: str, referral: ReportReferral) -> tuple[str, str, bytes]:
@@ -367,9 +377,3 @@ def _person(row: dict[str, Any]) -> Person:
         ni=row.get("ni"),
         local_id=row.get("local_id"),
     )
-
-
-def _invalid(f: Finding, exc: ValidationError) -> SourceRecordInvalid:
-    # Field names and messages only: pydantic's "input" would quote the personal data itself.
-    fields = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
-    return SourceRecordInvalid(f"{f.source} record #{_pseudonym(f.source_id)}: {fields}")

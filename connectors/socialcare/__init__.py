@@ -1,6 +1,9 @@
 """The children's social care reference connector, over the case management system's database
 (deploy/connectors/socialcare.yaml): current status, contacts and referrals, child in need and child
-protection plans, and looked-after episodes."""
+protection plans, looked-after episodes, and children removed from a parent's care before. A contact naming
+a social work, children in care or early help team travels as ``contact_social_care_history``; the
+plain ``contact`` names the front door. The council's person id travels as ``identifier_local``, a
+child's NHS number as ``identifier_nhs``."""
 
 from __future__ import annotations
 
@@ -87,13 +90,25 @@ class LookedAfter(records.UkSourceRecord):
     placing_authority: OptStr = None
 
 
+class ChildRemoved(records.UkSourceRecord):
+    """A child removed from this person's care before (a care or placement order): a previous removal
+    raises the risk of a new contact sharply, and counts as a re-referral."""
+
+    list_field: ClassVar[str] = "children_removed"
+    source_system: ClassVar[str] = CASE_SYSTEM
+
+    removed_on: Date
+    order: OptStr = None
+
+
 class SocialCareConnector(Connector):
     records: ClassVar[dict[str, type[SourceRecord]]] = {
-        **records.identity_records(CASE_SYSTEM),
+        **records.identity_records(CASE_SYSTEM, "identifier_nhs", "identifier_local"),
         "contact": Contact,
         "social_care_history.current_status": CurrentStatus,
         "social_care_history.contacts": CareContact,
         "social_care_history.cin_plans": CinPlan,
         "social_care_history.cp_plans": CpPlan,
         "social_care_history.looked_after": LookedAfter,
+        "social_care_history.children_removed": ChildRemoved,
     }

@@ -1,6 +1,7 @@
 """The youth justice reference connector, over the youth justice service's case management database
 (deploy/connectors/youthjustice.yaml): allocations and assessments, court orders, interventions and
-out-of-court disposals."""
+out-of-court disposals. Being known to youth justice is youth justice's fact, so every contact travels as
+``contact_youth_justice``; the YOT number as ``identifier_local``."""
 
 from __future__ import annotations
 
@@ -76,7 +77,7 @@ class OutOfCourtDisposal(records.UkSourceRecord):
 
 class YouthJusticeConnector(Connector):
     records: ClassVar[dict[str, type[SourceRecord]]] = {
-        **records.identity_records(YJ_SYSTEM),
+        **records.identity_records(YJ_SYSTEM, "identifier_local"),
         "contact": Contact,
         "youth_justice.allocations": Allocation,
         "youth_justice.orders": Order,

@@ -7,7 +7,7 @@ import base64
 import shutil
 import sqlite3
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,83 @@ def payload(subject: str = "S1") -> dict[str, Any]:
 
 def sections(*categories: str, subject: str = "S1") -> list[SectionInput]:
     return [SectionInput(c, payload(subject)) for c in categories]
+
+
+def referral_body(
+    rag: str, subjects: Sequence[Mapping[str, Any]] = ({"subject_ref": "S1", "role": "CHILD"},), **fields: Any
+) -> dict[str, Any]:
+    """A Referral body as the front door sends it; ``fields`` add the v2 fields (referrer_type ...)."""
+    return {
+        "source_type": "POLICE",
+        "rag": rag,
+        "received_at": now_micros(),
+        "concerns": ["NEGLECT"],
+        "subject_refs": [dict(s) for s in subjects],
+        "existing_social_worker": False,
+        **fields,
+    }
+
+
+def consent_body(kind: str, *, scope: str = "EARLY_HELP_SERVICE", **fields: Any) -> dict[str, Any]:
+    """A Consent body; ``fields`` add the v2 fields (subject_ref, party, gillick_competent, categories,
+    services, ground) or override the v1 ones."""
+    return {
+        "consent_id": str(uuid.uuid4()),
+        "kind": kind,
+        "scope": scope,
+        "family_informed": None,
+        "not_informed_reason": None,
+        "decided_by": None,
+        "reason": None,
+        "recorded_at": now_micros(),
+        **fields,
+    }
+
+
+def decision_body(kind: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "decision_id": str(uuid.uuid4()),
+        "kind": kind,
+        "rag_from": None,
+        "rag_to": None,
+        "outcome": None,
+        "reason": "",
+        "decided_by": "",
+        "decided_at": now_micros(),
+        "referrer_feedback": None,
+        "review_target": None,
+        **fields,
+    }
+
+
+def intel_body(
+    agency: str,
+    subjects: Sequence[str],
+    confidence: float = 1.0,
+    confidential_addresses: Sequence[Mapping[str, str]] = (),
+) -> dict[str, Any]:
+    return {
+        "enquiry_id": None,
+        "agency": agency,
+        "unsolicited": False,
+        "connector_version": "test",
+        "matches": [
+            {
+                "subject_ref": s,
+                "method": "PROBABILISTIC" if confidence < 1 else "EXACT_NHS",
+                "confidence": confidence,
+                "source_record_count": 1,
+            }
+            for s in subjects
+        ],
+        "nothing_held_categories": [],
+        "confidential_addresses": [dict(m) for m in confidential_addresses],
+    }
+
+
+def case_notes(text: str, kind: str = "DECISION_REASON", decided_by: str | None = "sw-1") -> SectionInput:
+    note = {"kind": kind, "text": text, "decided_by": decided_by}
+    return SectionInput("case_notes", {"subject_ref": "", "notes": [note]})
 
 
 def setup_world(registry: SchemaRegistry, policy_path: Path) -> World:
@@ -153,16 +230,16 @@ class Rig:
         await self.producer.send_and_wait(topic, value, key=rid.encode())
         return msg_id
 
-    async def referral(self, rid: str, rag: str, items: Sequence[SectionInput] = ()) -> str:
-        body = {
-            "source_type": "POLICE",
-            "rag": rag,
-            "received_at": now_micros(),
-            "concerns": ["NEGLECT"],
-            "subject_refs": [{"subject_ref": "S1", "role": "CHILD"}],
-            "existing_social_worker": False,
-        }
-        return await self.send("hub.devon", "REFERRAL", rid, body, items)
+    async def referral(
+        self,
+        rid: str,
+        rag: str,
+        items: Sequence[SectionInput] = (),
+        subjects: Sequence[Mapping[str, Any]] = ({"subject_ref": "S1", "role": "CHILD"},),
+        **fields: Any,
+    ) -> str:
+        """``fields``: Referral v2's own (referrer_type, immediate_risk ...)."""
+        return await self.send("hub.devon", "REFERRAL", rid, referral_body(rag, subjects, **fields), items)
 
     async def assign(
         self, rid: str, *subscribers: str, action: str = "ASSIGN", sender: str = "hub.devon"
@@ -184,20 +261,12 @@ class Rig:
         reason: str | None = None,
         family_informed: bool | None = None,
         sender: str = "hub.devon",
+        **fields: Any,
     ) -> str:
-        """As the hub sends it: who decided and why in a sealed case-notes section, not in the body."""
-        body = {
-            "consent_id": str(uuid.uuid4()),
-            "kind": kind,
-            "scope": "EARLY_HELP_SERVICE",
-            "family_informed": family_informed,
-            "not_informed_reason": None,
-            "decided_by": None,
-            "reason": None,
-            "recorded_at": now_micros(),
-        }
-        notes = [{"kind": "CONSENT_REASON", "text": reason, "decided_by": decided_by}] if reason else []
-        items = [SectionInput("case_notes", {"subject_ref": "", "notes": notes})] if notes else []
+        """As the hub sends it: who decided and why in a sealed case-notes section, not in the body.
+        ``fields``: Consent v2's own (subject_ref, party, gillick_competent, scope, categories ...)."""
+        body = consent_body(kind, family_informed=family_informed, **fields)
+        items = [case_notes(reason, "CONSENT_REASON", decided_by)] if reason else []
         return await self.send(sender, "CONSENT", rid, body, items)
 
     async def decision(
@@ -210,22 +279,8 @@ class Rig:
         **fields: Any,
     ) -> str:
         """As the hub sends it: the reason and the decision maker sealed as case notes."""
-        body = {
-            "decision_id": str(uuid.uuid4()),
-            "kind": kind,
-            "rag_from": None,
-            "rag_to": None,
-            "outcome": None,
-            "reason": "",
-            "decided_by": "",
-            "decided_at": now_micros(),
-            "referrer_feedback": None,
-            "review_target": None,
-            **fields,
-        }
-        note = {"kind": "DECISION_REASON", "text": reason, "decided_by": decided_by}
-        items = [SectionInput("case_notes", {"subject_ref": "", "notes": [note]})]
-        return await self.send(sender, "DECISION", rid, body, items)
+        body = decision_body(kind, **fields)
+        return await self.send(sender, "DECISION", rid, body, [case_notes(reason, decided_by=decided_by)])
 
     async def enquiry(
         self,
@@ -260,25 +315,11 @@ class Rig:
         msg_id: str | None = None,
         topic: str | None = None,
         agency: str | None = None,
+        confidential_addresses: Sequence[Mapping[str, str]] = (),
     ) -> str:
         agency = agency or self.world.keys[sender].agency or ""
         subjects = sorted({i.subject_ref for i in items})
-        body = {
-            "enquiry_id": None,
-            "agency": agency,
-            "unsolicited": False,
-            "connector_version": "test",
-            "matches": [
-                {
-                    "subject_ref": s,
-                    "method": "PROBABILISTIC" if confidence < 1 else "EXACT_NHS",
-                    "confidence": confidence,
-                    "source_record_count": 1,
-                }
-                for s in subjects
-            ],
-            "nothing_held_categories": [],
-        }
+        body = intel_body(agency, subjects, confidence, confidential_addresses)
         return await self.send(sender, "INTEL", rid, body, items, msg_id=msg_id, topic=topic)
 
     # -- observing ----------------------------------------------------------------------------------
@@ -321,6 +362,10 @@ class Rig:
         """category -> (RELEASE | WITHHOLD | REVIEW, rule) as the subscriber sees it after every release."""
         return _view(await self.releases(subscriber, rid))
 
+    async def cells(self, subscriber: str, rid: str) -> dict[tuple[str, str], tuple[str, str]]:
+        """(category, subject) -> (RELEASE | WITHHOLD | REVIEW, rule): :meth:`view` subject by subject."""
+        return _cells(await self.releases(subscriber, rid))
+
     async def views(self, subscriber: str) -> dict[str, dict[str, tuple[str, str]]]:
         """Every referral's :meth:`view`, from one read of the release topic (a read is a TLS sign-in)."""
         party = self.world.party(subscriber)
@@ -350,4 +395,16 @@ def _view(releases: list[Opened]) -> dict[str, tuple[str, str]]:
                 out[s.category] = ("RELEASE", "")
             elif out.get(s.category, ("", ""))[0] != "RELEASE":
                 out[s.category] = (s.withheld.reason.split(":")[0], s.withheld.rule_id)
+    return out
+
+
+def _cells(releases: list[Opened]) -> dict[tuple[str, str], tuple[str, str]]:
+    out: dict[tuple[str, str], tuple[str, str]] = {}
+    for opened in releases:
+        for s in opened.sections:
+            key = (s.category, s.subject_ref)
+            if s.withheld is None:
+                out[key] = ("RELEASE", "")
+            elif out.get(key, ("", ""))[0] != "RELEASE":
+                out[key] = (s.withheld.reason.split(":")[0], s.withheld.rule_id)
     return out

@@ -42,12 +42,17 @@ from jigsaw.wire.directory import KeyDirectory, PublishedKey
 from jigsaw.wire.framing import frame, micros, now_micros
 from jigsaw.wire.integrity import NONCE, check_digests, check_sections
 from jigsaw.wire.keys import KekCache, ParticipantKeys, kek_id, parse_kek_id
+from jigsaw.wire.release import ReleaseDetails as ReleaseDetails
+from jigsaw.wire.release import ReleaseInfo as ReleaseInfo
+from jigsaw.wire.release import release_info, release_record
 
 ENVELOPE = "jigsaw.envelope.Envelope"
 _SIGNED = b"jigsaw-envelope-v1"
 _SECTION = b"jigsaw-section-v1"
 _DEK = b"jigsaw-dek-v1"
 _RELEASE = b"jigsaw-release-v1"
+# A stamp that carries the broker's Release record signs it too, under its own domain.
+_RELEASE_DETAILED = b"jigsaw-release-v2"
 
 
 @dataclass(frozen=True)
@@ -77,14 +82,6 @@ class OpenedSection:
     payload: dict[str, Any] | None
     withheld: Withhold | None
     schema: str | None
-
-
-@dataclass(frozen=True)
-class ReleaseInfo:
-    decision_id: str
-    subscriber: str
-    policy_version: str
-    broker: str
 
 
 @dataclass(frozen=True)
@@ -175,8 +172,9 @@ def _dek_aad_prefix(env: Mapping[str, Any], s: Mapping[str, Any]) -> bytes:
 def _stamp_bytes(
     signed_digest: bytes, signature: bytes, stamp: Mapping[str, Any], sections: Sequence[Any]
 ) -> bytes:
+    details = stamp.get("details")
     parts: list[bytes | str | int] = [
-        _RELEASE,
+        _RELEASE if details is None else _RELEASE_DETAILED,
         signed_digest,
         signature,
         stamp["decision_id"],
@@ -191,6 +189,8 @@ def _stamp_bytes(
         parts += [s["category"], s["subject_ref"], w["reason"], w["rule_id"], len(s["wrapped_keys"])]
         for k in s["wrapped_keys"]:
             parts += [k["recipient"], k["kek_id"], k["epoch"], k["wrapped"]]
+    if details is not None:
+        parts.append(details)
     return frame(parts)
 
 
@@ -209,6 +209,9 @@ class Envelopes:
         self.keys = keys
         self.keks = kek_cache or KekCache()
         self._schema = registry.latest(ENVELOPE)
+        stamp_schema = next(f["type"] for f in self._schema.parsed["fields"] if f["name"] == "release")[1]
+        # An envelope schema from before v3 has nowhere to put the Release record.
+        self._stamp_details = any(f["name"] == "details" for f in stamp_schema["fields"])
 
     @property
     def me(self) -> str:
@@ -335,11 +338,13 @@ class Envelopes:
         *,
         decision_id: str,
         policy_version: str,
+        details: ReleaseDetails | None = None,
     ) -> bytes:
         """A release for ``subscriber``: released sections re-wrapped for it, the rest withheld.
 
         The ciphertext, nonce and digest of every section are carried byte for byte, so the agency's
         signature still verifies; this participant unwraps only the DEKs, and never decrypts a payload.
+        ``details`` become the stamp's Release record, which the stamp signs.
         """
         env = verified.envelope
         if env["release"] is not None:
@@ -372,6 +377,8 @@ class Envelopes:
             "broker_kid": me.sign_kid,
             "signature": b"",
         }
+        if self._stamp_details:
+            stamp["details"] = None if details is None else release_record(self.registry, env, stamp, details)
         signed = hashlib.sha256(_signing_bytes(env, verified.created_at)).digest()
         stamp["signature"] = me.sign.sign(_stamp_bytes(signed, env["signature"], stamp, sections))
         return self.registry.encode(self._schema, {**env, "sections": sections, "release": stamp})
@@ -429,11 +436,7 @@ class Envelopes:
         )
         wrappers = (env["sender"],) if stamp is None else (stamp["broker"],)
         sections = tuple(self._open_section(env, s, wrapped_in, wrappers) for s in env["sections"])
-        release = None
-        if stamp is not None:
-            release = ReleaseInfo(
-                stamp["decision_id"], stamp["subscriber"], stamp["policy_version"], stamp["broker"]
-            )
+        release = None if stamp is None else release_info(self.registry, env, stamp)
         return Opened(
             msg_id=env["msg_id"],
             referral_id=env["referral_id"],

@@ -31,12 +31,21 @@ class BrokerMetrics:
             "Share of decisions served from the cache.",
             registry=registry,
         )
+        self._late = Counter(
+            "jigsaw_broker_late_releases",
+            "Releases of information that arrived after the case's decision, by subscriber.",
+            ["subscriber"],
+            registry=registry,
+        )
         self._reloads = Counter(
             "jigsaw_broker_policy_reloads", "Policy reloads, by result.", ["result"], registry=registry
         )
 
     def decided(self, subscriber: str, outcome: str, rule: str) -> None:
         self._decisions.labels(subscriber, outcome, rule).inc()
+
+    def released_late(self, subscriber: str) -> None:
+        self._late.labels(subscriber).inc()
 
     def decided_in(self, seconds: float) -> None:
         self._latency.observe(seconds)

@@ -1,42 +1,34 @@
 """The broker's stateful handler: one local transaction per input record.
 
 For every message it must decide on (a referral, an intelligence return) it holds the sealed envelope,
-decides per subscriber and per section, enqueues a re-keyed release for each assigned subscriber and one
-audit record per decision. A consent, assignment or decision record updates the referral's state and
-re-evaluates what it holds: what becomes releasable is released, and nothing released is taken back.
-It verifies signatures and unwraps data keys to re-wrap them; it never decrypts a payload.
+decides per subscriber and per section, enqueues a re-keyed release for each subscriber that may learn of
+the referral and one audit record per decision. A consent, assignment or decision record updates the
+referral's state and re-evaluates what it holds: what becomes releasable is released, and nothing released
+is taken back. It verifies signatures and unwraps data keys to re-wrap them; it never decrypts a payload.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from datetime import UTC, datetime
 from typing import Any
 
-from jigsaw.bus.records import COMMIT, HEADER_KIND, HEADER_MSG_ID, Outcome, Record
+from jigsaw.bus.records import COMMIT, Outcome, Record
 from jigsaw.bus.store import Tx
-from jigsaw.errors import KeyRejected, PayloadInvalid, RejectedInput, UnauthorizedSender
-from jigsaw.ids import TopicName, derived_id
+from jigsaw.errors import PayloadInvalid, RejectedInput, UnauthorizedSender
+from jigsaw.ids import TopicName
 from jigsaw.topics import Topics
-from jigsaw.wire.categories import REPORT_CATEGORIES
-from jigsaw.wire.envelope import Envelopes, Verified, Withhold
-from jigsaw.wire.framing import now_micros
-from services.broker import state
-from services.broker.audit import chain_hash, seal_audit_record
-from services.broker.decide import Context, Decider, Decision
+from jigsaw.wire.categories import CATEGORIES, REPORT_CATEGORIES
+from jigsaw.wire.envelope import Envelopes, Verified
+from services.broker import consent, state
+from services.broker.auditing import AuditLog
+from services.broker.decide import Decider
+from services.broker.evaluate import Evaluator
 from services.broker.metrics import BrokerMetrics
-from services.broker.policy import PURPOSES, SystemRule
+from services.broker.stages import OUTCOMES
 
 log = logging.getLogger(__name__)
 
-_CONSENT = {
-    "CONSENT_GIVEN": "GIVEN",
-    "CONSENT_REFUSED": "REFUSED",
-    "CONSENT_WITHDRAWN": "WITHDRAWN",
-    "NOT_SOUGHT_RISK_OF_HARM": "NOT_SOUGHT",
-    "SAFEGUARDING_OVERRIDE": "OVERRIDE",
-}
+_RAGS = ("RED", "AMBER", "GREEN")
 
 
 class BrokerProcessor:
@@ -48,7 +40,8 @@ class BrokerProcessor:
         self.topics = topics
         self.metrics = metrics
         self._intel_agency = {topics.intel(a): a for a in self._agencies()}
-        self._heads: dict[int, tuple[int, bytes]] = {}
+        self.audit = AuditLog(envelopes.registry, lambda: envelopes.keys.current, topics)
+        self.evaluator = Evaluator(envelopes, decider, topics, metrics, self.audit)
 
     def _agencies(self) -> set[str]:
         return set(self.decider.policy.roster.agencies)
@@ -60,11 +53,9 @@ class BrokerProcessor:
 
     # -- the handler --------------------------------------------------------------------------------
     def __call__(self, record: Record, tx: Tx) -> Outcome:
-        # The audit chain heads this record moves: read once, written once, rather than per decision.
-        self._heads = {}
+        self.audit.begin()
         outcome = self._handle(record, tx)
-        for partition, (seq, last) in self._heads.items():
-            state.set_chain_head(tx, partition, seq, last)
+        self.audit.commit(tx)
         return outcome
 
     def _handle(self, record: Record, tx: Tx) -> Outcome:
@@ -83,61 +74,47 @@ class BrokerProcessor:
             # Addressed to the MASH front door, which opens the referral it asks for: nothing to hold here.
             return COMMIT
         referral_id = verified.envelope["referral_id"]
+        policy = self.decider.policy
         if kind == "ENQUIRY":
             # Held and forwarded like any message, so a desk learns of an enquiry only once assigned.
-            self._audit_enquiry(tx, verified, record.partition)
+            self.audit.enquiry(tx, policy, record.partition, verified)
             state.hold(tx, verified.msg_id, referral_id, record.topic, record.value)
-            self._forward(tx, verified, record.partition, trigger="")
+            self.evaluator.forward(tx, verified, record.partition, trigger="")
             return COMMIT
         if kind == "INTEL":
-            state.record_matches(tx, verified.msg_id, verified.body["matches"])
+            if not self._apply_intel(tx, referral_id, verified, record):
+                self.evaluator.evaluate(tx, verified, record.partition, trigger="")
+                return COMMIT
+        elif kind == "REFERRAL":
             state.hold(tx, verified.msg_id, referral_id, record.topic, record.value)
-            self._evaluate(tx, verified, record.partition, trigger="")
-            return COMMIT
-        if kind == "REFERRAL":
-            state.hold(tx, verified.msg_id, referral_id, record.topic, record.value)
-            rag = verified.body["rag"]
-            if rag in ("RED", "AMBER", "GREEN") and state.load(tx, referral_id).rag is None:
-                state.set_rag(tx, referral_id, rag)
+            self._apply_referral(tx, referral_id, verified.body)
         else:
-            self._apply(tx, kind, referral_id, verified.body, _has_notes(verified))
+            self._apply(tx, kind, referral_id, verified)
             if kind == "CONSENT":
-                self._audit_consent(tx, verified, record.partition)
+                self.audit.consent(tx, policy, record.partition, verified, state.load(tx, referral_id))
             elif kind == "DECISION":
                 # A hub learns of RAG changes and outcomes only through its releases, once assigned.
                 state.hold(tx, verified.msg_id, referral_id, record.topic, record.value)
-        # A change of state re-evaluates what is held: returns may arrive before their referral, and
-        # consent, assignments and decisions change what may be released.
+        self._reevaluate(tx, verified, record)
+        return COMMIT
+
+    def _reevaluate(self, tx: Tx, verified: Verified, record: Record) -> None:
+        """A change of state re-evaluates what is held: returns may arrive before their referral, and
+        consent, assignments, decisions and markers change what may be released."""
+        kind, referral_id = verified.envelope["kind"], verified.envelope["referral_id"]
         target = verified.body.get("review_target") if kind == "DECISION" else None
         held_now = state.held(tx, referral_id, target["msg_id"] if target else None)
-        if target and kind == "DECISION":
-            held_now.append((verified.msg_id, record.value))
+        if target:
+            held_now.append((verified.msg_id, record.value or b""))
         for msg_id, value in held_now:
             held = verified if msg_id == verified.msg_id else self._reverify(value, referral_id)
             if held is None:
                 continue
             trigger = "" if held is verified else verified.msg_id
             if held.envelope["kind"] == "ENQUIRY":
-                self._forward(tx, held, record.partition, trigger)
+                self.evaluator.forward(tx, held, record.partition, trigger)
             else:
-                self._evaluate(tx, held, record.partition, trigger)
-        return COMMIT
-
-    def _forward(self, tx: Tx, v: Verified, partition: int, trigger: str) -> None:
-        """An enquiry's body goes to each assigned subscriber once; its sections are the agencies' (sealed
-        to them, not to the broker), so every one is withheld by the stamp. Nothing here is a decision on
-        intelligence: its disclosure is audited once, when it arrives."""
-        ref = state.load(tx, v.envelope["referral_id"])
-        withheld = {
-            (s["category"], s["subject_ref"]): Withhold(
-                "NOT_FOR_SUBSCRIBERS: sealed to the agencies asked", SystemRule.ADDRESSED_ELSEWHERE.value
-            )
-            for s in v.sections
-        }
-        for subscriber in sorted(ref.assigned):
-            if not state.was_sent(tx, v.msg_id, subscriber):
-                decision_id = derived_id("forward", v.msg_id, subscriber, trigger)
-                self._release(tx, v, partition, subscriber, ref, withheld, decision_id)
+                self.evaluator.evaluate(tx, held, record.partition, trigger)
 
     def _reverify(self, value: bytes, referral_id: str) -> Verified | None:
         try:
@@ -149,7 +126,8 @@ class BrokerProcessor:
     def _authorize(self, record: Record, v: Verified) -> None:
         """Who may send what, where, about which categories: the agreement's ``senders`` and each
         participant's ``publishes``. A kind travels on its own topic, an agency's returns on its own
-        intelligence topic, and a return names the agency that sent it."""
+        intelligence topic, and a return names the agency that sent it. Only the front door records
+        consent."""
         kind, sender = v.envelope["kind"], v.envelope["sender"]
         policy = self.decider.policy
         if not policy.may_send(sender, kind):
@@ -169,6 +147,13 @@ class BrokerProcessor:
         foreign = sorted({s["category"] for s in v.sections} - set(allowed))
         if foreign:
             raise UnauthorizedSender(f"{sender} may not publish {', '.join(foreign)}")
+        for s in v.sections:
+            # The broker never opens a payload, so a section sealed with another category's schema (or one
+            # no reader knows) would pass as released and fail only at the hub, taking its message's other
+            # sections with it: refuse the message here instead, by the clear fingerprint.
+            schema = self.envelopes.registry.by_fingerprint(s["payload_schema"])
+            if schema.fullname != CATEGORIES[s["category"]].schema:
+                raise PayloadInvalid(f"a {s['category']} section sealed as {schema.fullname}")
 
     @staticmethod
     def _desk_may_send(subscriber: str, kind: str, body: dict[str, Any]) -> None:
@@ -178,255 +163,81 @@ class BrokerProcessor:
         if body.get("kind") != "REVIEW_APPROVAL" or not target or target["subscriber"] != subscriber:
             raise UnauthorizedSender(f"the {subscriber} desk's hub may only review its own sections")
 
-    def _apply(self, tx: Tx, kind: str, referral_id: str, body: dict[str, Any], notes: bool) -> None:
+    # -- applying state -----------------------------------------------------------------------------
+    def _apply_intel(self, tx: Tx, referral_id: str, v: Verified, record: Record) -> bool:
+        """Hold a return with its matches, whether it is late and its confidential-address markers.
+        True if it marked a person anew, which changes what else held about them may be released."""
+        if state.load(tx, referral_id).decided:
+            state.mark_late(tx, v.msg_id)  # after the decision: late information, to revisit it
+        state.record_matches(tx, v.msg_id, v.body["matches"])
+        widened = False
+        for marker in v.body.get("confidential_addresses") or []:
+            if marker["scope"] == "ADDRESS":
+                state.mark_address(tx, v.msg_id, marker["subject_ref"])
+            else:  # PERSON, or a scope this reader does not know: the wider reading
+                widened |= state.set_marker(tx, referral_id, marker["subject_ref"], True)
+        state.hold(tx, v.msg_id, referral_id, record.topic, record.value or b"")
+        return widened
+
+    @staticmethod
+    def _apply_referral(tx: Tx, referral_id: str, body: dict[str, Any]) -> None:
+        rag = body["rag"]
+        if rag in _RAGS and state.load(tx, referral_id).rag is None:
+            state.set_rag(tx, referral_id, rag)
+        state.set_referrer(tx, referral_id, body.get("referrer_type") or "UNKNOWN")
+        for s in body["subject_refs"]:
+            ref = s["subject_ref"]
+            state.add_subject(
+                tx, referral_id, ref, s["role"], bool(s.get("unborn")), s.get("mother_subject_ref")
+            )
+            if s.get("confidential_address"):
+                state.set_marker(tx, referral_id, ref, True)
+
+    def _apply(self, tx: Tx, kind: str, referral_id: str, v: Verified) -> None:
         """Update the referral's state from a consent, assignment or decision record."""
+        body = v.body
         if kind == "CONSENT":
-            consent = _CONSENT.get(body["kind"])
-            if consent is None:
-                raise PayloadInvalid(f"unknown consent kind {body['kind']}")
             # Who decided and why are sealed case notes, which the broker cannot read; it can insist that
             # they are there (a clear body's own fields, from an older hub, count too).
-            if consent == "OVERRIDE" and not (notes or (body["decided_by"] and body["reason"])):
+            notes = any(s["category"] == "case_notes" for s in v.sections)
+            if body["kind"] == "SAFEGUARDING_OVERRIDE" and not (
+                notes or (body["decided_by"] and body["reason"])
+            ):
                 raise PayloadInvalid("a safeguarding override must name who decided and why")
-            state.set_consent(tx, referral_id, consent, body["family_informed"])
+            consent.record(tx, referral_id, v.msg_id, body)
         elif kind == "ASSIGNMENT":
             if body["action"] not in ("ASSIGN", "UNASSIGN"):
                 raise PayloadInvalid(f"unknown assignment action {body['action']}")
             state.assign(tx, referral_id, list(body["subscribers"]), body["action"] == "ASSIGN")
-        elif body["kind"] == "RAG_CHANGE" and body["rag_to"] in ("RED", "AMBER", "GREEN"):
+        else:
+            self._apply_decision(tx, referral_id, v.msg_id, body)
+
+    @staticmethod
+    def _apply_decision(tx: Tx, referral_id: str, msg_id: str, body: dict[str, Any]) -> None:
+        what = body["kind"]
+        if what == "RAG_CHANGE" and body["rag_to"] in _RAGS:
             state.set_rag(tx, referral_id, body["rag_to"])
-        elif body["kind"] == "OUTCOME" and body["outcome"] and body["outcome"] != "UNKNOWN":
+        elif what == "OUTCOME" and body["outcome"] in OUTCOMES:
             state.set_outcome(tx, referral_id, body["outcome"])
-        elif body["kind"] == "REVIEW_APPROVAL" and body["review_target"]:
+        elif what == "REVIEW_APPROVAL" and body["review_target"]:
             t = body["review_target"]
             state.set_approval(
                 tx, t["msg_id"], t["subscriber"], t["category"], t["subject_ref"], t["approved"]
             )
-        else:
-            raise PayloadInvalid(f"a {body['kind']} decision the broker cannot apply")
-
-    # -- deciding -----------------------------------------------------------------------------------
-    def _evaluate(self, tx: Tx, v: Verified, partition: int, trigger: str) -> None:
-        ref = state.load(tx, v.envelope["referral_id"])
-        confidence = state.confidence(tx, v.msg_id)
-        # A return that does not say how it matched a subject is treated as uncertain; the hub's own
-        # sections (a referral, its case notes) are about the subjects it named.
-        unstated = 0.0 if v.envelope["kind"] == "INTEL" else 1.0
-        approvals = state.approvals(tx, v.msg_id)
-        today = datetime.now(UTC).date()
-        for subscriber in self.decider.policy.subscribers:
-            started = time.perf_counter()
-            previous = state.previous(tx, v.msg_id, subscriber)
-            final: dict[tuple[str, str], Decision] = {}
-            changed: list[tuple[str, str]] = []
-            for s in v.sections:
-                cell = (s["category"], s["subject_ref"])
-                ctx = Context(
-                    subscriber, s["category"], ref.purpose, ref.stage, ref.consent, subscriber in ref.assigned
-                )
-                d = self._match_check(
-                    self.decider(ctx, today),
-                    confidence.get(s["subject_ref"], unstated),
-                    approvals.get((subscriber, s["category"], s["subject_ref"])),
-                )
-                before = previous.get(cell)
-                if before is not None and before[0] == "RELEASE":
-                    d = Decision("RELEASE", before[1], "released before; never taken back")
-                elif before != (d.outcome, d.rule_id):
-                    changed.append(cell)
-                final[cell] = d
-            # A newly assigned subscriber gets its first release even when no decision changed.
-            first = subscriber in ref.assigned and not state.was_sent(tx, v.msg_id, subscriber)
-            if changed or first:
-                self._emit(tx, v, partition, subscriber, ref, final, changed, trigger)
-            self.metrics.decided_in(time.perf_counter() - started)
-
-    def _match_check(self, d: Decision, confidence: float, approved: bool | None) -> Decision:
-        threshold = self.decider.policy.review_threshold
-        if d.outcome != "RELEASE" or confidence >= threshold or approved:
-            return d
-        if approved is False:
-            return Decision(
-                "WITHHOLD", SystemRule.REVIEW_DECLINED.value, "a reviewer declined the uncertain match"
+        elif what == "STRATEGY_DISCUSSION":
+            # Reasonable cause to suspect significant harm: convened at once, whatever the RAG (s47).
+            state.set_strategy_discussion(tx, referral_id, msg_id)
+        elif what == "CONFIDENTIAL_ADDRESS" and body.get("subject_ref"):
+            state.set_marker(tx, referral_id, body["subject_ref"], not body.get("marker_lifted"))
+        elif what == "SUBJECT_ADDED" and body.get("subject_ref"):
+            state.add_subject(
+                tx,
+                referral_id,
+                body["subject_ref"],
+                body.get("subject_role"),
+                bool(body.get("subject_unborn")),
             )
-        return Decision(
-            "REVIEW",
-            SystemRule.MATCH_REVIEW.value,
-            f"subject match confidence {confidence:.2f} is below {threshold:.2f}",
-        )
-
-    def _emit(
-        self,
-        tx: Tx,
-        v: Verified,
-        partition: int,
-        subscriber: str,
-        ref: state.ReferralState,
-        final: dict[tuple[str, str], Decision],
-        changed: list[tuple[str, str]],
-        trigger: str,
-    ) -> None:
-        policy = self.decider.policy
-        decision_id = derived_id("decision", v.msg_id, subscriber, policy.version, trigger)
-        key = ref.referral_id.encode()
-        for cell in changed:
-            d = final[cell]
-            state.record_decision(tx, v.msg_id, subscriber, cell[0], cell[1], d.outcome, d.rule_id)
-            self._audit(tx, partition, key, decision_id, v, subscriber, cell, d, ref)
-            self.metrics.decided(subscriber, d.outcome, d.rule_id)
-        if subscriber not in ref.assigned:
-            return  # need to know: an unassigned subscriber does not learn the referral exists
-        withheld = {
-            c: Withhold(f"{d.outcome}: {d.reason}", d.rule_id)
-            for c, d in final.items()
-            if d.outcome != "RELEASE"
-        }
-        self._release(tx, v, partition, subscriber, ref, withheld, decision_id)
-
-    def _release(
-        self,
-        tx: Tx,
-        v: Verified,
-        partition: int,
-        subscriber: str,
-        ref: state.ReferralState,
-        withheld: dict[tuple[str, str], Withhold],
-        decision_id: str,
-    ) -> None:
-        try:
-            self.envelopes.directory.current(subscriber)
-        except KeyRejected as exc:
-            # Its key is not published yet, or revoked: defer its release rather than fail every subscriber.
-            log.warning("no usable key for %s (%s); its release waits", subscriber, exc.reason.value)
-            return
-        policy = self.decider.policy
-        release = self.envelopes.rekey(
-            v, subscriber, withheld, decision_id=decision_id, policy_version=policy.version
-        )
-        state.mark_sent(tx, v.msg_id, subscriber)
-        tx.enqueue(
-            self.topics.release(subscriber),
-            release,
-            key=ref.referral_id.encode(),
-            partition=partition,
-            headers=[(HEADER_MSG_ID, decision_id.encode()), (HEADER_KIND, b"RELEASE")],
-        )
-
-    def _audit(
-        self,
-        tx: Tx,
-        partition: int,
-        key: bytes,
-        decision_id: str,
-        v: Verified,
-        subscriber: str,
-        cell: tuple[str, str],
-        d: Decision,
-        ref: state.ReferralState,
-    ) -> None:
-        self._append_audit(
-            tx,
-            partition,
-            key,
-            {
-                "event": "DECISION",
-                "decision_id": decision_id,
-                "source_msg_id": v.msg_id,
-                "actor": v.envelope["sender"],
-                "subscriber": subscriber,
-                "category": cell[0],
-                "subject_ref": cell[1],
-                "outcome": d.outcome,
-                "rule_id": d.rule_id,
-                "reason": d.reason,
-                "lawful_basis": d.lawful_basis,
-                "purpose": ref.purpose,
-                "stage": ref.stage,
-                "consent_state": ref.consent_note,
-            },
-        )
-
-    def _audit_consent(self, tx: Tx, v: Verified, partition: int) -> None:
-        """A consent record is audited itself, not only through the cells it changes: a refusal that
-        changes no decision (nothing was held yet) must still say who recorded it and when."""
-        ref = state.load(tx, v.envelope["referral_id"])
-        body = v.body
-        self._append_audit(
-            tx,
-            partition,
-            ref.referral_id.encode(),
-            {
-                "event": "CONSENT",
-                "decision_id": derived_id("consent-audit", v.msg_id),
-                "source_msg_id": v.msg_id,
-                "actor": v.envelope["sender"],
-                "subscriber": "",
-                "category": "",
-                "outcome": "UNKNOWN",
-                "rule_id": body["kind"],
-                "reason": f"{body['kind']} recorded by {body['decided_by'] or v.envelope['sender']}",
-                "lawful_basis": None,
-                "purpose": ref.purpose,
-                "stage": ref.stage,
-                "consent_state": ref.consent_note,
-            },
-        )
-
-    def _audit_enquiry(self, tx: Tx, v: Verified, partition: int) -> None:
-        """An enquiry tells an agency that a child is being looked at: a disclosure, so it is audited,
-        one record per agency asked and subject asked about (by pseudonymous reference)."""
-        body = v.body
-        key = v.envelope["referral_id"].encode()
-        for agency in body["addressed_agencies"]:
-            for subject_ref in body["subject_refs"]:
-                self._append_audit(
-                    tx,
-                    partition,
-                    key,
-                    {
-                        "event": "ENQUIRY",
-                        "decision_id": derived_id("enquiry-audit", v.msg_id, agency, subject_ref),
-                        "source_msg_id": v.msg_id,
-                        "actor": v.envelope["sender"],
-                        "subscriber": agency,
-                        "category": "",
-                        "subject_ref": subject_ref,
-                        "categories": list(body["categories"]),
-                        "outcome": "UNKNOWN",
-                        "rule_id": body["legal_reason"],
-                        "reason": f"asked by {body['requested_by']} for {body['purpose']}",
-                        "lawful_basis": body["lawful_basis"],
-                        "purpose": _known_purpose(body["purpose"]),
-                        "stage": body["rag"],
-                        "consent_state": None,
-                    },
-                )
-
-    def _append_audit(self, tx: Tx, partition: int, key: bytes, fields: dict[str, Any]) -> None:
-        if partition not in self._heads:
-            self._heads[partition] = state.chain_head(tx, partition)
-        seq, last = self._heads[partition]
-        value = seal_audit_record(
-            self.envelopes.registry,
-            self.envelopes.keys.current,
-            {
-                "subject_ref": None,
-                "categories": [],
-                **fields,
-                "seq": seq + 1,
-                "prev_hash": last,
-                "referral_id": key.decode(),
-                "policy_version": self.decider.policy.version,
-                "decided_at": now_micros(),
-            },
-        )
-        self._heads[partition] = (seq + 1, chain_hash(value))
-        tx.enqueue(self.topics.audit, value, key=key, partition=partition, headers=[(HEADER_KIND, b"AUDIT")])
-
-
-def _has_notes(v: Verified) -> bool:
-    return any(s["category"] == "case_notes" for s in v.sections)
-
-
-def _known_purpose(purpose: str | None) -> str | None:
-    return purpose if purpose in PURPOSES else None
+        elif what == "REFERRER_FEEDBACK":
+            pass  # the referrer was told the outcome: held and released like any decision, nothing to apply
+        else:
+            raise PayloadInvalid(f"a {what} decision the broker cannot apply")

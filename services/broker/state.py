@@ -1,6 +1,9 @@
-"""The broker's per-referral state, in its store: stage, consent, assignments, held messages, decisions.
+"""The broker's per-referral state, in its store: stage, assignments, held messages, decisions, subjects,
+markers and the case's own basis for sharing. Consent per person is in ``consent``.
 
 Everything here is derived from the input topics, so a fresh store replayed from the start rebuilds it.
+Tables added later are created with ``IF NOT EXISTS`` beside the old ones, never by altering them, so a
+store written by an older broker opens as it is.
 """
 
 from __future__ import annotations
@@ -9,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from jigsaw.bus.store import Tx
+from services.broker.policy import Purpose
+from services.broker.stages import live_purposes, stage_of
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS referrals (
@@ -44,14 +49,39 @@ CREATE TABLE IF NOT EXISTS sent (
 CREATE TABLE IF NOT EXISTS audit_chain (
     partition INTEGER PRIMARY KEY, seq INTEGER NOT NULL, last_hash BLOB NOT NULL
 );
+-- The referral's own metadata beyond the RAG: who referred (a professional or the public).
+CREATE TABLE IF NOT EXISTS referral_meta (
+    referral_id TEXT PRIMARY KEY, referrer_type TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS strategy_discussions (
+    referral_id TEXT PRIMARY KEY, msg_id TEXT NOT NULL
+);
+-- The people of a referral: from its subject_refs and each SUBJECT_ADDED decision.
+CREATE TABLE IF NOT EXISTS subjects (
+    referral_id TEXT NOT NULL, subject_ref TEXT NOT NULL, role TEXT, unborn INTEGER NOT NULL DEFAULT 0,
+    mother_subject_ref TEXT, PRIMARY KEY (referral_id, subject_ref)
+);
+-- The latest consent record of each person (subject_ref '' = the whole family) in each scope.
+CREATE TABLE IF NOT EXISTS consents (
+    referral_id TEXT NOT NULL, subject_ref TEXT NOT NULL, scope TEXT NOT NULL, state TEXT NOT NULL,
+    party TEXT NOT NULL, gillick INTEGER, categories TEXT NOT NULL, services TEXT NOT NULL,
+    msg_id TEXT NOT NULL, PRIMARY KEY (referral_id, subject_ref, scope)
+);
+-- The case's own para 18(2) ground and whether the family was told: from the latest record that says.
+CREATE TABLE IF NOT EXISTS case_basis (
+    referral_id TEXT PRIMARY KEY, ground TEXT, family_informed INTEGER, not_informed_reason TEXT
+);
+-- Confidential-address markers on people, and on one return's addresses.
+CREATE TABLE IF NOT EXISTS markers (
+    referral_id TEXT NOT NULL, subject_ref TEXT NOT NULL, marked INTEGER NOT NULL,
+    PRIMARY KEY (referral_id, subject_ref)
+);
+CREATE TABLE IF NOT EXISTS address_markers (
+    msg_id TEXT NOT NULL, subject_ref TEXT NOT NULL, PRIMARY KEY (msg_id, subject_ref)
+);
+-- Held messages first seen after the case's outcome was recorded.
+CREATE TABLE IF NOT EXISTS late (msg_id TEXT PRIMARY KEY);
 """
-
-_OUTCOME_PURPOSE = {
-    "STRATEGY_DISCUSSION_S47": "S47_ENQUIRY",
-    "IMMEDIATE_PROTECTION": "S47_ENQUIRY",
-    "CSC_ASSESSMENT_S17": "S17_ASSESSMENT",
-    "EARLY_HELP": "EARLY_HELP",
-}
 
 
 @dataclass(frozen=True)
@@ -62,33 +92,51 @@ class ReferralState:
     consent: str
     family_informed: bool | None
     assigned: frozenset[str]
+    strategy_discussion: bool = False
+    referrer_type: str = "UNKNOWN"
+    ground: str | None = None
+    not_informed_reason: str | None = None
+    marked: frozenset[str] = frozenset()
 
     @property
     def stage(self) -> str:
-        return self.rag if self.rag in ("RED", "AMBER", "GREEN") else "SCREENING"
+        return stage_of(self.rag, self.outcome, self.strategy_discussion)
+
+    @property
+    def purposes(self) -> tuple[Purpose, ...]:
+        """Why information is shared now, from where the case stands, in the order they are tried."""
+        return live_purposes(self.stage)
 
     @property
     def purpose(self) -> str | None:
-        """Why information is shared now, from where the case stands. None after no further action."""
-        if self.outcome == "NO_FURTHER_ACTION":
-            return None
-        if self.outcome in _OUTCOME_PURPOSE:
-            return _OUTCOME_PURPOSE[self.outcome]
-        return "TRIAGE" if self.stage != "SCREENING" else "SCREENING"
+        """The first live purpose: what a release as a whole was evaluated for."""
+        return self.purposes[0] if self.purposes else None
 
     @property
-    def consent_note(self) -> str:
-        if self.family_informed is None:
-            return self.consent
-        return f"{self.consent}; family informed: {'yes' if self.family_informed else 'no'}"
+    def decided(self) -> bool:
+        return self.outcome is not None
 
 
 def load(tx: Tx, referral_id: str) -> ReferralState:
     row = tx.execute(
         "SELECT rag, outcome, consent, family_informed FROM referrals WHERE referral_id = ?", (referral_id,)
     ).fetchone()
-    rag, outcome, consent, informed = row if row else (None, None, "NONE", None)
+    rag, outcome, consent, _ = row if row else (None, None, "NONE", None)
     subs = tx.execute("SELECT subscriber FROM assignments WHERE referral_id = ?", (referral_id,))
+    meta = tx.execute(
+        "SELECT referrer_type FROM referral_meta WHERE referral_id = ?", (referral_id,)
+    ).fetchone()
+    strategy = tx.execute(
+        "SELECT 1 FROM strategy_discussions WHERE referral_id = ?", (referral_id,)
+    ).fetchone()
+    basis = tx.execute(
+        "SELECT ground, family_informed, not_informed_reason FROM case_basis WHERE referral_id = ?",
+        (referral_id,),
+    ).fetchone()
+    ground, informed, why_not = basis if basis else (None, None, None)
+    marked = tx.execute(
+        "SELECT subject_ref FROM markers WHERE referral_id = ? AND marked = 1", (referral_id,)
+    )
     return ReferralState(
         referral_id,
         rag,
@@ -96,6 +144,11 @@ def load(tx: Tx, referral_id: str) -> ReferralState:
         consent,
         None if informed is None else bool(informed),
         frozenset(s for (s,) in subs),
+        strategy_discussion=strategy is not None,
+        referrer_type=meta[0] if meta else "UNKNOWN",
+        ground=ground,
+        not_informed_reason=why_not,
+        marked=frozenset(s for (s,) in marked),
     )
 
 
@@ -113,12 +166,86 @@ def set_outcome(tx: Tx, referral_id: str, outcome: str) -> None:
     tx.execute("UPDATE referrals SET outcome = ? WHERE referral_id = ?", (outcome, referral_id))
 
 
+def set_referrer(tx: Tx, referral_id: str, referrer_type: str) -> None:
+    tx.execute("INSERT OR REPLACE INTO referral_meta VALUES (?, ?)", (referral_id, referrer_type))
+
+
+def set_strategy_discussion(tx: Tx, referral_id: str, msg_id: str) -> None:
+    tx.execute("INSERT OR IGNORE INTO strategy_discussions VALUES (?, ?)", (referral_id, msg_id))
+
+
 def set_consent(tx: Tx, referral_id: str, consent: str, family_informed: bool | None) -> None:
+    """The latest consent record's kind, family-wide: kept for the record; decisions read ``consent``."""
     _ensure(tx, referral_id)
     tx.execute(
         "UPDATE referrals SET consent = ?, family_informed = ? WHERE referral_id = ?",
         (consent, family_informed, referral_id),
     )
+
+
+def set_basis(
+    tx: Tx,
+    referral_id: str,
+    ground: str | None,
+    family_informed: bool | None,
+    not_informed_reason: str | None,
+) -> None:
+    """Update the case's ground, and whether the family was told (with why not), from a record that says."""
+    tx.execute("INSERT OR IGNORE INTO case_basis (referral_id) VALUES (?)", (referral_id,))
+    if ground is not None:
+        tx.execute("UPDATE case_basis SET ground = ? WHERE referral_id = ?", (ground, referral_id))
+    if family_informed is not None:
+        tx.execute(
+            "UPDATE case_basis SET family_informed = ?, not_informed_reason = ? WHERE referral_id = ?",
+            (family_informed, None if family_informed else not_informed_reason, referral_id),
+        )
+
+
+def add_subject(
+    tx: Tx, referral_id: str, subject_ref: str, role: str | None, unborn: bool, mother: str | None = None
+) -> None:
+    # A later mention fills in what an earlier one left out and never erases what it said.
+    tx.execute(
+        "INSERT INTO subjects VALUES (?, ?, ?, ?, ?) ON CONFLICT (referral_id, subject_ref) DO UPDATE SET "
+        "role = coalesce(excluded.role, role), unborn = max(excluded.unborn, unborn), "
+        "mother_subject_ref = coalesce(excluded.mother_subject_ref, mother_subject_ref)",
+        (referral_id, subject_ref, role, unborn, mother),
+    )
+
+
+def subjects(tx: Tx, referral_id: str) -> dict[str, tuple[str | None, bool]]:
+    """subject_ref -> (role, unborn) of the referral's people."""
+    rows = tx.execute("SELECT subject_ref, role, unborn FROM subjects WHERE referral_id = ?", (referral_id,))
+    return {s: (r, bool(u)) for s, r, u in rows}
+
+
+def set_marker(tx: Tx, referral_id: str, subject_ref: str, marked: bool) -> bool:
+    """Mark (or lift) a person's confidential-address marker; True if that changed anything."""
+    row = tx.execute(
+        "SELECT marked FROM markers WHERE referral_id = ? AND subject_ref = ?", (referral_id, subject_ref)
+    ).fetchone()
+    if row is not None and bool(row[0]) == marked:
+        return False
+    tx.execute("INSERT OR REPLACE INTO markers VALUES (?, ?, ?)", (referral_id, subject_ref, marked))
+    return marked or row is not None
+
+
+def mark_address(tx: Tx, msg_id: str, subject_ref: str) -> None:
+    tx.execute("INSERT OR IGNORE INTO address_markers VALUES (?, ?)", (msg_id, subject_ref))
+
+
+def address_marks(tx: Tx, msg_id: str) -> frozenset[str]:
+    """The subjects whose addresses in this message are marked confidential."""
+    rows = tx.execute("SELECT subject_ref FROM address_markers WHERE msg_id = ?", (msg_id,))
+    return frozenset(s for (s,) in rows)
+
+
+def mark_late(tx: Tx, msg_id: str) -> None:
+    tx.execute("INSERT OR IGNORE INTO late VALUES (?)", (msg_id,))
+
+
+def is_late(tx: Tx, msg_id: str) -> bool:
+    return tx.execute("SELECT 1 FROM late WHERE msg_id = ?", (msg_id,)).fetchone() is not None
 
 
 def assign(tx: Tx, referral_id: str, subscribers: list[str], on: bool) -> None:

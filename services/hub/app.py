@@ -37,7 +37,9 @@ from services.hub.config import HubSettings
 from services.hub.consumer import HubProcessor
 from services.hub.intake import Intake
 from services.hub.metrics import HubMetrics
-from services.hub.reports import start_reports
+from services.hub.persons import PersonIndex
+from services.hub.reports import is_front_door, start_reports
+from services.hub.terms import load_terms
 
 log = logging.getLogger(__name__)
 Ready = Callable[[int], None]
@@ -55,6 +57,11 @@ class _Parts:
         self.background: list[OutboxPublisher | KeyDirectoryFollower] = []
         self.registry = SchemaRegistry.load(max_record_bytes=settings.kafka.max_record_bytes)
         self.roster = load_roster(settings.policy)
+        self.terms = load_terms(settings.policy)
+        # Only the front door keeps the person index: it alone opens referrals and sees them all.
+        self.persons = (
+            PersonIndex.at(settings.person_secret_path()) if is_front_door(settings, self.roster) else None
+        )
         keystore = settings.keys.keystore()
         self.directory = KeyDirectory(self.registry, settings.keys.root_key())
         self.subscriber_keys = keystore.load(settings.subscriber)
@@ -69,7 +76,7 @@ class _Parts:
 
     def processor(self, on_update: Callable[[str], None]) -> HubProcessor:
         envelopes = Envelopes(self.registry, self.directory, self.subscriber_keys)
-        return HubProcessor(envelopes, self.topics, self.metrics, on_update)
+        return HubProcessor(envelopes, self.topics, self.metrics, on_update, self.persons)
 
     async def topics_ready(self) -> None:
         # Only the topics this hub's participant is granted: the others are invisible to it.
@@ -79,6 +86,18 @@ class _Parts:
 
     def agencies(self) -> dict[str, str]:
         return self.roster.connectors()
+
+    def intake(self, envelopes: Envelopes, producer: Producer) -> Intake:
+        s = self.settings
+        return Intake(
+            envelopes,
+            producer,
+            self.topics,
+            self.agencies(),
+            s.timescales_h,
+            terms=self.terms,
+            clock=s.deadline_clock(),
+        )
 
 
 async def _consumer(
@@ -140,7 +159,7 @@ async def run(settings: HubSettings, stop: asyncio.Event, ready: Ready = lambda 
         intake, envelopes = None, None
         if parts.hub_keys is not None:
             envelopes = Envelopes(parts.registry, parts.directory, parts.hub_keys)
-            intake = Intake(envelopes, producer, parts.topics, parts.agencies(), settings.timescales_h)
+            intake = parts.intake(envelopes, producer)
         app = create_app(
             subscriber=settings.subscriber,
             tokens=settings.api_tokens,
@@ -151,6 +170,7 @@ async def run(settings: HubSettings, stop: asyncio.Event, ready: Ready = lambda 
             front_door=settings.front_door,
             limits=Limits(settings.api_max_body_bytes, settings.api_max_streams_per_token),
             metrics=parts.metrics,
+            clock=settings.working_hours,
         )
         reports = await start_reports(stack, parts, envelopes, producer, stop, app.state.hub, reader)
         api = await stack.enter_async_context(

@@ -2,13 +2,14 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from jigsaw.config import ConsumerSettings, KeystoreSettings, ServiceSettings
 from jigsaw.topics import Topics
+from jigsaw.workhours import WorkingHours
 
 Scope = Literal["read", "intake", "triage", "review", "consent"]
 SCOPES: tuple[Scope, ...] = ("read", "intake", "triage", "review", "consent")
@@ -69,7 +70,14 @@ class HubSettings(ServiceSettings):
     front_door: str | None = None
     api_max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
     api_max_streams_per_token: int = Field(default=4, ge=1, le=1000)
-    timescales_h: dict[str, float] = Field(default_factory=lambda: {"RED": 4.0, "AMBER": 24.0, "GREEN": 72.0})
+    # Enquiry deadlines by RAG rating, in working hours of ``working_hours`` (or in clock hours when
+    # ``timescales_in`` says so). An unrated contact, or one at immediate risk, gets the shortest.
+    timescales_h: dict[str, Annotated[float, Field(gt=0)]] = Field(
+        default_factory=lambda: {"RED": 4.0, "AMBER": 24.0, "GREEN": 72.0}, min_length=1
+    )
+    timescales_in: Literal["working_hours", "hours"] = "working_hours"
+    # The working day, for the enquiry deadlines and the one-working-day decision clock.
+    working_hours: WorkingHours = Field(default_factory=WorkingHours)
     partitions: int = Field(default=3, ge=1)
 
     def consumer_settings(self) -> ConsumerSettings:
@@ -80,3 +88,10 @@ class HubSettings(ServiceSettings):
 
     def store_path(self) -> Path:
         return self.state_dir / f"hub-{self.subscriber}.sqlite"
+
+    def person_secret_path(self) -> Path:
+        """The front door's person-index secret, in the hub's store directory (never on the bus)."""
+        return self.state_dir / f"hub-{self.subscriber}-person-index.key"
+
+    def deadline_clock(self) -> WorkingHours | None:
+        return self.working_hours if self.timescales_in == "working_hours" else None

@@ -20,6 +20,7 @@ from jigsaw.wire.envelope import Envelopes, Opened
 from jigsaw.wire.framing import micros, now_micros
 from services.hub import store
 from services.hub.metrics import HubMetrics
+from services.hub.persons import PersonIndex
 
 
 class HubProcessor:
@@ -29,12 +30,15 @@ class HubProcessor:
         topics: Topics,
         metrics: HubMetrics,
         on_update: Callable[[str], None] = lambda _: None,
+        persons: PersonIndex | None = None,
     ) -> None:
+        """``persons``: the front door's person index, which only the front door's hub keeps."""
         self.envelopes = envelopes
         self.topics = topics
         self.metrics = metrics
         self._on_update = on_update
         self.subscriber = envelopes.me
+        self.persons = persons
 
     @property
     def inputs(self) -> list[str]:
@@ -60,17 +64,23 @@ class HubProcessor:
         # the sender's current key may be gone, and a rebuild must not lose what it contributed.
         agency = opened.agency or opened.sender
         if opened.kind == "REFERRAL":
-            store.put_referral(tx, rid, opened.body, micros(opened.body["received_at"]))
+            received = micros(opened.body["received_at"])
+            store.put_referral(tx, rid, opened.body, received)
+            store.put_referral_info(tx, rid, opened.body)
+            roles = {s["subject_ref"]: s["role"] for s in opened.body["subject_refs"]}
+            self._index(tx, opened, roles, received)
         elif opened.kind == "INTEL":
             store.put_matches(tx, rid, opened.msg_id, agency, opened.body["matches"])
+            # Late information, as the broker's signed release record says (the view also judges it from
+            # the facts it holds: a return made after the case's first outcome).
+            store.put_return(tx, rid, opened.msg_id, opened.created_at, opened.release.late)
             if opened.body["enquiry_id"]:
                 store.put_answer(tx, opened.body["enquiry_id"], opened.msg_id, opened.created_at)
         elif opened.kind == "DECISION":
-            store.put_decision(tx, rid, _with_notes(opened), micros(opened.body["decided_at"]))
-            if opened.body["kind"] == "OUTCOME" and opened.body["outcome"]:
-                self.metrics.outcome(opened.body["outcome"])
-            store.touch_case(tx, rid)
-            return rid
+            return self._decision(tx, opened, agency)
+        elif opened.kind == "CONSENT":
+            body = {**opened.body, "recorded_at": micros(opened.body["recorded_at"])}
+            store.put_consent(tx, rid, body, _notes(opened, "CONSENT_REASON"))
         elif opened.kind == "ENQUIRY":
             addressed = opened.body["addressed_agencies"]
             asked = (self.envelopes.directory.agency(addressed[0]) or addressed[0]) if addressed else ""
@@ -83,8 +93,34 @@ class HubProcessor:
         self.metrics.assembled(now_micros() - opened.created_at)
         return rid
 
-    def _sections(self, tx: Tx, opened: Opened, agency: str) -> None:
+    def _decision(self, tx: Tx, opened: Opened, agency: str) -> str:
+        rid, body = opened.referral_id, opened.body
+        decided_at = micros(body["decided_at"])
+        store.put_decision(tx, rid, _with_notes(opened), decided_at)
+        if body["kind"] == "OUTCOME" and body["outcome"]:
+            self.metrics.outcome(body["outcome"])
+        if body["kind"] == "SUBJECT_ADDED" and body.get("subject_ref"):
+            # The new person's sealed identity, identifiers and address, as the referral's are kept.
+            self._sections(tx, opened, agency, skip=("case_notes",))
+            self._index(tx, opened, {body["subject_ref"]: body.get("subject_role") or "OTHER"}, decided_at)
+        store.touch_case(tx, rid)
+        return rid
+
+    def _index(self, tx: Tx, opened: Opened, roles: dict[str, str], at: int) -> None:
+        """The front door indexes each subject whose identity was released to it, by a keyed hash."""
+        if self.persons is None:
+            return
+        for ref, role in roles.items():
+            identity = opened.section("identity", ref)
+            nhs = opened.section("identifier_nhs", ref)
+            found = self.persons.person(identity.payload if identity else None, nhs.payload if nhs else None)
+            if found is not None:
+                store.put_person(tx, found.key, opened.referral_id, ref, role, at, found.probable)
+
+    def _sections(self, tx: Tx, opened: Opened, agency: str, skip: tuple[str, ...] = ()) -> None:
         for s in opened.sections:
+            if s.category in skip:
+                continue
             if s.withheld is None:
                 status, reason, rule = "RELEASED", None, None
             else:
@@ -105,12 +141,18 @@ class HubProcessor:
             )
 
 
-def _with_notes(opened: Opened) -> dict[str, object]:
-    """A decision's body with its reason and decision maker from the case notes, where the broker released
-    them to this subscriber; where it did not, the hub knows the decision but not why, nor who made it."""
+def _notes(opened: Opened, kind: str) -> dict[str, str]:
+    """The reason of ``kind`` and its decision maker from the message's case notes, where the broker
+    released them to this subscriber; where it did not, the hub knows the record but not why or who."""
     notes = opened.section("case_notes")
     released = notes.payload["notes"] if notes is not None and notes.payload is not None else []
-    reason = next((n for n in released if n["kind"] == "DECISION_REASON"), None)
-    if reason is None:
-        return {**opened.body, "reason": "", "decided_by": ""}
-    return {**opened.body, "reason": reason["text"], "decided_by": reason["decided_by"]}
+    found = next((n for n in released if n["kind"] == kind), None)
+    if found is None:
+        return {}
+    return {"reason": found["text"], "decided_by": found["decided_by"] or ""}
+
+
+def _with_notes(opened: Opened) -> dict[str, object]:
+    """A decision's body with its reason and decision maker from the case notes (see ``_notes``)."""
+    notes = _notes(opened, "DECISION_REASON")
+    return {**opened.body, "reason": notes.get("reason", ""), "decided_by": notes.get("decided_by", "")}

@@ -7,6 +7,7 @@ value a caller supplies is bound as a parameter.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from typing import NamedTuple
 
@@ -134,3 +135,102 @@ def held_for_review(
         {"r": referral_id, "m": msg_id, "c": category, "s": subject_ref},
     ).fetchone()
     return row is not None
+
+
+class Event(NamedTuple):
+    """A strategy discussion, a confidential-address marker, a subject added or referrer feedback."""
+
+    kind: str
+    subject_ref: str | None
+    subject_role: str | None
+    unborn: bool
+    marker_lifted: bool
+    feedback: str | None  # JSON, as stored
+    reason: str
+    decided_by: str
+    decided_at: int
+
+
+def events(conn: sqlite3.Connection, referral_id: str) -> list[Event]:
+    """The case's other decisions, oldest first."""
+    rows = conn.execute(
+        "SELECT kind, subject_ref, subject_role, unborn, marker_lifted, feedback, reason, decided_by,"
+        " decided_at FROM case_events WHERE referral_id = ? ORDER BY decided_at, decision_id",
+        (referral_id,),
+    )
+    return [Event(k, s, r, bool(u), bool(m), f, why, by, at) for k, s, r, u, m, f, why, by, at in rows]
+
+
+# A return is late information when the broker said so, or when it was made after the case's first
+# outcome (DOMAIN.md, "Stages, outcomes and late information").
+_LATE = (
+    "SELECT r.source_msg_id FROM returns r WHERE r.referral_id = :r AND (r.late = 1 OR r.created_at >"
+    " coalesce((SELECT min(o.decided_at) FROM outcomes o WHERE o.referral_id = :r), r.created_at))"
+)
+
+
+def late_returns(conn: sqlite3.Connection, referral_id: str) -> set[str]:
+    """The msg_ids of the referral's agency returns that are late information."""
+    return {m for (m,) in conn.execute(_LATE, {"r": referral_id})}
+
+
+def late_since(conn: sqlite3.Connection, referral_id: str) -> dict[str, int]:
+    """For each return the broker said is late, the earliest time it can have been first seen: the latest
+    outcome held here when its late release came, else the case's first outcome (the broker calls a return
+    late only once it has an outcome)."""
+    rows = conn.execute(
+        "SELECT r.source_msg_id, coalesce(r.late_after, (SELECT min(o.decided_at) FROM outcomes o"
+        " WHERE o.referral_id = :r)) FROM returns r WHERE r.referral_id = :r AND r.late = 1",
+        {"r": referral_id},
+    )
+    return {m: at for m, at in rows if at is not None}
+
+
+def case_ground(conn: sqlite3.Connection, referral_id: str) -> tuple[str | None, bool | None, str | None]:
+    """The case's para 18(2) ground (from its latest consent record that names one), and whether the
+    family was told and if not why (from its latest record that says)."""
+    ground = conn.execute(
+        "SELECT ground FROM consents WHERE referral_id = ? AND ground IS NOT NULL"
+        " ORDER BY recorded_at DESC, consent_id DESC LIMIT 1",
+        (referral_id,),
+    ).fetchone()
+    told = conn.execute(
+        "SELECT family_informed, not_informed_reason FROM consents WHERE referral_id = ?"
+        " AND family_informed IS NOT NULL ORDER BY recorded_at DESC, consent_id DESC LIMIT 1",
+        (referral_id,),
+    ).fetchone()
+    return (
+        ground[0] if ground else None,
+        None if told is None else bool(told[0]),
+        told[1] if told else None,
+    )
+
+
+def case_state(conn: sqlite3.Connection, referral_id: str) -> tuple[str | None, str | None, bool]:
+    """The case's rating, latest outcome and whether a strategy discussion was convened: its stage."""
+    row = conn.execute("SELECT rag, outcome FROM cases WHERE referral_id = ?", (referral_id,)).fetchone()
+    strategy = conn.execute(
+        "SELECT 1 FROM case_events WHERE referral_id = ? AND kind = 'STRATEGY_DISCUSSION' LIMIT 1",
+        (referral_id,),
+    ).fetchone()
+    if row is None:
+        meta = conn.execute(
+            "SELECT initial_rag FROM referral_meta WHERE referral_id = ?", (referral_id,)
+        ).fetchone()
+        return (meta[0] if meta else None), None, strategy is not None
+    return row[0], row[1], strategy is not None
+
+
+def case_subjects(conn: sqlite3.Connection, referral_id: str) -> dict[str, str] | None:
+    """The case's subjects and their roles, the referral's and those added since; None if this hub was
+    not given the referral (so it cannot say who its subjects are)."""
+    meta = conn.execute("SELECT subjects FROM referral_meta WHERE referral_id = ?", (referral_id,)).fetchone()
+    if meta is None:
+        return None
+    roles = {s["subject_ref"]: s["role"] for s in json.loads(meta[0])}
+    added = conn.execute(
+        "SELECT subject_ref, subject_role FROM case_events WHERE referral_id = ? AND kind = 'SUBJECT_ADDED'",
+        (referral_id,),
+    )
+    roles.update({ref: role or "OTHER" for ref, role in added if ref})
+    return roles

@@ -47,8 +47,9 @@ from jigsaw.wire.categories import REPORT_CATEGORIES
 from jigsaw.wire.envelope import ENVELOPE, Envelopes, Opened, Verified
 from services.hub import query
 from services.hub.api.models import ReferralIn
+from services.hub.api.writes import facts_of, subject_in
 from services.hub.config import HubSettings
-from services.hub.intake import Intake, SubjectIn
+from services.hub.intake import Intake
 
 log = logging.getLogger(__name__)
 SCHEMA = """
@@ -64,7 +65,9 @@ _REFERRER_FIELDS = (
     "relationship_to_child",
     "is_professional",
     "organisation",
+    "role",
     "phone",
+    "email",
     "wishes_anonymity",
 )
 
@@ -220,7 +223,7 @@ class ReportIntake:
         # is typed for the real one.
         intake = self._make_intake(cast(Producer, held))
         await intake.open_referral(
-            subjects=[SubjectIn(**s.model_dump()) for s in referral.subjects],
+            subjects=[subject_in(s) for s in referral.subjects],
             concerns=referral.concerns,
             source_type=referral.source_type,
             rag=referral.rag,
@@ -228,6 +231,7 @@ class ReportIntake:
             referrer=referral.referrer.model_dump() if referral.referrer else None,
             requested_by=opened.sender,
             referral_id=opened.referral_id,
+            facts=facts_of(referral),
         )
 
     def _commit(self, tx: Tx, opened: Opened, held: _Held) -> None:
@@ -253,14 +257,16 @@ def _referral(opened: Opened) -> ReferralIn:
         raise PayloadInvalid("a REPORT carries one referral_details section, with its concern")
     if len(referrers) > 1 or (referrers and not referrers[0].get("referrers")):
         raise PayloadInvalid("a REPORT names at most one referrer")
+    concern = details[0]["concerns"][0]
     raw = {
-        "subjects": [_subject(identities[ref], role) for ref, role in roles.items()],
+        "subjects": [_subject(opened, identities[ref], ref, role) for ref, role in roles.items()],
         "concerns": body["concerns"],
         "source_type": body["source_type"],
         "rag": body["rag"],
-        "summary": details[0]["concerns"][0]["summary"],
+        "summary": concern["summary"],
         "referrer": {k: referrers[0]["referrers"][0].get(k) for k in _REFERRER_FIELDS} if referrers else None,
         "referral_id": opened.referral_id,
+        **{k: concern.get(k) for k in ("child_voice", "immediate_risk", "parents_aware", "actions_taken")},
     }
     try:
         return ReferralIn.model_validate(raw)
@@ -270,21 +276,35 @@ def _referral(opened: Opened) -> ReferralIn:
         raise PayloadInvalid(f"the report does not make a referral: {fields}") from None
 
 
-def _subject(identity: dict[str, Any], role: str) -> dict[str, Any]:
+def _subject(opened: Opened, identity: dict[str, Any], ref: str, role: str) -> dict[str, Any]:
+    """A reported subject as the API takes one: names and details from the identity, identifiers and the
+    address from their own sections (or, from a connector still writing Identity v1, from the identity)."""
     name = (identity.get("names") or [{}])[0]
     details = (identity.get("details") or [{}])[0]
     address = (identity.get("addresses") or [{}])[0]
     ids = {i["scheme"]: i["value"] for i in identity.get("identifiers") or []}
+    for s in opened.sections:
+        if s.subject_ref == ref and s.category.startswith("identifier_"):
+            ids.update({i["scheme"]: i["value"] for i in (s.payload or {}).get("identifiers") or []})
+        if s.subject_ref == ref and s.category == "address":
+            address = ((s.payload or {}).get("addresses") or [{}])[0]
+    unborn = bool(details.get("unborn"))
+    mother = next((r.get("related_subject_ref") for r in identity.get("relationships") or []
+                   if r.get("relationship") == "MOTHER"), None)  # fmt: skip
     return {
         "subject_ref": identity.get("subject_ref"),
         "role": role,
-        "given_names": name.get("given_names"),
-        "family_name": name.get("family_name"),
+        "given_names": name.get("given_names") or None,
+        "family_name": name.get("family_name") or None,
         "dob": details.get("date_of_birth"),
         "postcode": address.get("postcode"),
         "nhs": ids.get("NHS"),
         "upn": ids.get("UPN"),
         "pnc": ids.get("PNC"),
+        "local": ids.get("COUNCIL_ID"),
+        "unborn": unborn,
+        "expected_date_of_delivery": details.get("expected_date_of_delivery") if unborn else None,
+        "mother_subject_ref": mother if unborn else None,
     }
 
 
@@ -310,6 +330,8 @@ class HubParts(Protocol):
     kernel_metrics: KernelMetrics
 
     def agencies(self) -> dict[str, str]: ...
+
+    def intake(self, envelopes: Envelopes, producer: Producer) -> Intake: ...
 
 
 class FrontDesk(Protocol):
@@ -355,7 +377,7 @@ async def start_reports(
     outbox = await stack.enter_async_context(OutboxPublisher(store, producer, metrics))
 
     def make_intake(held: Producer) -> Intake:
-        return Intake(hub_envelopes, held, parts.topics, parts.agencies(), settings.timescales_h)
+        return parts.intake(hub_envelopes, held)
 
     handler = ReportIntake(
         envelopes=hub_envelopes,

@@ -54,6 +54,37 @@ CREATE INDEX IF NOT EXISTS rag_history_by_referral ON rag_history (referral_id, 
 CREATE INDEX IF NOT EXISTS outcomes_by_referral ON outcomes (referral_id, decided_at);
 CREATE INDEX IF NOT EXISTS enquiries_by_referral ON enquiries (referral_id);
 CREATE INDEX IF NOT EXISTS cases_by_update ON cases (updated_at DESC, referral_id);
+-- Referral.v2's own fields (referrer type, immediate risk, parents aware, child's voice recorded).
+CREATE TABLE IF NOT EXISTS referral_info (referral_id TEXT PRIMARY KEY, info TEXT NOT NULL);
+-- Decisions other than RAG changes and outcomes: strategy discussions, confidential-address markers,
+-- subjects added mid-way, referrer feedback.
+CREATE TABLE IF NOT EXISTS case_events (
+    decision_id TEXT PRIMARY KEY, referral_id TEXT NOT NULL, kind TEXT NOT NULL, subject_ref TEXT,
+    subject_role TEXT, unborn INTEGER NOT NULL, marker_lifted INTEGER NOT NULL, feedback TEXT,
+    reason TEXT NOT NULL, decided_by TEXT NOT NULL, decided_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS case_events_by_referral ON case_events (referral_id, decided_at);
+CREATE TABLE IF NOT EXISTS consents (
+    consent_id TEXT PRIMARY KEY, referral_id TEXT NOT NULL, subject_ref TEXT, party TEXT NOT NULL,
+    kind TEXT NOT NULL, scope TEXT NOT NULL, gillick_competent INTEGER, categories TEXT NOT NULL,
+    services TEXT NOT NULL, ground TEXT, family_informed INTEGER, not_informed_reason TEXT,
+    reason TEXT NOT NULL, decided_by TEXT NOT NULL, recorded_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS consents_by_referral ON consents (referral_id, recorded_at);
+-- Each agency return released here, whether the broker said it came after the case's decision, and for
+-- one it said so of, the latest outcome this store held when that release came (NULL: none yet).
+CREATE TABLE IF NOT EXISTS returns (
+    source_msg_id TEXT PRIMARY KEY, referral_id TEXT NOT NULL, created_at INTEGER NOT NULL,
+    late INTEGER NOT NULL, late_after INTEGER
+);
+CREATE INDEX IF NOT EXISTS returns_by_referral ON returns (referral_id);
+-- The front door's person index: a keyed hash of a person (services.hub.persons), never a name.
+CREATE TABLE IF NOT EXISTS person_index (
+    person_key TEXT NOT NULL, referral_id TEXT NOT NULL, subject_ref TEXT NOT NULL, role TEXT,
+    received_at INTEGER NOT NULL, probable INTEGER NOT NULL,
+    PRIMARY KEY (person_key, referral_id, subject_ref)
+);
+CREATE INDEX IF NOT EXISTS person_index_by_referral ON person_index (referral_id, subject_ref);
 """
 
 
@@ -131,8 +162,89 @@ def put_referral(tx: Tx, referral_id: str, body: dict[str, Any], received_at: in
     )
 
 
+def put_referral_info(tx: Tx, referral_id: str, body: dict[str, Any]) -> None:
+    info = {k: body.get(k) for k in REFERRAL_INFO}
+    tx.execute("INSERT OR REPLACE INTO referral_info VALUES (?, ?)", (referral_id, _json(info)))
+
+
+REFERRAL_INFO = (
+    "referrer_type",
+    "referrer_anonymity_from_family",
+    "immediate_risk",
+    "parents_aware",
+    "child_voice_recorded",
+    "existing_social_worker",
+)
+EVENT_KINDS = ("STRATEGY_DISCUSSION", "CONFIDENTIAL_ADDRESS", "SUBJECT_ADDED", "REFERRER_FEEDBACK")
+
+
+def put_consent(tx: Tx, referral_id: str, body: dict[str, Any], notes: dict[str, str]) -> None:
+    """One consent record, with its reason and decision maker from the case notes released here."""
+    tx.execute(
+        "INSERT OR IGNORE INTO consents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            body["consent_id"],
+            referral_id,
+            body.get("subject_ref"),
+            body.get("party") or "UNKNOWN",
+            body["kind"],
+            body["scope"],
+            body.get("gillick_competent"),
+            _json(body.get("categories") or []),
+            _json(body.get("services") or []),
+            body.get("ground"),
+            body.get("family_informed"),
+            body.get("not_informed_reason"),
+            notes.get("reason", ""),
+            notes.get("decided_by", ""),
+            body["recorded_at"],
+        ),
+    )
+
+
+def put_return(tx: Tx, referral_id: str, msg_id: str, created_at: int, late: bool) -> None:
+    """An agency return released here. Its ``late`` only grows: any release of it said to be late is.
+    With the first release said to be late, the latest outcome held here then: the broker saw the return
+    after that outcome (a release follows, on the referral's one partition, the decisions before it, so a
+    rebuild records the same), and an outcome after it is the decision revisited."""
+    tx.execute(
+        "INSERT INTO returns SELECT ?, ?, ?, ?, CASE WHEN ? THEN"
+        " (SELECT max(decided_at) FROM outcomes WHERE referral_id = ?) END WHERE true"
+        " ON CONFLICT (source_msg_id) DO UPDATE SET late = max(late, excluded.late),"
+        " late_after = CASE WHEN late = 1 THEN late_after ELSE excluded.late_after END",
+        (msg_id, referral_id, created_at, int(late), int(late), referral_id),
+    )
+
+
+def put_person(
+    tx: Tx, key: str, referral_id: str, subject_ref: str, role: str | None, at: int, probable: bool
+) -> None:
+    """``probable``: keyed by names and a date of birth, not an NHS number (services.hub.persons)."""
+    tx.execute(
+        "INSERT OR IGNORE INTO person_index VALUES (?, ?, ?, ?, ?, ?)",
+        (key, referral_id, subject_ref, role, at, int(probable)),
+    )
+
+
 def put_decision(tx: Tx, referral_id: str, body: dict[str, Any], decided_at: int) -> None:
-    if body["kind"] == "RAG_CHANGE" and body["rag_to"]:
+    if body["kind"] in EVENT_KINDS:
+        tx.execute(
+            "INSERT OR IGNORE INTO case_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                body["decision_id"],
+                referral_id,
+                body["kind"],
+                body.get("subject_ref"),
+                body.get("subject_role"),
+                int(bool(body.get("subject_unborn"))),
+                int(bool(body.get("marker_lifted"))),
+                _json(body["referrer_feedback"]) if body.get("referrer_feedback") else None,
+                body["reason"],
+                body["decided_by"],
+                decided_at,
+            ),
+        )
+    elif body["kind"] == "RAG_CHANGE" and body["rag_to"]:
         tx.execute(
             "INSERT OR IGNORE INTO rag_history VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
@@ -199,7 +311,7 @@ def touch_case(tx: Tx, referral_id: str) -> None:
         " ORDER BY decided_at DESC, decision_id DESC LIMIT 1",
         (referral_id,),
     ).fetchone()
-    (updated,) = tx.execute(_NEWEST, (referral_id,) * 4).fetchone()
+    (updated,) = tx.execute(_NEWEST, (referral_id,) * 6).fetchone()
     tx.execute(
         "INSERT OR REPLACE INTO cases VALUES (?, ?, ?, ?)",
         (referral_id, rag[0] if rag else None, outcome[0] if outcome else None, updated or 0),
@@ -212,5 +324,7 @@ SELECT max(t) FROM (
     UNION ALL SELECT max(decided_at) FROM rag_history WHERE referral_id = ?
     UNION ALL SELECT max(decided_at) FROM outcomes WHERE referral_id = ?
     UNION ALL SELECT max(sent_at) FROM enquiries WHERE referral_id = ?
+    UNION ALL SELECT max(decided_at) FROM case_events WHERE referral_id = ?
+    UNION ALL SELECT max(recorded_at) FROM consents WHERE referral_id = ?
 )
 """

@@ -2,9 +2,10 @@
 seven connectors and the health system's API as real processes on the real Kafka.
 
 Once it exits, each subscriber's view is rendered from that subscriber's own hub store, and checked two
-ways: against the scenario's expectations (what it sees, what is withheld and by which rule, the flags,
-the deadlines), and against facts stated here independently of that table. Then every record on every
-topic of the run is scanned for the synthetic people's personal data in plaintext.
+ways: against the scenario's expectations (what it sees, what is withheld and by which rule, what came
+late, the flags, the deadlines in working hours), and against facts stated here independently of that
+table, each with the rule it shows. Then every record on every topic of the run is scanned for the
+synthetic people's personal data in plaintext.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from jigsaw.bus.reader import read_to_end
 from jigsaw.config import KafkaSettings
 from jigsaw.topics import Topics, TopicSpec
 from jigsaw.wire.codec import SchemaRegistry
-from jigsaw.wire.framing import now_micros
+from jigsaw.wire.framing import micros, now_micros
 from services.broker.audit import trail
 from services.hub.view import render
 from town import sensitive_values
@@ -95,7 +96,9 @@ def test_the_demo_says_which_token_has_which_scopes(run: Run) -> None:
 def test_every_scenario_is_in_the_run(run: Run) -> None:
     assert set(run.referrals) == {
         "bike-theft", "drug-house", "sex-offender", "domestic-abuse", "early-help", "early-help-refused",
-        "anonymous-caller",
+        "anonymous-caller", "late-police-return", "strategy-discussion", "fled-victim",
+        "professional-referrer", "public-referrer", "young-person-refuses", "scoped-answers",
+        "first-contact", "re-referral",
     }  # fmt: skip
 
 
@@ -111,12 +114,18 @@ def test_each_subscriber_sees_what_the_scenario_says(run: Run, key: str, subscri
         assert view is None  # need to know: it never learns the referral exists
         return
     assert view is not None
-    # The deadline is the RAG's timescale from the referral's receipt, for every agency's enquiry.
+    # The referral's own enquiries are due the RAG's timescale, in working hours, from its receipt (an
+    # unrated contact the most urgent); one about a subject added later, from when it was asked.
     received = datetime.fromisoformat(view["received_at"])
+    opening = sorted(view["enquiries"], key=lambda e: e["sent_at"])[: expect.AGENCY_COUNT]
+    for e in opening:
+        due = expect.CLOCK.add(received, scenario.deadline_hours)
+        assert abs(datetime.fromisoformat(e["deadline"]) - due) <= timedelta(milliseconds=1)
+    # Every agency answered in time; one whose involvement is a fact this desk may not know (known to
+    # probation at all) is never shown to have answered.
+    not_told = scenario.expect[subscriber].not_told
     for e in view["enquiries"]:
-        late = datetime.fromisoformat(e["deadline"]) - received - timedelta(hours=scenario.deadline_hours)
-        assert abs(late) <= timedelta(milliseconds=1)
-        assert not e["outstanding"]
+        assert e["outstanding"] is (e["agency"] in not_told), e["agency"]
         assert not e["breached"]
     # Every subject of the referral was found by at least one agency.
     for subject in view["subjects"]:
@@ -168,8 +177,10 @@ def test_sex_offender_mappa_stays_with_whom_probation_allows(run: Run) -> None:
     health, police = run.view("sex-offender", HEALTH), run.view("sex-offender", POLICE)
     assert health
     assert police
-    assert _released(health, "probation") == []
-    assert any("probation does not allow" in r for r in _reasons(health, "probation"))
+    # Refused MAPPA data by originator control, the health desk is not even told that probation answered.
+    assert "probation" not in health["contributions"]
+    assert not [w for w in health["withheld"] if w["agency"] == "probation"]
+    assert [e["outstanding"] for e in health["enquiries"] if e["agency"] == "probation"] == [True]
     (record,) = [r for p in _released(police, "probation") for r in p["records"]]
     assert record["registered_sex_offender"] is True
     assert record["mappa_category"] == "CATEGORY_1"
@@ -186,7 +197,7 @@ def test_domestic_abuse_safe_contact_is_never_released(run: Run) -> None:
     assert csc is not None
     (case,) = [c for p in _released(csc, "domestic_abuse") for c in p["cases"]]
     assert (case["dash_score"], case["dash_risk_level"], case["marac_referred"]) == (17, "HIGH", True)
-    assert case["victim_safe_contact"] is None
+    assert "victim_safe_contact" not in case  # DomesticAbuse v2: the safe contact is its own category only
     encompass = [
         n for p in _released(csc, "education_attendance") for n in p.get("encompass_notifications", [])
     ]
@@ -206,12 +217,36 @@ def test_early_help_agreed_reaches_the_partner_hub(run: Run) -> None:
     assert _released(partner, "health_summary") == []
 
 
-def test_early_help_refusal_is_respected_and_recorded(run: Run) -> None:
+def _rules(view: dict[str, Any], category: str) -> set[str]:
+    return {w["rule_id"] for w in view["withheld"] if w["category"] == category}
+
+
+def test_early_help_refusal_is_respected_and_an_override_does_not_open_it(run: Run) -> None:
+    """Early help is voluntary: a safeguarding override shares for safeguarding, never with early help
+    (DOMAIN "Consent, per person")."""
     partner = run.view("early-help-refused", PARTNER)
     assert partner is not None
     for category in ("referral_details", "education_attendance", "housing"):
         assert _released(partner, category) == []
-        assert any("refused; respected" in r for r in _reasons(partner, category))
+        assert _rules(partner, category) == {"SYS-CONSENT-REFUSED"}
+
+
+@pytest.mark.xfail(
+    reason="the broker applies and audits a consent record but never releases it, so the front door's "
+    "view lists no consent records (reported on issue #15)",
+)
+def test_the_front_door_s_view_lists_the_consent_records(run: Run) -> None:
+    front = run.view("early-help-refused", CSC)
+    assert front is not None
+    assert {c["kind"] for c in front["consent"]} >= {"CONSENT_REFUSED", "SAFEGUARDING_OVERRIDE"}
+
+
+async def test_the_health_desk_s_refusal_of_mappa_data_is_audited(run: Run) -> None:
+    rows = await _trail(run, "sex-offender")
+    # Before the assignment: not assigned; once assigned, refused by originator control, and never released.
+    about = [r for r in rows if r["subscriber"] == HEALTH and r["category"] == "probation"]
+    assert "SYS-ORIGINATOR" in {r["rule_id"] for r in about}
+    assert all(r["outcome"] == "WITHHOLD" for r in about)
 
 
 async def test_the_refusal_is_on_the_audit_trail(run: Run) -> None:
@@ -224,6 +259,16 @@ async def test_the_refusal_is_on_the_audit_trail(run: Run) -> None:
     consents = await read_to_end(run.kafka, Topics(run.kafka.topic_prefix).consent)
     keys = {r.key for r in consents}
     assert run.referrals["early-help-refused"].encode() in keys
+    # Each share without consent records its DPA 2018 Sch 1 para 18(2) ground.
+    (override,) = [r for r in rows if r["event"] == "CONSENT" and r["rule_id"] == "SAFEGUARDING_OVERRIDE"]
+    assert override["ground"] == "WOULD_PREJUDICE_PROTECTION"
+    # After it, the early-help hub is still refused, never released anything beyond known / not known.
+    after = [
+        r
+        for r in rows
+        if r["subscriber"] == PARTNER and micros(r["decided_at"]) > micros(override["decided_at"])
+    ]
+    assert all(r["outcome"] != "RELEASE" or r["category"] in ("identity", "contact") for r in after)
 
 
 def test_anonymous_caller_gets_screening_only_and_the_caller_stays_protected(run: Run) -> None:
@@ -231,9 +276,186 @@ def test_anonymous_caller_gets_screening_only_and_the_caller_stays_protected(run
         view = run.view("anonymous-caller", sub)
         assert view is not None
         assert {e["purpose"] for e in view["enquiries"]} == {"SCREENING"}
-        assert all(sorted(e["categories"]) == ["contact", "identity"] for e in view["enquiries"])
+        # Known / not known and contact, plain or scoped to the agency's teams: nothing else is asked.
+        asked = {c for e in view["enquiries"] for c in e["categories"]}
+        assert {"identity", "contact"} <= asked
+        assert all(c in ("identity", "contact") or c.startswith("contact_") for c in asked)
         assert "Venning" not in json.dumps(view)
         assert _released(view, "referrer_identity") == []
+
+
+async def _trail(run: Run, key: str) -> list[dict[str, Any]]:
+    records = await read_to_end(run.kafka, Topics(run.kafka.topic_prefix).audit)
+    return trail(SchemaRegistry.load(), records, run.referrals[key])
+
+
+def _late(view: dict[str, Any]) -> list[dict[str, Any]]:
+    return [s for sections in view["contributions"].values() for s in sections if s["late"]]
+
+
+async def test_a_late_police_return_reaches_the_screening_desk_flagged_late(run: Run) -> None:
+    """A case is never closed to information: a return after the decision reaches the screening desk,
+    marked late, so the decision can be revisited (DOMAIN "Stages, outcomes and late information")."""
+    csc, police, health = (run.view("late-police-return", s) for s in (CSC, POLICE, HEALTH))
+    assert csc
+    assert police
+    assert health
+    assert csc["decision"]["outcome"] == "NO_FURTHER_ACTION"
+    assert csc["late_information"]["since_decision"] is True
+    (incident,) = [
+        i for s in _late(csc) if s["category"] == "police_incidents" for i in s["payload"]["incidents"]
+    ]
+    assert (incident["incident_ref"], incident["child_present"]) == ("DC-26-122410", True)
+    # The police desk gets who he is and his PNC ID, not his record; the health desk, who he is.
+    assert {s["category"] for s in _late(police)} == {"identity", "contact", "identifier_pnc"}
+    assert {s["category"] for s in _late(health)} == {"identity", "contact"}
+    assert "DC-26-122410" not in json.dumps(police["contributions"])
+    rows = await _trail(run, "late-police-return")
+    to_csc = {
+        r["category"] for r in rows if r["subscriber"] == CSC and r["late"] and r["outcome"] == "RELEASE"
+    }
+    assert {"police_incidents", "police_convictions"} <= to_csc
+    assert {r["purpose"] for r in rows if r["late"] and r["event"] == "DECISION"} == {"LATE_INFORMATION"}
+
+
+async def test_a_strategy_discussion_on_green_gives_the_police_the_health_findings(run: Run) -> None:
+    """Whatever the RAG (Children Act 1989 s47); police need injuries and medical history to decide on
+    a joint investigation (Working Together 2023 ch. 3)."""
+    police, partner = run.view("strategy-discussion", POLICE), run.view("strategy-discussion", PARTNER)
+    assert police
+    assert partner
+    assert (police["rag"], police["stage"]) == ("GREEN", "STRATEGY_DISCUSSION")
+    injuries = [a for p in _released(police, "health_summary") for a in p.get("emergency_attendances", [])]
+    assert len(injuries) == 2
+    assert all(a["injury"] for a in injuries)
+    assert expect.released(partner) == {"identity", "contact"}
+    rows = await _trail(run, "strategy-discussion")
+    (release,) = [
+        r
+        for r in rows
+        if r["subscriber"] == POLICE and r["category"] == "health_summary" and r["outcome"] == "RELEASE"
+    ]
+    assert (release["rule_id"], release["purpose"]) == ("R-POLICE-S47-HEALTH", "STRATEGY_DISCUSSION")
+    assert "Art 9(2)(g)" in release["lawful_basis"]
+
+
+def _payloads(view: dict[str, Any]) -> str:
+    return json.dumps([s["payload"] for sections in view["contributions"].values() for s in sections])
+
+
+_REFUGE = ("EX4 6SW", "100040199218", "Blackboy Road", "Southernhay", "St Sidwell")
+
+
+def test_a_fled_victim_is_located_by_children_s_social_care_alone(run: Run) -> None:
+    """Under a confidential-address marker, addresses, postcodes, property references, a new GP and a new
+    school are withheld from every desk a rule does not allow (DOMAIN "Victims who have fled")."""
+    csc = run.view("fled-victim", CSC)
+    assert csc is not None
+    assert all(value in _payloads(csc) for value in _REFUGE)
+    # The child's own words travel sealed in the referral's details; the clear body says only that they
+    # were recorded, and that the referrer judged the risk immediate (the most urgent timescale).
+    (concern,) = [c for p in _released(csc, "referral_details") for c in p["concerns"]]
+    assert concern["child_voice"] == run.scenarios["fled-victim"].child_voice
+    assert (csc["referral"]["child_voice_recorded"], csc["referral"]["immediate_risk"]) == (True, True)
+    for sub in (POLICE, HEALTH):
+        view = run.view("fled-victim", sub)
+        assert view is not None
+        # Nor by a screening answer: the school's would name the new school.
+        found = [value for value in _REFUGE if value in _payloads(view)]
+        assert found == [], (sub, found)
+        assert "SYS-CONFIDENTIAL-ADDRESS" in _rules(view, "address")
+    for sub in (CSC, POLICE, HEALTH):
+        view = run.view("fled-victim", sub)
+        assert view is not None
+        assert "07700 900512" not in json.dumps(view)  # the safe contact details, never released
+
+
+def test_a_professional_referrer_is_known_to_children_s_social_care_at_screening(run: Run) -> None:
+    """A professional cannot refer anonymously; asking that the family is not told is about the family,
+    not the MASH (DOMAIN "Professional and public referrers")."""
+    csc = run.view("professional-referrer", CSC)
+    assert csc is not None
+    assert csc["stage"] == "SCREENING"
+    (referrer,) = [r for p in _released(csc, "referrer_identity") for r in p["referrers"]]
+    assert referrer["organisation"] == "Rolle Medical Partnership"
+    assert csc["referral"]["referrer_anonymity_from_family"] is True
+    for sub in (POLICE, HEALTH):
+        view = run.view("professional-referrer", sub)
+        assert view is not None
+        assert "Nair" not in json.dumps(view)
+
+
+def test_a_public_referrer_is_known_only_to_the_s47_enquiry(run: Run) -> None:
+    csc = run.view("public-referrer", CSC)
+    assert csc is not None
+    assert csc["stage"] == "S47"
+    assert "Lethbridge" in json.dumps(_released(csc, "referrer_identity"))
+    for sub in (POLICE, HEALTH):
+        view = run.view("public-referrer", sub)
+        assert view is not None
+        assert "Lethbridge" not in json.dumps(view)
+        assert _rules(view, "referrer_identity") == {"SYS-REDACTED"}
+
+
+async def test_a_gillick_competent_young_person_decides_for_herself(run: Run) -> None:
+    """Consent belongs to a person: her refusal decides what is about her, her mother's agreement what is
+    about her mother and brother (DOMAIN "Consent, per person")."""
+    partner = run.view("young-person-refuses", PARTNER)
+    assert partner is not None
+    about = {
+        (s["subject_ref"], s["category"]) for sections in partner["contributions"].values() for s in sections
+    }
+    assert {c for ref, c in about if ref == "S2"} <= {"identity", "contact"}
+    assert ("S1", "education_attendance") in about
+    assert ("S3", "housing") in about
+    rows = await _trail(run, "young-person-refuses")
+    refusals = {
+        r["category"] for r in rows if r["subscriber"] == PARTNER and r["rule_id"] == "SYS-CONSENT-REFUSED"
+    }
+    assert "education_attendance" in refusals
+    assert all(
+        "by S2" in r["consent_state"]
+        for r in rows
+        if r["subscriber"] == PARTNER and r["rule_id"] == "SYS-CONSENT-REFUSED"
+    )
+
+
+def test_screening_answers_and_identifiers_are_scoped_to_what_each_desk_may_know(run: Run) -> None:
+    """A team's name can reveal what its data would (DOMAIN "Who a screening answer may tell what"); the UPN
+    is for education use only, the PNC ID for the police."""
+    scenario = run.scenarios["scoped-answers"]
+    views = {sub: run.view("scoped-answers", sub) for sub in (CSC, POLICE, HEALTH, PARTNER)}
+    text = {sub: json.dumps(v) for sub, v in views.items()}
+    assert "drug and alcohol" in text[CSC]
+    assert "probation delivery unit" in text[CSC]
+    assert "drug and alcohol" not in text[POLICE]
+    assert "probation delivery unit" not in text[HEALTH]
+    assert "drug and alcohol" not in text[PARTNER]
+    assert "probation delivery unit" not in text[PARTNER]
+    upn = scenario.person("tapp.child").upn
+    pnc = scenario.person("tapp.mother").pnc
+    assert upn
+    assert pnc
+    assert all(upn not in t for t in text.values())
+    digits = pnc.split("/")[1]
+    assert [sub for sub, t in text.items() if digits in t] == [POLICE]
+
+
+def test_the_person_index_shows_a_re_referral_and_a_previous_child_removed(run: Run) -> None:
+    """A referral within 12 months of another about the same child is a re-referral (children-in-need
+    census); only the front door keeps the index."""
+    first, again = run.view("first-contact", CSC), run.view("re-referral", CSC)
+    assert first
+    assert again
+    assert "re_referral_within_12_months" not in expect.flags(first)
+    assert {"re_referral_within_12_months", "previous_child_removed"} <= expect.flags(again)
+    added = [s for s in again["subjects"] if s["subject_ref"] == "S3"]
+    assert added
+    assert added[0].get("added_at")
+    for sub in (POLICE, HEALTH):
+        view = run.view("re-referral", sub)
+        assert view is not None
+        assert "re_referral_within_12_months" not in expect.flags(view)
 
 
 def _needles(run: Run) -> Needles:

@@ -11,6 +11,7 @@ from town.scenarios.common import (
     CSC,
     HEALTH,
     POLICE,
+    UNTOLD,
     Expect,
     Ids,
     Scenario,
@@ -47,15 +48,41 @@ def scenario(today: date, ids: Ids) -> Scenario:
         contact("education", child.key, today, "St Andrew's Primary office", "01884 33166", False),
         attendance(child.key, today, "St Andrew's Primary", 97.0, 0),
     ]
-    only_screening = Expect(
+    # The school's screening answer names the school: for a desk that may know attendance.
+    police = Expect(
         frozenset({"identity", "contact"}),
-        withheld(referral_details=SystemRule.SCREENING, referrer_identity=SystemRule.REDACTED),
+        withheld(
+            referral_details=SystemRule.SCREENING,
+            referrer_identity=SystemRule.REDACTED,
+            address=SystemRule.SCREENING,
+            contact_education_attendance=SystemRule.SCOPED_CONTACT,
+        ),
+        why="For screening only known / not known and contact (SYS-SCREENING), and no answer naming what "
+        "it may not know (SYS-SCOPED-CONTACT); the caller is protected (SYS-REDACTED).",
+    )
+    health = Expect(
+        frozenset({"identity", "contact", "contact_education_attendance"}),
+        withheld(
+            referral_details=SystemRule.SCREENING,
+            referrer_identity=SystemRule.REDACTED,
+            address=SystemRule.SCREENING,
+        ),
+        why="For screening only known / not known and contact (SYS-SCREENING); the caller is protected "
+        "(SYS-REDACTED).",
+        not_told=UNTOLD,
+    )
+    front_door = Expect(
+        frozenset({"identity", "contact", "contact_education_attendance", "referral_details"}),
+        withheld(referrer_identity=SystemRule.REDACTED, address=SystemRule.SCREENING),
+        why="The decision makers read the contact they must rate (R-CSC-SCREEN), but a member of the "
+        "public's identity stays protected until a s47 enquiry (SYS-REDACTED).",
     )
     return Scenario(
         key="anonymous-caller",
         title="Anonymous caller",
         story="A neighbour calls, asking not to be named: a five-year-old was left alone one evening. "
-        "Only screening checks run (known / not known and contact), and the caller stays protected.",
+        "Only screening checks run (known / not known and contact); children's social care reads the "
+        "concern it must rate, and the caller stays protected.",
         household=Household("anon", [mother, child], [rel(child.key, mother.key, "MOTHER", True)], held),
         subjects=(ScenarioSubject("S1", child.key, "CHILD"), ScenarioSubject("S2", mother.key, "PARENT")),
         concerns=("NEGLECT",),
@@ -72,6 +99,6 @@ def scenario(today: date, ids: Ids) -> Scenario:
         },
         assign=(CSC, POLICE, HEALTH),
         purpose="SCREENING",
-        expect={CSC: only_screening, POLICE: only_screening, HEALTH: only_screening},
+        expect={CSC: front_door, POLICE: police, HEALTH: health},
         extra_sensitive=("Margaret Venning", "Venning", "07700 900877"),
     )

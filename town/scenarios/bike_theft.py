@@ -11,6 +11,7 @@ from town.scenarios.common import (
     CSC,
     HEALTH,
     POLICE,
+    UNTOLD,
     Expect,
     Ids,
     Scenario,
@@ -179,13 +180,18 @@ def _health_and_school(today: date, child: Person, mother: Person) -> list[Held]
 
 def _expect() -> dict[str, Expect]:
     deny = SystemRule.DEFAULT_DENY
+    scoped = SystemRule.SCOPED_CONTACT
+    known = {"identity", "contact", "address", "referral_details"}
     return {
         CSC: Expect(
             frozenset(
-                {
-                    "identity",
-                    "contact",
-                    "referral_details",
+                known
+                | {
+                    "contact_probation",
+                    "contact_mental_health",
+                    "contact_education_attendance",
+                    "identifier_nhs",
+                    "identifier_local",
                     "police_incidents",
                     "police_convictions",
                     "probation",
@@ -194,35 +200,58 @@ def _expect() -> dict[str, Expect]:
                     "education_attendance",
                 }
             ),
-            {},
+            withheld(identifier_pnc=deny, identifier_upn=deny),
             frozenset({"release_within_28_days", "parental_mental_health"}),
+            why="At Amber the full agreed picture (R-CSC-FULL), every screening answer with it; the PNC ID "
+            "only under s47 (R-ID-PNC-CSC), the UPN never (DfE UPN guidance).",
         ),
         POLICE: Expect(
             frozenset(
-                {
-                    "identity",
-                    "contact",
-                    "referral_details",
+                known
+                | {
+                    "contact_probation",
+                    "identifier_pnc",
                     "police_incidents",
                     "police_convictions",
                     "probation",
                 }
             ),
-            withheld(mental_health=deny, health_summary=deny, education_attendance=deny),
+            withheld(
+                contact_mental_health=scoped,
+                contact_education_attendance=scoped,
+                mental_health=deny,
+                health_summary=deny,
+                education_attendance=deny,
+                identifier_nhs=deny,
+                identifier_upn=deny,
+                identifier_local=deny,
+            ),
             frozenset({"release_within_28_days"}),
+            why="What bears on crime and risk (R-POLICE-DESK), probation's among it; not the mother's mental "
+            "health, nor the team's name that would say so (SYS-SCOPED-CONTACT), nor the school's.",
         ),
         HEALTH: Expect(
             frozenset(
-                {
-                    "identity",
-                    "contact",
-                    "referral_details",
+                known
+                | {
+                    "contact_mental_health",
+                    "contact_education_attendance",
+                    "identifier_nhs",
                     "mental_health",
                     "health_summary",
                     "education_attendance",
                 }
             ),
-            withheld(police_incidents=deny, police_convictions=deny, probation=SystemRule.ORIGINATOR),
+            withheld(
+                police_incidents=deny,
+                police_convictions=deny,
+                identifier_pnc=deny,
+                identifier_upn=deny,
+            ),
             frozenset({"parental_mental_health"}),
+            why="Probation's originator control keeps its record from the health desk (SYS-ORIGINATOR, "
+            "audited), and being known to probation at all is probation's fact: the health desk is not told "
+            "that probation answered, nor its unit's name (R-KNOWN-CONTACT scoped answers).",
+            not_told=UNTOLD,
         ),
     }

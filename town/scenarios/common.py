@@ -1,5 +1,5 @@
 """What every scenario is built from: the types a scenario is (the household, the referral, the MASH's
-steps, each subscriber's expected view) and the small helpers that make its people and records.
+steps, each subscriber's expected view and why) and the small helpers that make its people and records.
 
 Dates are relative to ``today``, so a release date stays "within a month" whenever the demo runs.
 """
@@ -12,30 +12,64 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Literal
 
-from town.deployment import SUBSCRIBERS
+from town.deployment import AGENCIES, SUBSCRIBERS
 from town.ids import make_nhs, make_pnc, make_upn
 from town.model import Address, Held, Household, Person, Relationship, Spelling
 
 # The subscribers the scenarios' expectations talk about by name; the deployment names them all.
 CSC, POLICE, HEALTH, PARTNER = "csc-mash", "police-mash", "health-mash", "partner-hub"
-HOURS = {"RED": 4.0, "AMBER": 24.0, "GREEN": 72.0, "UNKNOWN": 72.0}  # the hub's default timescales
+# The hub's default timescales, in working hours. An unrated contact is the most urgent until rated.
+HOURS = {"RED": 4.0, "AMBER": 24.0, "GREEN": 72.0, "UNKNOWN": 4.0}
+
+
+# Agencies whose involvement is itself a fact (the agreement's participant ``reveals``: known to probation
+# at all is probation's fact): a desk that may not know it is never told that they answered.
+UNTOLD = frozenset({"probation", "youthjustice"})
 
 
 @dataclass(frozen=True)
 class Expect:
-    """What one subscriber's view must show once the scenario has run."""
+    """What one subscriber's view must show once the scenario has run, and why (the rule and its source)."""
 
     sees: frozenset[str]
-    withheld: Mapping[str, str]  # category -> the rule that withheld every section of it
+    # category -> the rule that withheld every section of it (or the rules, where sections differ)
+    withheld: Mapping[str, str | tuple[str, ...]]
     flags: frozenset[str] = frozenset()
+    # The categories released to it as late information (after the outcome), and no others.
+    late: frozenset[str] = frozenset()
+    why: str = ""
+    # The agencies whose answers it must never be told of (their enquiries stay unanswered in its view).
+    not_told: frozenset[str] = frozenset()
+
+    def rules(self, category: str) -> frozenset[str]:
+        rule = self.withheld[category]
+        return frozenset({rule} if isinstance(rule, str) else rule)
 
 
 @dataclass(frozen=True)
 class Step:
-    """What the MASH does once every enquiry is answered: a decision or a consent record, via the API."""
+    """What the MASH does once the referral's enquiries are answered, through the front door's API: a
+    decision, a strategy discussion, a consent record, an assignment (a desk brought in mid-way), a subject
+    added mid-way (whose enquiries go to ``body["agencies"]``, else to every agency).
 
-    path: Literal["decision", "consent"]
+    ``after_decision``: taken only once the front door's view shows the outcome decided by an earlier step,
+    so that what it brings (a subject added, and the agencies' answers about them) comes after the decision:
+    late information. ``enquiry_purpose``: the purpose the enquiries of a subject added are for.
+    """
+
+    path: Literal[
+        "decision", "strategy-discussion", "consent", "assignments", "subjects", "confidential-address", "rag"
+    ]
     body: dict[str, Any]
+    after_decision: bool = False
+    enquiry_purpose: str | None = None
+
+    @property
+    def agencies(self) -> tuple[str, ...]:
+        """The agencies a subject added is asked about (none for any other step)."""
+        if self.path != "subjects":
+            return ()
+        return tuple(self.body.get("agencies") or AGENCIES)
 
 
 @dataclass(frozen=True)
@@ -49,6 +83,8 @@ class ScenarioSubject:
     given_names: str | None = None
     family_name: str | None = None
     ids: tuple[Literal["nhs", "upn", "pnc"], ...] = ()
+    # The referrer says the person's address is confidential (a refuge): a marker from intake on.
+    confidential_address: bool = False
 
 
 @dataclass(frozen=True)
@@ -68,6 +104,18 @@ class Scenario:
     steps: tuple[Step, ...] = ()
     purpose: str = "TRIAGE"  # of the enquiries
     extra_sensitive: tuple[str, ...] = field(default=())  # personal data not on a Person (the referrer)
+    # Decided at intake: a professional cannot refer anonymously; a member of the public is protected.
+    # Unset, the front door takes the referrer's own say, else the source's.
+    referrer_type: Literal["PROFESSIONAL", "PUBLIC"] | None = None
+    referrer_anonymity_from_family: bool | None = None  # a professional's wish, about the family only
+    immediate_risk: bool | None = None  # the referrer's view: the most urgent timescale, whatever the RAG
+    parents_aware: bool | None = None
+    child_voice: str | None = None  # the child's own words, sealed in referral_details
+    # The household is another scenario's (a re-referral): the town writes it once.
+    shares_household: bool = False
+    # Who is assigned when the referral is opened, if not every subscriber of ``assign`` (the others are
+    # brought in by a step, as a strategy discussion brings in the police and health desks).
+    initial_assign: tuple[str, ...] | None = None
 
     def person(self, key: str) -> Person:
         return next(p for p in self.household.people if p.key == key)
@@ -86,6 +134,8 @@ class Scenario:
                 "postcode": p.address.postcode,
             }
             body.update({i: getattr(p, i) for i in s.ids})
+            if s.confidential_address:
+                body["confidential_address"] = True
             subjects.append(body)
         out: dict[str, Any] = {
             "subjects": subjects,
@@ -94,13 +144,35 @@ class Scenario:
             "rag": self.rag,
             "summary": self.summary,
         }
-        if self.referrer is not None:
-            out["referrer"] = self.referrer
+        optional = {
+            "referrer_type": self.referrer_type,
+            "referrer": self.referrer,
+            "referrer_anonymity_from_family": self.referrer_anonymity_from_family,
+            "immediate_risk": self.immediate_risk,
+            "parents_aware": self.parents_aware,
+            "child_voice": self.child_voice,
+        }
+        out.update({k: v for k, v in optional.items() if v is not None})
         return out
 
     @property
     def deadline_hours(self) -> float:
-        return HOURS[self.rag]
+        """The enquiries' timescale: the rating's, or the most urgent while unrated or at immediate risk."""
+        return HOURS["RED"] if self.immediate_risk else HOURS[self.rag]
+
+    @property
+    def outcome(self) -> str | None:
+        """The outcome the MASH's steps decide, if any."""
+        return next((s.body["outcome"] for s in self.steps if s.path == "decision"), None)
+
+    @property
+    def enquiries(self) -> list[tuple[str, str]]:
+        """(agency, purpose) of every enquiry the referral's view must show: the referral's own to every
+        agency, then those about each subject added."""
+        out = [(a, self.purpose) for a in AGENCIES]
+        for step in self.steps:
+            out += [(a, step.enquiry_purpose or self.purpose) for a in step.agencies]
+        return out
 
     @property
     def unassigned(self) -> tuple[str, ...]:
@@ -151,8 +223,10 @@ def person(
     school: bool = False,
     police: bool = False,
     spellings: dict[str, Spelling] | None = None,
+    confidential: bool = False,
 ) -> Person:
-    """A scenario person; everyone is registered with a GP, so everyone is known to health."""
+    """A scenario person; everyone is registered with a GP, so everyone is known to health.
+    ``confidential``: they have fled, and their health record carries a confidential-address marker."""
     return Person(
         key=key,
         given_names=given,
@@ -165,6 +239,7 @@ def person(
         pnc=ids.pnc(dob.year + 18 if dob.year + 18 < 2026 else 2025) if police else None,
         known_to=frozenset(known_to) | {"health"},
         spellings=spellings or {},
+        confidential_address=confidential,
     )
 
 
@@ -230,6 +305,6 @@ def rel(a: str, b: str, what: str, pr: bool | None = None, lives: bool = True) -
     return Relationship(a, b, what, lives_with=lives, parental_responsibility=pr)
 
 
-def withheld(**rules: str) -> Mapping[str, str]:
-    """Category -> the rule expected to withhold every section of it."""
+def withheld(**rules: str | tuple[str, ...]) -> Mapping[str, str | tuple[str, ...]]:
+    """Category -> the rule expected to withhold every section of it (or the rules, where they differ)."""
     return dict(rules)

@@ -11,6 +11,7 @@ from town.scenarios.common import (
     CSC,
     HEALTH,
     POLICE,
+    UNTOLD,
     Expect,
     Ids,
     Scenario,
@@ -144,7 +145,6 @@ def _police(today: date, victim: Person, partner: Person) -> list[Held]:
         "marac_referred": True,
         "marac_date": today + timedelta(days=9),
         "idva_allocated": True,
-        "victim_safe_contact": None,
     }
     safe_contact = {
         "phone": "07700 900461",
@@ -215,6 +215,7 @@ def _expect() -> dict[str, Expect]:
     police_sees = {
         "identity",
         "contact",
+        "address",
         "referral_details",
         "police_incidents",
         "domestic_abuse",
@@ -222,27 +223,52 @@ def _expect() -> dict[str, Expect]:
     }
     return {
         CSC: Expect(
-            frozenset(police_sees | {"health_summary", "education_attendance"}),
-            withheld(victim_safe_contact=redacted),
+            frozenset(
+                police_sees
+                | {"contact_education_attendance", "identifier_nhs", "health_summary", "education_attendance"}
+            ),
+            withheld(victim_safe_contact=redacted, identifier_pnc=deny, identifier_upn=deny),
             flags,
+            why="The victim's safe contact details go to no one (SYS-REDACTED; MARAC and IDVA practice).",
         ),
         POLICE: Expect(
-            frozenset(police_sees),
-            withheld(victim_safe_contact=redacted, health_summary=deny, education_attendance=deny),
+            frozenset(police_sees | {"identifier_pnc"}),
+            withheld(
+                victim_safe_contact=redacted,
+                contact_education_attendance=SystemRule.SCOPED_CONTACT,
+                health_summary=deny,
+                education_attendance=deny,
+                identifier_nhs=deny,
+                identifier_upn=deny,
+            ),
             flags,
+            why="Not even the police desk gets the safe contact details its own force returned "
+            "(SYS-REDACTED); the incidents and the MARAC case bear on risk of harm (R-POLICE-DESK).",
         ),
         HEALTH: Expect(
             frozenset(
                 {
                     "identity",
                     "contact",
+                    "address",
                     "referral_details",
+                    "identifier_nhs",
                     "domestic_abuse",
                     "health_summary",
+                    "contact_education_attendance",
                     "education_attendance",
                 }
             ),
-            withheld(victim_safe_contact=redacted, police_incidents=deny, police_convictions=deny),
+            withheld(
+                victim_safe_contact=redacted,
+                police_incidents=deny,
+                police_convictions=deny,
+                identifier_pnc=deny,
+                identifier_upn=deny,
+            ),
             flags,
+            why="The MARAC case bears on the children's health (R-HEALTH-DESK); one incident recorded "
+            "against the victim and the suspect counts once towards repeat domestic abuse.",
+            not_told=UNTOLD,
         ),
     }

@@ -12,6 +12,7 @@ from town.scenarios.common import (
     CSC,
     HEALTH,
     POLICE,
+    UNTOLD,
     Expect,
     Ids,
     Scenario,
@@ -218,6 +219,7 @@ def _expect() -> dict[str, Expect]:
     police_sees = {
         "identity",
         "contact",
+        "address",
         "referral_details",
         "housing",
         "police_intelligence",
@@ -225,17 +227,56 @@ def _expect() -> dict[str, Expect]:
     }
     return {
         CSC: Expect(
-            frozenset(police_sees | {"education_attendance", "health_summary"}),
-            {},
+            frozenset(
+                police_sees
+                | {
+                    "contact_education_attendance",
+                    "education_attendance",
+                    "health_summary",
+                    "identifier_nhs",
+                    "identifier_local",
+                }
+            ),
+            withheld(identifier_pnc=deny, identifier_upn=deny),
             frozenset({"drug_supply_address"}),
+            why="At Red the full agreed picture (R-CSC-FULL); police intelligence as its originator allows.",
         ),
         POLICE: Expect(
-            frozenset(police_sees),
-            withheld(education_attendance=deny, health_summary=deny),
+            frozenset(police_sees | {"identifier_pnc"}),
+            withheld(
+                contact_education_attendance=SystemRule.SCOPED_CONTACT,
+                education_attendance=deny,
+                health_summary=deny,
+                identifier_nhs=deny,
+                identifier_upn=deny,
+                identifier_local=deny,
+            ),
             frozenset({"drug_supply_address"}),
+            why="What bears on crime and risk (R-POLICE-DESK): housing, intelligence, incidents; not the "
+            "schools, nor their names in a screening answer (SYS-SCOPED-CONTACT).",
         ),
         HEALTH: Expect(
-            frozenset({"identity", "contact", "referral_details", "education_attendance", "health_summary"}),
-            withheld(housing=deny, police_intelligence=deny, police_incidents=deny),
+            frozenset(
+                {
+                    "identity",
+                    "contact",
+                    "address",
+                    "referral_details",
+                    "identifier_nhs",
+                    "contact_education_attendance",
+                    "education_attendance",
+                    "health_summary",
+                }
+            ),
+            withheld(
+                housing=deny,
+                police_intelligence=deny,
+                police_incidents=deny,
+                identifier_pnc=deny,
+                identifier_upn=deny,
+                identifier_local=deny,
+            ),
+            why="What bears on the children's health (R-HEALTH-DESK); the intelligence is the police's.",
+            not_told=UNTOLD,
         ),
     }

@@ -2,8 +2,14 @@
 The MASH decides early help; in one family the parent agrees and the partner hub gets what the support
 plan needs, in the other the parent declines and the partner hub gets nothing beyond known / not known.
 
-GREEN: csc sees under R-CSC-GREEN while triaging; the partner hub only once early help is agreed. A
-professional referrer is named to nobody here: only a s47 enquiry may need to speak to them.
+GREEN: csc sees under R-CSC-GREEN while triaging; the partner hub only once early help is agreed
+(EARLY_HELP needs the family's agreement: R-EARLY-HELP, consent REQUIRED). The school is a professional
+referrer, known to children's social care (R-CSC-REFERRER) and to no other desk.
+
+The rules the refusal shows: early help is voluntary, so a safeguarding override never opens it (rising risk
+means a new outcome, not data for the early-help hub: DOMAIN "Consent, per person"; SYS-CONSENT-REFUSED
+stands); and a decided case is never closed to information: what the police return afterwards about a new
+household member reaches the screening desk, flagged late (LATE_INFORMATION, R-CSC-LATE).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from town.model import Address, Held, Household, Person, Relationship
 from town.scenarios.common import (
     CSC,
     PARTNER,
+    UNTOLD,
     Expect,
     Ids,
     Scenario,
@@ -105,11 +112,28 @@ def refused(today: date, ids: Ids) -> Scenario:
     people, rels, held = _family(
         today, ids, "ehr", ("Daniel", "Yeo", "MALE"), ("Ruby", "FEMALE", 10), home, None
     )
+    partner = person(
+        ids, "ehr.partner", "Kirsty", "Ball", born(today, 29, 64), "FEMALE", home, {"police"}, police=True
+    )
+    people.append(partner)
+    rels.append(rel("ehr.child", partner.key, "PARENTS_PARTNER", False))
+    held.append(
+        Held(
+            "police",
+            partner.key,
+            "police_convictions.disposals",
+            _caution(today),
+            today - timedelta(days=1100),
+        )
+    )
     return Scenario(
         key="early-help-refused",
         title="Early help, refused",
-        story="The same needs, but the father declines early help. The refusal is recorded and respected: "
-        "the partner hub receives nothing beyond known / not known.",
+        story="The same needs, but the father declines early help. The refusal is respected: the partner hub "
+        "receives nothing beyond known / not known (SYS-CONSENT-REFUSED), even after the MASH records a "
+        "safeguarding override, which never opens early help. Then the father's new partner moves in; the "
+        "MASH adds her and asks the police, whose answer (a caution for child cruelty) reaches children's "
+        "social care flagged late (R-CSC-LATE): declining early help does not close the case to information.",
         household=Household("ehr", people, rels, held),
         subjects=(ScenarioSubject("S1", "ehr.child", "CHILD"), ScenarioSubject("S2", "ehr.parent", "PARENT")),
         concerns=("NEGLECT",),
@@ -122,6 +146,33 @@ def refused(today: date, ids: Ids) -> Scenario:
         steps=(
             _decision("Needs are below the threshold for statutory services; early help offered"),
             _consent("CONSENT_REFUSED", "Parent declined early help support"),
+            Step(
+                "consent",
+                {
+                    "kind": "SAFEGUARDING_OVERRIDE",
+                    "scope": "DATA_SHARING",
+                    "ground": "WOULD_PREJUDICE_PROTECTION",
+                    "family_informed": True,
+                    "reason": "Concerns persist; sharing with the statutory partners without consent",
+                },
+            ),
+            Step(
+                "subjects",
+                {
+                    "subject": {
+                        "subject_ref": "S3",
+                        "role": "HOUSEHOLD_MEMBER",
+                        "given_names": partner.given_names,
+                        "family_name": partner.family_name,
+                        "dob": partner.dob.isoformat(),
+                        "postcode": home.postcode,
+                    },
+                    "reason": "The school reports that the father's new partner has moved in",
+                    "agencies": ["police"],
+                },
+                after_decision=True,
+                enquiry_purpose="EARLY_HELP",
+            ),
         ),
         expect=_refused_expect(),
     )
@@ -189,6 +240,20 @@ def _school_and_housing(today: date, child: Person, parent: Person, home: Addres
     ]
 
 
+def _caution(today: date) -> dict[str, object]:
+    return {
+        "disposal_type": "CAUTION",
+        "offence": "Child cruelty (neglect)",
+        "offence_code": "CH01001",
+        "offence_category": "CHILD_RELATED",
+        "offence_date": today - timedelta(days=1150),
+        "disposal_date": today - timedelta(days=1100),
+        "outcome": "Adult caution",
+        "court": None,
+        "spent": False,
+    }
+
+
 def _missed_reviews(today: date, baby: Person) -> list[Held]:
     return [
         Held(
@@ -209,29 +274,82 @@ def _missed_reviews(today: date, baby: Person) -> list[Held]:
 
 
 def _agreed_expect() -> dict[str, Expect]:
-    redacted = SystemRule.REDACTED
-    partner_sees = {"identity", "contact", "referral_details", "education_attendance", "housing"}
+    deny = SystemRule.DEFAULT_DENY
+    plan = {
+        "identity",
+        "contact",
+        "contact_education_attendance",
+        "address",
+        "referral_details",
+        "education_attendance",
+        "housing",
+    }
     return {
-        CSC: Expect(frozenset(partner_sees | {"health_summary"}), withheld(referrer_identity=redacted)),
+        CSC: Expect(
+            frozenset(plan | {"identifier_nhs", "identifier_local", "referrer_identity", "health_summary"}),
+            withheld(identifier_upn=deny),
+            why="The Green picture (R-CSC-GREEN), with the NHS number and local ids (R-ID-NHS, R-ID-LOCAL) "
+            "and the school that referred (R-CSC-REFERRER); the UPN is for education use only (DfE).",
+        ),
         PARTNER: Expect(
-            frozenset(partner_sees),
-            withheld(health_summary=SystemRule.DEFAULT_DENY, referrer_identity=redacted),
+            frozenset(plan),
+            withheld(
+                health_summary=deny,
+                identifier_nhs=deny,
+                identifier_upn=deny,
+                identifier_local=deny,
+                referrer_identity=deny,
+            ),
+            why="With the family's agreement, what the support plan needs (R-EARLY-HELP), the school's "
+            "screening answer among it (it may know attendance now): never health data, nor any identifier.",
+            not_told=UNTOLD,
         ),
     }
 
 
 def _refused_expect() -> dict[str, Expect]:
-    agreed = _agreed_expect()
-    refused = SystemRule.CONSENT_REFUSED
+    deny, refused = SystemRule.DEFAULT_DENY, SystemRule.CONSENT_REFUSED
+    known = frozenset({"identity", "contact"})
     return {
-        CSC: Expect(agreed[CSC].sees - {"health_summary"}, agreed[CSC].withheld),
+        CSC: Expect(
+            frozenset(
+                {
+                    "identity",
+                    "contact",
+                    "contact_education_attendance",
+                    "address",
+                    "referral_details",
+                    "education_attendance",
+                    "housing",
+                    "identifier_nhs",
+                    "identifier_local",
+                    "referrer_identity",
+                    "police_convictions",
+                }
+            ),
+            withheld(identifier_upn=deny, identifier_pnc=deny),
+            late=known | {"address", "police_convictions"},
+            why="The refusal closes early help, not the decision makers' late information (R-CSC-LATE): the "
+            "new partner's police record reaches them flagged late. Her PNC ID only for s47 (R-ID-PNC-CSC).",
+        ),
         PARTNER: Expect(
-            frozenset({"identity", "contact"}),
+            known,
             withheld(
                 referral_details=refused,
                 education_attendance=refused,
+                contact_education_attendance=refused,
                 housing=refused,
-                referrer_identity=SystemRule.REDACTED,
+                address=refused,
+                police_convictions=deny,
+                identifier_nhs=deny,
+                identifier_upn=deny,
+                identifier_pnc=deny,
+                identifier_local=deny,
+                referrer_identity=deny,
             ),
+            late=known,
+            why="The family declined: nothing beyond known / not known (SYS-CONSENT-REFUSED), and the "
+            "override does not change that: an override never opens early help.",
+            not_told=UNTOLD,
         ),
     }

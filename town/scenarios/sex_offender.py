@@ -1,6 +1,10 @@
 """Sex offender: a registered sex offender on licence has started a relationship with a mother of two.
 His MAPPA record is controlled by probation: the police and children's social care may see it, the
-health desk may not."""
+health desk may not (MAPPA data is controlled by its originator: DOMAIN "What each agency returns").
+
+Nor may the health desk learn the fact another way: a screening answer naming a MOSOVO team says what the
+police's intelligence would (SYS-SCOPED-CONTACT), and being known to probation at all is probation's fact,
+so the health desk is not told that probation answered (DOMAIN "Who a screening answer may tell what")."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from town.scenarios.common import (
     CSC,
     HEALTH,
     POLICE,
+    UNTOLD,
     Expect,
     Ids,
     Scenario,
@@ -47,7 +52,8 @@ def scenario(today: date, ids: Ids) -> Scenario:
         title="Sex offender",
         story="A registered sex offender on licence has started a relationship with a mother of two. His "
         "MAPPA record is controlled by probation: the police and children's social care may see it, the "
-        "health desk may not.",
+        "health desk may not (SYS-ORIGINATOR), nor learn it from a screening answer naming his MOSOVO "
+        "team (SYS-SCOPED-CONTACT), nor even that probation answered.",
         household=household,
         subjects=(
             ScenarioSubject("S1", girl.key, "CHILD"),
@@ -151,31 +157,58 @@ def _children(today: date, girl: Person, boy: Person) -> list[Held]:
 
 
 def _expect() -> dict[str, Expect]:
-    deny = SystemRule.DEFAULT_DENY
+    deny, scoped = SystemRule.DEFAULT_DENY, SystemRule.SCOPED_CONTACT
     flags = frozenset({"sex_offender_in_contact"})
+    known = {"identity", "contact", "address", "referral_details"}
+    # The MOSOVO team's name says police intelligence; the probation unit's, probation.
+    answers = {"contact_police_intelligence", "contact_probation"}
     return {
         CSC: Expect(
             frozenset(
-                {
-                    "identity",
-                    "contact",
-                    "referral_details",
+                known
+                | answers
+                | {
+                    "contact_education_attendance",
+                    "identifier_nhs",
+                    "identifier_local",
                     "probation",
                     "police_convictions",
                     "health_summary",
                     "education_attendance",
                 }
             ),
-            {},
+            withheld(identifier_pnc=deny, identifier_upn=deny),
             flags,
+            why="At Red the full agreed picture (R-CSC-FULL); MAPPA data as probation allows.",
         ),
         POLICE: Expect(
-            frozenset({"identity", "contact", "referral_details", "probation", "police_convictions"}),
-            withheld(health_summary=deny, education_attendance=deny),
+            frozenset(known | answers | {"identifier_pnc", "probation", "police_convictions"}),
+            withheld(
+                contact_education_attendance=scoped,
+                health_summary=deny,
+                education_attendance=deny,
+                identifier_nhs=deny,
+                identifier_upn=deny,
+                identifier_local=deny,
+            ),
             flags,
+            why="Probation allows the police desk MAPPA data (R-POLICE-DESK, originator control), and so "
+            "the screening answers that name its teams.",
         ),
         HEALTH: Expect(
-            frozenset({"identity", "contact", "referral_details", "health_summary", "education_attendance"}),
-            withheld(probation=SystemRule.ORIGINATOR, police_convictions=deny),
+            frozenset(
+                known
+                | {"contact_education_attendance", "identifier_nhs", "health_summary", "education_attendance"}
+            ),
+            withheld(
+                contact_police_intelligence=scoped,
+                police_convictions=deny,
+                identifier_pnc=deny,
+                identifier_upn=deny,
+            ),
+            why="Refused MAPPA data by originator control (SYS-ORIGINATOR, audited), it must not read the "
+            "same fact from a screening answer naming a MOSOVO team (SYS-SCOPED-CONTACT), nor learn that "
+            "probation answered at all: being known to probation is probation's fact.",
+            not_told=UNTOLD,
         ),
     }

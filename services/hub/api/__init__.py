@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 
 from fastapi import APIRouter, Depends, FastAPI
 
+from jigsaw.workhours import WorkingHours
 from services.hub.api import cases, errors, stream, writes
 from services.hub.api.deps import Broadcast, Caller, Hub, HubState, Limits, caller
 from services.hub.api.limits import BodyLimit
@@ -47,6 +48,7 @@ def create_app(
     front_door: str | None = None,
     limits: Limits = _LIMITS,
     metrics: HubMetrics | None = None,
+    clock: WorkingHours | None = None,
 ) -> FastAPI:
     """``tokens`` is the configured tokens by label. ``db`` is a read connection to the case store.
     ``subscribers`` is the deployment's roster, whose first is the front door unless ``front_door`` says.
@@ -54,7 +56,16 @@ def create_app(
     app = FastAPI(title="Jigsaw hub API", version="1", summary=f"Case views for subscriber {subscriber}")
     door = front_door or (subscribers[0] if subscribers else subscriber)
     app.state.hub = HubState(
-        subscriber, _callers(tokens), db, intake, broadcast, tuple(subscribers), door, limits, metrics
+        subscriber,
+        _callers(tokens),
+        db,
+        intake,
+        broadcast,
+        tuple(subscribers),
+        door,
+        limits,
+        metrics,
+        clock=clock or WorkingHours(),
     )
     errors.install(app)
     app.add_middleware(BodyLimit, limit=limits.max_body_bytes)

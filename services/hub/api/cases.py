@@ -30,7 +30,7 @@ def _since(text: str) -> int:
 
 
 def _view(hub: Hub, referral_id: str) -> dict[str, Any]:
-    doc = render(hub.db, referral_id, now_micros())
+    doc = render(hub.db, referral_id, now_micros(), hub.clock)
     if doc is None:
         raise HTTPException(404, f"no case {referral_id} for {hub.subscriber}")
     return doc

@@ -13,6 +13,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
 
+from jigsaw.workhours import WorkingHours
 from services.hub.config import FRONT_DOOR_SCOPES, Scope, token_hash
 from services.hub.intake import Intake
 from services.hub.metrics import HubMetrics
@@ -76,6 +77,8 @@ class HubState:
     front_door: str
     limits: Limits = Limits()
     metrics: HubMetrics | None = None
+    # The working day the one-working-day decision clock of each view runs on.
+    clock: WorkingHours = field(default_factory=WorkingHours)
     # Referrals this API opened, which the case store learns of only once the consumer reads them back.
     opened: OrderedDict[str, None] = field(default_factory=OrderedDict)
     streams: dict[str, int] = field(default_factory=dict)

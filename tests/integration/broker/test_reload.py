@@ -46,26 +46,27 @@ async def test_policy_edit_is_hot_reloaded_and_a_bad_edit_refused(rig: Rig) -> N
 
     path = rig.settings.policy
     doc = yaml.safe_load(path.read_text())
-    doc["version"] = "devon-mash-isa-2026.2"
+    shipped = doc["version"]
+    doc["version"] = f"{shipped}-edit-1"
     desk = next(r for r in doc["rules"] if r["id"] == "R-HEALTH-DESK")
     desk["categories"].remove("mental_health")
     path.write_text(yaml.safe_dump(doc))
-    await eventually(lambda: _decided_under(rig, "devon-mash-isa-2026.2"), what="the edit took effect")
+    await eventually(lambda: _decided_under(rig, f"{shipped}-edit-1"), what="the edit took effect")
 
     await rig.intel("health.devon", "R-RELOAD", sections("mental_health", subject="S2"))
     await rig.settle()
     latest = [a for a in await rig.audit("R-RELOAD") if a["subscriber"] == "health-mash"]
     decided = [(a["policy_version"], a["outcome"]) for a in latest]
-    assert ("devon-mash-isa-2026.1", "RELEASE") in decided
-    assert decided[-1] == ("devon-mash-isa-2026.2", "WITHHOLD"), "the new policy decides the new return"
+    assert (shipped, "RELEASE") in decided
+    assert decided[-1] == (f"{shipped}-edit-1", "WITHHOLD"), "the new policy decides the new return"
     assert (await rig.view("health-mash", "R-RELOAD"))["mental_health"] == ("RELEASE", ""), (
         "what was lawfully released stays released"
     )
 
     path.write_text("version: [this is not a policy")
     await rig.referral("R-AFTER-BAD-EDIT", "RED")
-    doc["version"] = "devon-mash-isa-2026.3"
+    doc["version"] = f"{shipped}-edit-2"
     path.write_text(yaml.safe_dump(doc))
-    await eventually(lambda: _decided_under(rig, "devon-mash-isa-2026.3"), what="a good edit after a bad one")
+    await eventually(lambda: _decided_under(rig, f"{shipped}-edit-2"), what="a good edit after a bad one")
     assert rig.task is not None
     assert not rig.task.done(), "the broker kept running through the bad edit"

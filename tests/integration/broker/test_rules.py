@@ -20,6 +20,7 @@ from jigsaw.topics import Topics
 from jigsaw.wire.codec import SchemaRegistry
 from jigsaw.wire.envelope import Envelopes
 from services.broker.audit import verify_chain
+from services.broker.policy import load_policy
 from tests.integration import kafkautil as ku
 
 NEVER = ("NONE", "")  # no release reached the subscriber at all
@@ -49,7 +50,8 @@ async def rig(
 
 async def _phase_one(r: Rig) -> dict[str, str]:
     ids: dict[str, str] = {}
-    # Screening: only "known / not known + contact" before a RAG rating is set.
+    # Screening: "known / not known + contact" before a RAG rating is set, and the referral's own narrative
+    # for the decision makers, who must rate it.
     await r.referral("R-SCREEN", "UNKNOWN", sections("identity", "referral_details"))
     await r.assign("R-SCREEN", "csc-mash")
     await r.intel("police.devon", "R-SCREEN", sections("identity", "police_incidents"))
@@ -78,7 +80,7 @@ async def _phase_one(r: Rig) -> dict[str, str]:
     ids["review"] = await r.intel(
         "education.devon", "R-REVIEW", sections("education_attendance"), confidence=0.6
     )
-    # No purpose after no further action.
+    # Late information after no further action.
     await r.referral("R-NFA", "RED")
     await r.assign("R-NFA", "csc-mash")
     await r.decision("R-NFA", "OUTCOME", outcome="NO_FURTHER_ACTION")
@@ -87,7 +89,7 @@ async def _phase_one(r: Rig) -> dict[str, str]:
 
 async def _phase_two(r: Rig, ids: dict[str, str]) -> None:
     # Sent only once the outcome is in: topics are not ordered against each other, and a return the
-    # broker saw before "no further action" would have been released for triage, and stay released.
+    # broker saw before "no further action" would have been released for triage, not as late information.
     await r.intel("police.devon", "R-NFA", sections("identity"))
     await r.decision("R-REDACT", "OUTCOME", outcome="STRATEGY_DISCUSSION_S47")
     await r.consent("R-EH", "CONSENT_GIVEN", family_informed=True)
@@ -115,11 +117,13 @@ async def _phase_two(r: Rig, ids: dict[str, str]) -> None:
 TABLE = [
     ("R-SCREEN", "csc-mash", "identity", ("RELEASE", ""), None),
     ("R-SCREEN", "csc-mash", "police_incidents", ("WITHHOLD", "SYS-SCREENING"), None),
-    ("R-SCREEN", "csc-mash", "referral_details", ("WITHHOLD", "SYS-SCREENING"), None),
+    ("R-SCREEN", "csc-mash", "referral_details", ("RELEASE", ""), None),
     ("R-RED", "csc-mash", "probation", ("RELEASE", ""), None),
     ("R-RED", "police-mash", "probation", ("RELEASE", ""), None),
-    ("R-RED", "health-mash", "probation", ("WITHHOLD", "SYS-ORIGINATOR"), None),
-    ("R-RED", "partner-hub", "probation", ("WITHHOLD", "DEFAULT-DENY"), None),
+    # Being known to probation is probation's fact (participants.reveals): a desk that may not know it is
+    # sent nothing of probation's, not even a withheld notice naming the sender; the refusal is audited.
+    ("R-RED", "health-mash", "probation", NEVER, None),
+    ("R-RED", "partner-hub", "probation", NEVER, None),
     ("R-RED", "health-mash", "mental_health", ("RELEASE", ""), None),
     ("R-RED", "police-mash", "mental_health", ("WITHHOLD", "DEFAULT-DENY"), None),
     ("R-REDACT", "csc-mash", "referrer_identity", ("WITHHOLD", "SYS-REDACTED"), ("RELEASE", "")),
@@ -135,11 +139,18 @@ TABLE = [
         ("WITHHOLD", "SYS-CONSENT-AWAITED"),
         ("WITHHOLD", "SYS-CONSENT-REFUSED"),
     ),
-    ("R-EH-OVERRIDE", "partner-hub", "housing", ("WITHHOLD", "SYS-CONSENT-AWAITED"), ("RELEASE", "")),
+    # An override never opens early help, which is voluntary: the family's refusal stands.
+    (
+        "R-EH-OVERRIDE",
+        "partner-hub",
+        "housing",
+        ("WITHHOLD", "SYS-CONSENT-AWAITED"),
+        ("WITHHOLD", "SYS-CONSENT-REFUSED"),
+    ),
     ("R-ASSIGN", "csc-mash", "police_incidents", ("RELEASE", ""), None),
     ("R-ASSIGN", "police-mash", "police_incidents", NEVER, ("RELEASE", "")),
     ("R-REVIEW", "csc-mash", "education_attendance", ("REVIEW", "SYS-MATCH-REVIEW"), ("RELEASE", "")),
-    ("R-NFA", "csc-mash", "identity", NEVER, ("WITHHOLD", "SYS-PURPOSE")),
+    ("R-NFA", "csc-mash", "identity", NEVER, ("RELEASE", "")),
 ]
 
 
@@ -157,6 +168,19 @@ async def test_every_rule_through_kafka(rig: Rig) -> None:
     ids = await _phase_one(rig)
     await rig.settle()
     await _check(rig, 1)
+    # What the desks refused probation's return were never sent is still on the record, with its reason:
+    # MAPPA data's originator control for the health desk, no rule for the early help hub.
+    refused = {
+        a["subscriber"]: a["rule_id"]
+        for a in await rig.audit("R-RED")
+        if a["event"] == "DECISION" and a["category"] == "probation"
+    }
+    assert refused == {
+        "csc-mash": "R-CSC-FULL",
+        "police-mash": "R-POLICE-DESK",
+        "health-mash": "SYS-ORIGINATOR",
+        "partner-hub": "DEFAULT-DENY",
+    }
 
     await _phase_two(rig, ids)
     await rig.settle()
@@ -168,13 +192,16 @@ async def test_every_rule_through_kafka(rig: Rig) -> None:
     assert refused[0]["rule_id"] == "SYS-NOT-ASSIGNED"
     released = [a for a in trail if a["subscriber"] == "police-mash" and a["outcome"] == "RELEASE"]
     assert released[0]["lawful_basis"]
-    assert {a["policy_version"] for a in trail} == {"devon-mash-isa-2026.1"}
-    override = [
-        a
-        for a in await rig.audit("R-EH-OVERRIDE")
-        if a["outcome"] == "RELEASE" and a["subscriber"] == "partner-hub"
-    ]
-    assert "override" in override[0]["reason"]
+    assert {a["policy_version"] for a in trail} == {load_policy(rig.settings.policy).version}
+    audited = await rig.audit("R-EH-OVERRIDE")
+    assert [a["rule_id"] for a in audited if a["event"] == "CONSENT"] == [
+        "CONSENT_REFUSED",
+        "SAFEGUARDING_OVERRIDE",
+    ], "the override is on the record, though it opens nothing"
+    assert not [a for a in audited if a["outcome"] == "RELEASE" and a["subscriber"] == "partner-hub"]
+    (late,) = [o for o in await rig.releases("csc-mash", "R-NFA") if o.kind == "INTEL"]
+    assert late.release is not None
+    assert late.release.late, "a return after the decision is late information"
     letters = [d["reason"] for d in await rig.dead_letters()]
     assert letters == ["PAYLOAD_INVALID"], "the override naming nobody"
 

@@ -16,6 +16,7 @@ from connectors.sdk.config import ConnectorConfig
 from jigsaw.bus.records import HEADER_KIND, HEADER_MSG_ID
 from jigsaw.errors import NotARecipient, PayloadInvalid
 from jigsaw.ids import derived_id
+from jigsaw.wire.categories import REPORT_CATEGORIES
 from jigsaw.wire.codec import SchemaRegistry
 from tests.unit.connectors.test_runtime import Rig
 
@@ -76,8 +77,21 @@ def test_the_return_and_its_report_are_queued_together_under_one_referral_id(rig
     identity = opened.section("identity", "S1")
     assert identity is not None
     assert identity.payload is not None
-    assert identity.payload["identifiers"][0]["value"] == "14/123456Z"
-    assert {s.category for s in opened.sections} == {"identity", "referral_details", "referrer_identity"}
+    # Identity v2 holds names and details only: each identifier scheme and the address travel in their own
+    # sections, as far as a REPORT may carry them (REPORT_CATEGORIES, the front door intake's categories).
+    assert "identifiers" not in identity.payload
+    assert identity.payload["names"][0]["family_name"] == "Hartley"
+    split = {"identifier_pnc", "address"} & REPORT_CATEGORIES
+    assert {s.category for s in opened.sections} == {
+        "identity",
+        "referral_details",
+        "referrer_identity",
+    } | split
+    if "identifier_pnc" in split:
+        pnc = opened.section("identifier_pnc", "S1")
+        assert pnc is not None
+        assert pnc.payload is not None
+        assert pnc.payload["identifiers"][0]["value"] == "14/123456Z"
     assert rig.prom.get_sample_value("jigsaw_connector_reports_total") == 1
 
 

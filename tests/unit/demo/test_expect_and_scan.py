@@ -1,53 +1,69 @@
-"""The demo's judge of a view, and the plaintext scan's needle matching, on hand-made inputs."""
+"""The demo's judge of a view, its pacing of the MASH's steps, and the plaintext scan's needle matching, on
+hand-made inputs."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from apps.demo import expect
+from apps.demo.run import Progress
 from apps.demo.scan import Needles
-from town.scenarios import CSC, PARTNER, POLICE, scenarios
+from town.deployment import AGENCIES
+from town.scenarios import CSC, PARTNER, POLICE, Scenario, scenarios
 
 TODAY = date(2026, 11, 26)
+# A Thursday morning in working hours: a 24-hour timescale runs into the following Tuesday.
+RECEIVED = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 
 
-def _scenario(key: str) -> Any:
+def _scenario(key: str) -> Scenario:
     return next(s for s in scenarios(TODAY) if s.key == key)
 
 
-def _view(released: dict[str, list[str]], withheld: list[tuple[str, str]], flags: list[str], hours: float,
-          purpose: str = "TRIAGE") -> dict[str, Any]:  # fmt: skip
-    sent = "2026-11-26T10:00:00+00:00"
-    due = f"2026-11-26T{10 + int(hours):02d}:00:00+00:00" if hours < 14 else "2026-11-27T10:00:00+00:00"
+def _enquiry(agency: str, hours: float, purpose: str, sent: datetime = RECEIVED) -> dict[str, Any]:
     return {
-        "contributions": {a: [{"category": c} for c in cats] for a, cats in released.items()},
+        "agency": agency,
+        "sent_at": sent.isoformat(),
+        "deadline": expect.CLOCK.add(sent, hours).isoformat(),
+        "purpose": purpose,
+        "categories": ["identity"],
+        "outstanding": False,
+        "breached": False,
+    }
+
+
+def _view(
+    released: dict[str, list[str]],
+    withheld: list[tuple[str, str]],
+    flags: list[str],
+    hours: float,
+    purpose: str = "TRIAGE",
+    late: tuple[str, ...] = (),
+    outcome: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "contributions": {
+            a: [{"category": c, "late": c in late} for c in cats] for a, cats in released.items()
+        },
         "withheld": [{"category": c, "status": "WITHHELD", "rule_id": r, "reason": r} for c, r in withheld],
         "flags": [{"flag": f, "why": ""} for f in flags],
-        "enquiries": [
-            {
-                "agency": a,
-                "sent_at": sent,
-                "deadline": due,
-                "purpose": purpose,
-                "categories": ["identity"],
-                "outstanding": False,
-                "breached": False,
-            }
-            for a in ("police", "health", "education", "socialcare", "probation", "youthjustice", "housing")
-        ],
-        "completeness": {"enquiries_answered": 7},
-        "received_at": sent,
-        "decision": None,
+        "enquiries": [_enquiry(a, hours, purpose) for a in AGENCIES],
+        "received_at": RECEIVED.isoformat(),
+        "decision": {"outcome": outcome} if outcome else None,
     }
 
 
 def _police_view(**changes: Any) -> dict[str, Any]:
     args: dict[str, Any] = {
-        "released": {"police": ["identity", "contact", "police_incidents", "police_convictions"],
-                     "probation": ["probation"], "mash": ["referral_details"]},
+        "released": {"police": ["identity", "contact", "address", "identifier_pnc", "police_incidents",
+                                "police_convictions"],
+                     "probation": ["probation", "contact_probation"], "mash": ["referral_details"]},
         "withheld": [("mental_health", "DEFAULT-DENY"), ("health_summary", "DEFAULT-DENY"),
-                     ("education_attendance", "DEFAULT-DENY")],
+                     ("education_attendance", "DEFAULT-DENY"), ("identifier_nhs", "DEFAULT-DENY"),
+                     ("contact_mental_health", "SYS-SCOPED-CONTACT"), ("identifier_upn", "DEFAULT-DENY"),
+                     ("identifier_local", "DEFAULT-DENY"),
+                     ("contact_education_attendance", "SYS-SCOPED-CONTACT")],
         "flags": ["release_within_28_days"],
         "hours": 24.0,
     }  # fmt: skip
@@ -61,7 +77,8 @@ def test_a_view_as_the_scenario_says_has_no_problems() -> None:
 
 def test_each_kind_of_difference_is_named() -> None:
     s = _scenario("bike-theft")
-    released = {"police": ["identity", "contact", "police_incidents", "police_convictions", "mental_health"]}
+    released = {"police": ["identity", "contact", "address", "identifier_pnc", "police_incidents",
+                           "police_convictions", "contact_probation", "mental_health"]}  # fmt: skip
     got = expect.problems(s, POLICE, _police_view(released=released))
     assert "not yet released: ['probation', 'referral_details']" in got
     assert "released but should not be: ['mental_health']" in got
@@ -71,9 +88,38 @@ def test_each_kind_of_difference_is_named() -> None:
     assert expect.problems(s, POLICE, _police_view(flags=[])) == [
         "flags [], expected ['release_within_28_days']"
     ]
-    late = expect.problems(s, POLICE, _police_view(hours=4.0))
-    assert len(late) == 7
-    assert "police deadline 4 h after the referral, expected 24 h for AMBER" in late
+    assert expect.problems(s, POLICE, _police_view(late=("police_incidents",))) == [
+        "late information ['police_incidents'], expected []"
+    ]
+    # 4 working hours instead of the Amber 24: every agency's deadline is named.
+    early = expect.problems(s, POLICE, _police_view(hours=4.0))
+    assert len(early) == len(AGENCIES)
+    assert all("expected 24 working hours after the referral was received (AMBER)" in p for p in early)
+    wrong = expect.problems(s, POLICE, _police_view(purpose="SCREENING"))
+    assert any(p.startswith("enquiries (agency, purpose)") for p in wrong)
+
+
+def test_deadlines_run_in_working_hours() -> None:
+    # 24 working hours from 10:00 on Thursday 26 November 2026: Thursday's 7, Friday's 8, Monday's 8 and
+    # one more on Tuesday (the clock is Europe/London, GMT in November).
+    assert expect.CLOCK.add(RECEIVED, 24.0) == datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+
+
+def test_the_expected_enquiries_include_those_about_a_subject_added() -> None:
+    late = _scenario("late-police-return")
+    assert late.enquiries == [(a, "TRIAGE") for a in AGENCIES] + [("police", "LATE_INFORMATION")]
+    again = _scenario("re-referral")
+    assert again.enquiries == [(a, "TRIAGE") for a in AGENCIES] * 2
+
+
+def test_an_added_subject_s_enquiry_is_due_from_when_it_was_asked() -> None:
+    s = _scenario("late-police-return")
+    view = _view({}, [], [], 24.0)
+    later = RECEIVED + timedelta(days=1)
+    view["enquiries"].append(_enquiry("police", 24.0, "LATE_INFORMATION", sent=later))
+    assert not [p for p in expect._enquiries(s, view) if "deadline" in p]
+    view["enquiries"][-1]["deadline"] = expect.CLOCK.add(later, 48.0).isoformat()
+    assert any("after the referral was asked" in p for p in expect._enquiries(s, view))
 
 
 def test_an_unassigned_subscriber_must_have_no_view() -> None:
@@ -84,6 +130,24 @@ def test_an_unassigned_subscriber_must_have_no_view() -> None:
         "a subscriber not assigned to the referral has a view of it"
     ]
     assert expect.problems(s, CSC, None) == ["no view yet"]
+
+
+def test_steps_wait_for_the_answers_and_a_late_step_for_the_decision() -> None:
+    p = Progress(_scenario("late-police-return"))
+    assert not p.ready()  # no view yet
+    waiting = _view({}, [], [], 24.0)
+    waiting["enquiries"][0]["outstanding"] = True
+    p.views[CSC] = waiting
+    assert not p.ready()
+    p.views[CSC] = _view({}, [], [], 24.0)
+    assert p.ready()  # the decision
+    p.taken = 1
+    assert not p.ready()  # the subject added waits for the decision to show
+    p.views[CSC] = _view({}, [], [], 24.0, outcome="NO_FURTHER_ACTION")
+    assert p.ready()
+    p.taken = 2
+    assert p.stepped
+    assert not p.ready()
 
 
 def test_the_scenarios_dates_move_with_today() -> None:

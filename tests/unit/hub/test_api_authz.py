@@ -45,9 +45,23 @@ WRITES: dict[str, dict[str, Any]] = {
     "rag": {"rag": "RED", "reason": "r"},
     "assignments": {"subscribers": ["partner-hub"], "assigned_by": "someone else"},
     "decision": {"outcome": "NO_FURTHER_ACTION", "reason": "r", "decided_by": "someone else"},
-    "consent": {"kind": "SAFEGUARDING_OVERRIDE", "decided_by": "someone else", "reason": "r"},
+    "consent": {
+        "kind": "SAFEGUARDING_OVERRIDE",
+        "ground": "WOULD_PREJUDICE_PROTECTION",
+        "decided_by": "someone else",
+        "reason": "r",
+    },
+    "strategy-discussion": {"reason": "s47 grounds"},
+    "confidential-address": {"subject_ref": "S1", "reason": "fled to a refuge"},
+    "subjects": {
+        "subject": {"subject_ref": "S9", "role": "HOUSEHOLD_MEMBER", "given_names": "C", "family_name": "D"},
+        "reason": "a new partner",
+    },
+    "referrer-feedback": {"given": True, "method": "PHONE"},
     "reviews": {"source_msg_id": HELD, "category": "education_attendance", "approved": True, "reason": "r"},
 }
+# What only the front door may do: the MASH's decision makers open, rate, assign, decide and record.
+FRONT_DOOR_WRITES = [p for p in WRITES if p != "reviews"]
 
 
 class RecordingIntake:
@@ -77,6 +91,22 @@ class RecordingIntake:
 
     async def consent(self, *args: Any, **kwargs: Any) -> str:
         return await self._record("consent", *args, **kwargs)
+
+    async def strategy_discussion(self, *args: Any) -> str:
+        return await self._record("strategy_discussion", *args)
+
+    async def confidential_address(self, *args: Any) -> str:
+        return await self._record("confidential_address", *args)
+
+    async def referrer_feedback(self, *args: Any) -> str:
+        return await self._record("referrer_feedback", *args)
+
+    async def add_subject(self, *args: Any, **kwargs: Any) -> tuple[str, list[dict[str, Any]]]:
+        return await self._record("add_subject", *args, **kwargs), []
+
+    async def ask_for_stage(self, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        await self._record("ask_for_stage", *args, **kwargs)
+        return []
 
 
 def _store(path: Path, released: bool) -> sqlite3.Connection:
@@ -166,7 +196,7 @@ def _problem(r: Any, status: int) -> None:
 
 async def test_the_partner_hubs_token_cannot_act_as_the_mash(hubs: Hubs) -> None:
     for rid in (RID, OTHER):
-        for path in ("assignments", "rag", "decision", "consent"):
+        for path in FRONT_DOOR_WRITES:
             _problem(await hubs.partner.post(f"/cases/{rid}/{path}", json=WRITES[path], headers=PARTNER), 403)
     _problem(await hubs.partner.post("/referrals", json=REFERRAL, headers=PARTNER), 403)
     # Nor through the MASH's own hub, which serves only csc-mash's tokens.
@@ -302,3 +332,15 @@ async def test_the_mash_token_does_each_step_and_is_recorded_as_the_actor(hubs: 
     assert calls["change_rag"][-1] == "Jo"
     assert calls["decide"][3] == "Jo"
     assert dict(calls["consent"][3:])["decided_by"] == "Jo"
+
+
+async def test_a_desk_cannot_record_consent_set_a_marker_or_add_a_subject(hubs: Hubs) -> None:
+    """Only the front door's hub may send CONSENT (issue #15 contract), and only the MASH's decision
+    makers change who a case is about or whose address is hidden: a desk's hub refuses them with 403 even
+    for a token configured with every scope, for a case it holds or not, and publishes nothing."""
+    for rid in (RID, OTHER, NOWHERE):
+        for path in ("consent", "confidential-address", "subjects", "strategy-discussion"):
+            r = await hubs.partner.post(f"/cases/{rid}/{path}", json=WRITES[path], headers=PARTNER)
+            _problem(r, 403)
+            assert "front door" in r.json()["detail"]
+    assert hubs.intake.calls == []

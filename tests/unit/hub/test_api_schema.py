@@ -55,6 +55,22 @@ class RecordingIntake:
     async def consent(self, *args: Any, **kwargs: Any) -> str:
         return await self._record("consent", *args, **kwargs)
 
+    async def strategy_discussion(self, *args: Any) -> str:
+        return await self._record("strategy_discussion", *args)
+
+    async def confidential_address(self, *args: Any) -> str:
+        return await self._record("confidential_address", *args)
+
+    async def referrer_feedback(self, *args: Any) -> str:
+        return await self._record("referrer_feedback", *args)
+
+    async def add_subject(self, *args: Any, **kwargs: Any) -> tuple[str, list[dict[str, Any]]]:
+        return await self._record("add_subject", *args, **kwargs), []
+
+    async def ask_for_stage(self, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        await self._record("ask_for_stage", *args, **kwargs)
+        return []
+
 
 def _store() -> sqlite3.Connection:
     path = Path(tempfile.mkdtemp()) / "hub.sqlite"

@@ -54,7 +54,9 @@ async def test_every_row_of_every_records_key_validates(agency: str, town: Summa
             assert adapter.problem_count == 0, adapter.problems[:5]
     assert not failures, failures[:5]
     assert set(valid) == set(connector.records), "every records key had rows to validate"
-    assert valid["identity.names"] == valid["contact"] == len(ids), "one name and one contact per person"
+    assert valid["identity.names"] == len(ids), "one name per person"
+    # Every person the agency knows has a contact; a specialist service adds its own (a MOSOVO team, CAMHS).
+    assert valid["contact"] >= len(ids)
 
 
 @pytest.mark.parametrize("agency", AGENCIES)

@@ -58,7 +58,7 @@ def test_real_tree_is_full_transitive() -> None:
 def test_command_passes_on_real_tree() -> None:
     code, out = _run(default_schemas_dir())
     assert code == 0, out
-    assert f"{INTEL}: 2 versions, FULL_TRANSITIVE ok" in out
+    assert f"{INTEL}: 3 versions, FULL_TRANSITIVE ok" in out
     assert out.rstrip().splitlines()[-1].startswith("ok: ")
 
 
@@ -141,15 +141,15 @@ def test_old_reads_new_is_checked_against_all_earlier_versions(tmp_path: Path) -
 
 
 def test_version_gap_is_reported(tree: Path) -> None:
-    # An exact copy of v2, so the only problem is the missing v3.
-    shutil.copy(tree / "body" / "IntelReturn.v2.avsc", tree / "body" / "IntelReturn.v4.avsc")
+    # An exact copy of v3, so the only problem is the missing v4.
+    shutil.copy(tree / "body" / "IntelReturn.v3.avsc", tree / "body" / "IntelReturn.v5.avsc")
 
     found = check_compatibility(tree)
 
-    assert found == [Incompatibility(INTEL, 4, 2, None, "missing v3")]
+    assert found == [Incompatibility(INTEL, 5, 3, None, "missing v4")]
     code, out = _run(tree)
     assert code == 1
-    assert f"{INTEL} v4 vs v2: missing v3" in out
+    assert f"{INTEL} v5 vs v3: missing v4" in out
 
 
 def test_missing_first_version_is_a_gap(tmp_path: Path) -> None:
