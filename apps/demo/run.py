@@ -1,8 +1,9 @@
 """Drive the scenarios through the running stack and show the case views as they fill in.
 
 The referrals are opened through the children's social care hub's API, as a MASH worker's case system
-would; each is assigned to the scenario's subscribers (or, where a desk joins later, to those it starts
-with). Once every agency has answered, the MASH's steps are posted in order (a decision, a strategy
+would, and assigned to the front door's own desk; once the front door's view shows the referral, to the
+scenario's other desks (or, where a desk joins later, to those it starts with). Once every agency has
+answered, the MASH's steps are posted in order (a decision, a strategy
 discussion, the family's answers, a desk brought in, a subject added); a step that must come after the
 decision waits until the front door's view shows the outcome, so that what it brings is late information.
 Each subscriber's hub is polled over its own API with its own token, so what is shown is exactly what each
@@ -39,16 +40,24 @@ class Progress:
     views: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     taken: int = 0  # how many of the scenario's steps have been posted
+    # The desks still to assign once the front door has the referral (see Driver.open_referrals).
+    desks: tuple[str, ...] = ()
+    # The desks assigned at the start, whose views must show the referral before any step is taken.
+    assigned: tuple[str, ...] = ()
 
     @property
     def stepped(self) -> bool:
         return self.taken == len(self.scenario.steps)
 
     def ready(self) -> bool:
-        """Whether the next step may be posted: the referral's enquiries are answered, and for a step that
-        must come after the decision, the front door's view shows the outcome."""
+        """Whether the next step may be posted: every desk assigned at the start has the referral (so the
+        broker applied its assignment before any decision: a desk assigned after a decision would be
+        given nothing of the returns from before it), the referral's enquiries are answered, and for a
+        step that must come after the decision, the front door's view shows the outcome."""
         front = self.views.get(CSC)
-        if self.stepped or not expect.answered(front):
+        if self.stepped or self.desks or not expect.answered(front):
+            return False
+        if not all((self.views.get(d) or {}).get("received_at") for d in self.assigned):
             return False
         step = self.scenario.steps[self.taken]
         return not step.after_decision or expect.decided(front, self.scenario.outcome)
@@ -90,15 +99,30 @@ class Driver:
         return data
 
     def open_referrals(self) -> None:
+        """Open each referral and assign it to the front door's desk; the other desks follow once the
+        front door's view shows the referral (``_assign_desks``): the broker then holds the referral's
+        own facts (its confidential-address markers among them) before any desk can be released a return,
+        as a MASH screens a contact before it brings in the desks."""
         for p in self.progress:
             opened = self._call("POST", "/referrals", p.scenario.referral())
             p.referral_id = opened["referral_id"]
             first = p.scenario.initial_assign or p.scenario.assign
-            self._call(
-                "POST",
-                f"/cases/{p.referral_id}/assignments",
-                {"subscribers": list(first), "assigned_by": "MASH team manager"},
-            )
+            p.desks = tuple(s for s in first if s != CSC)
+            p.assigned = p.desks
+            self._assign(p, [CSC])
+
+    def _assign(self, p: Progress, subscribers: list[str]) -> None:
+        self._call(
+            "POST",
+            f"/cases/{p.referral_id}/assignments",
+            {"subscribers": subscribers, "assigned_by": "MASH team manager"},
+        )
+
+    def _assign_desks(self, p: Progress) -> None:
+        front = p.views.get(CSC)
+        if p.desks and front is not None and front.get("received_at") is not None:
+            self._assign(p, list(p.desks))
+            p.desks = ()
 
     def _poll(self) -> None:
         for p in self.progress:
@@ -114,6 +138,7 @@ class Driver:
                 else:
                     p.errors[sub] = f"its hub answered {response.status_code}"
                 p.views[sub] = response.json() if response.status_code == 200 else None
+            self._assign_desks(p)
             while p.ready():
                 step = p.scenario.steps[p.taken]
                 self._call("POST", f"/cases/{p.referral_id}/{step.path}", step.body)

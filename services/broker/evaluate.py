@@ -63,7 +63,9 @@ class Evaluator:
     def reaches(self, ref: state.ReferralState, subscriber: str) -> bool:
         """Need to know: whether ``subscriber`` may learn that the referral exists."""
         desk = subscriber == self.decider.policy.screening_desk
-        return subscriber in ref.assigned or (desk and LATE_INFORMATION in ref.purposes)
+        # Nothing reaches anyone before the referral itself: until then its confidential-address markers
+        # are unknown, and a release could never be taken back once they arrive.
+        return ref.opened and (subscriber in ref.assigned or (desk and LATE_INFORMATION in ref.purposes))
 
     def retired(self, section: dict[str, Any]) -> bool:
         try:
@@ -126,7 +128,7 @@ class Evaluator:
             None,
             ref.stage,
             person.state,
-            subscriber in ref.assigned,
+            ref.opened and subscriber in ref.assigned,
             source=m.v.envelope["sender"],
             referrer_type=ref.referrer_type,
             marked=bool(subject) and subject in m.marked,
@@ -135,7 +137,11 @@ class Evaluator:
             retired=i in m.retired,
         )
         purposes = self._purposes(m)
-        if not purposes and ref.decided:
+        if not ref.opened:
+            decided = Decision(
+                "WITHHOLD", SystemRule.NOT_ASSIGNED.value, "the referral itself has not arrived yet"
+            )
+        elif not purposes and ref.decided:
             decided = Decision(
                 "WITHHOLD",
                 SystemRule.PURPOSE.value,

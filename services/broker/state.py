@@ -97,6 +97,8 @@ class ReferralState:
     ground: str | None = None
     not_informed_reason: str | None = None
     marked: frozenset[str] = frozenset()
+    # The referral itself has been handled: until then its subjects, markers and referrer are unknown.
+    opened: bool = False
 
     @property
     def stage(self) -> str:
@@ -146,6 +148,7 @@ def load(tx: Tx, referral_id: str) -> ReferralState:
         frozenset(s for (s,) in subs),
         strategy_discussion=strategy is not None,
         referrer_type=meta[0] if meta else "UNKNOWN",
+        opened=meta is not None,
         ground=ground,
         not_informed_reason=why_not,
         marked=frozenset(s for (s,) in marked),

@@ -55,10 +55,10 @@ def scenario(today: date, ids: Ids) -> Scenario:
             referral_details=SystemRule.SCREENING,
             referrer_identity=SystemRule.REDACTED,
             address=SystemRule.SCREENING,
-            contact_education_attendance=SystemRule.SCOPED_CONTACT,
         ),
-        why="For screening only known / not known and contact (SYS-SCREENING), and no answer naming what "
-        "it may not know (SYS-SCOPED-CONTACT); the caller is protected (SYS-REDACTED).",
+        why="For screening only known / not known and contact (SYS-SCREENING); an answer naming what it "
+        "may not know (the school) is never released to it (audited as SYS-SCOPED-CONTACT); the caller "
+        "is protected (SYS-REDACTED).",
     )
     health = Expect(
         frozenset({"identity", "contact", "contact_education_attendance"}),

@@ -180,7 +180,6 @@ def _health_and_school(today: date, child: Person, mother: Person) -> list[Held]
 
 def _expect() -> dict[str, Expect]:
     deny = SystemRule.DEFAULT_DENY
-    scoped = SystemRule.SCOPED_CONTACT
     known = {"identity", "contact", "address", "referral_details"}
     return {
         CSC: Expect(
@@ -217,8 +216,6 @@ def _expect() -> dict[str, Expect]:
                 }
             ),
             withheld(
-                contact_mental_health=scoped,
-                contact_education_attendance=scoped,
                 mental_health=deny,
                 health_summary=deny,
                 education_attendance=deny,
@@ -228,7 +225,8 @@ def _expect() -> dict[str, Expect]:
             ),
             frozenset({"release_within_28_days"}),
             why="What bears on crime and risk (R-POLICE-DESK), probation's among it; not the mother's mental "
-            "health, nor the team's name that would say so (SYS-SCOPED-CONTACT), nor the school's.",
+            "health, nor the team's name that would say so, nor the school's: those screening answers are "
+            "never released to it (audited as SYS-SCOPED-CONTACT).",
         ),
         HEALTH: Expect(
             frozenset(

@@ -49,12 +49,13 @@ class Expect:
 @dataclass(frozen=True)
 class Step:
     """What the MASH does once the referral's enquiries are answered, through the front door's API: a
-    decision, a strategy discussion, a consent record, an assignment (a desk brought in mid-way), a subject
-    added mid-way (whose enquiries go to ``body["agencies"]``, else to every agency).
+    decision, a strategy discussion (whose enquiries go to every agency again), a consent record, an
+    assignment (a desk brought in mid-way), a subject added mid-way (whose enquiries go to
+    ``body["agencies"]``, else to every agency).
 
     ``after_decision``: taken only once the front door's view shows the outcome decided by an earlier step,
     so that what it brings (a subject added, and the agencies' answers about them) comes after the decision:
-    late information. ``enquiry_purpose``: the purpose the enquiries of a subject added are for.
+    late information. ``enquiry_purpose``: the purpose the step's enquiries are for.
     """
 
     path: Literal[
@@ -66,10 +67,12 @@ class Step:
 
     @property
     def agencies(self) -> tuple[str, ...]:
-        """The agencies a subject added is asked about (none for any other step)."""
-        if self.path != "subjects":
-            return ()
-        return tuple(self.body.get("agencies") or AGENCIES)
+        """The agencies the step sends enquiries to: those asked about a subject added (every agency unless
+        it names them), and every agency again when a strategy discussion is convened (for the s47 picture
+        an unrated contact was never asked for); none for any other step."""
+        if self.path == "subjects":
+            return tuple(self.body.get("agencies") or AGENCIES)
+        return AGENCIES if self.path == "strategy-discussion" else ()
 
 
 @dataclass(frozen=True)

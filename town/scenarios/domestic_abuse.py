@@ -235,7 +235,6 @@ def _expect() -> dict[str, Expect]:
             frozenset(police_sees | {"identifier_pnc"}),
             withheld(
                 victim_safe_contact=redacted,
-                contact_education_attendance=SystemRule.SCOPED_CONTACT,
                 health_summary=deny,
                 education_attendance=deny,
                 identifier_nhs=deny,

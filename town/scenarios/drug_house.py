@@ -244,7 +244,6 @@ def _expect() -> dict[str, Expect]:
         POLICE: Expect(
             frozenset(police_sees | {"identifier_pnc"}),
             withheld(
-                contact_education_attendance=SystemRule.SCOPED_CONTACT,
                 education_attendance=deny,
                 health_summary=deny,
                 identifier_nhs=deny,
@@ -253,7 +252,7 @@ def _expect() -> dict[str, Expect]:
             ),
             frozenset({"drug_supply_address"}),
             why="What bears on crime and risk (R-POLICE-DESK): housing, intelligence, incidents; not the "
-            "schools, nor their names in a screening answer (SYS-SCOPED-CONTACT).",
+            "schools, nor their names in a screening answer (never released, audited as SYS-SCOPED-CONTACT).",
         ),
         HEALTH: Expect(
             frozenset(

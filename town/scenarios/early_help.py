@@ -335,6 +335,9 @@ def _refused_expect() -> dict[str, Expect]:
         PARTNER: Expect(
             known,
             withheld(
+                # The new partner's, which arrived after the family declined.
+                identity=refused,
+                contact=refused,
                 referral_details=refused,
                 education_attendance=refused,
                 contact_education_attendance=refused,
@@ -347,9 +350,9 @@ def _refused_expect() -> dict[str, Expect]:
                 identifier_local=deny,
                 referrer_identity=deny,
             ),
-            late=known,
-            why="The family declined: nothing beyond known / not known (SYS-CONSENT-REFUSED), and the "
-            "override does not change that: an override never opens early help.",
+            why="The family declined: nothing beyond known / not known from before the decision "
+            "(SYS-CONSENT-REFUSED), not even who the new partner is, and the override does not change that: "
+            "an override never opens early help.",
             not_told=UNTOLD,
         ),
     }

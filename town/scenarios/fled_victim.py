@@ -271,10 +271,10 @@ def _expect() -> dict[str, Expect]:
             frozenset(known | {"identifier_pnc", "address", "police_convictions"}),
             withheld(
                 address=hidden,
+                contact=hidden,
                 housing=hidden,
                 health_summary=hidden,
                 education_attendance=deny,
-                contact_education_attendance=SystemRule.SCOPED_CONTACT,
                 victim_safe_contact=redacted,
                 identifier_nhs=deny,
                 identifier_upn=deny,
@@ -285,7 +285,7 @@ def _expect() -> dict[str, Expect]:
             why="Under s47 its rules cover the address, housing and health findings, but none sets "
             "confidential_address: each locating detail of the mother and daughter is withheld "
             "(SYS-CONFIDENTIAL-ADDRESS). Schooling is no police rule's (DEFAULT-DENY), nor the school's name "
-            "in its screening answer (SYS-SCOPED-CONTACT).",
+            "in its screening answer (never released to it, audited as SYS-SCOPED-CONTACT).",
         ),
         HEALTH: Expect(
             frozenset(
@@ -293,6 +293,7 @@ def _expect() -> dict[str, Expect]:
             ),
             withheld(
                 address=hidden,
+                contact=hidden,
                 health_summary=hidden,
                 education_attendance=hidden,
                 contact_education_attendance=hidden,
@@ -307,8 +308,9 @@ def _expect() -> dict[str, Expect]:
             ),
             repeat,
             why="Even its own service's record of the new GP is withheld from the health desk under the "
-            "marker (SYS-CONFIDENTIAL-ADDRESS): a desk's rule does not set confidential_address; so is the "
-            "school's screening answer, which would name the new school.",
+            "marker (SYS-CONFIDENTIAL-ADDRESS): a desk's rule does not set confidential_address; so are "
+            "their screening answers (a team's name and number can place a person), the school's among them. "
+            "Whom to call about the father, who is not marked, it still learns.",
             not_told=UNTOLD,
         ),
     }

@@ -2,13 +2,13 @@
 that the mother's new partner has moved in; the MASH adds him to the case and asks the police, whose answer
 (a conviction for domestic abuse, and an incident last week with the boy present) arrives after the
 decision. It reaches the screening desk flagged late, so that the decision can be revisited; the other
-desks get who he is and whom to call, and nothing else.
+desks get nothing of it.
 
 The rule: a case is never "closed to information". A police or health return can land after a decision and
 must reach the screening desk, marked as late, so that the decision can be revisited (DOMAIN "Stages,
-outcomes and late information"). The agreement's purpose is LATE_INFORMATION; only the screening desk's
-rule (R-CSC-LATE) serves it beyond known / not known (R-KNOWN-CONTACT) and the police's PNC ID
-(R-ID-PNC-POLICE).
+outcomes and late information"). The agreement's purpose is LATE_INFORMATION, and only the screening
+desk's rules serve it (R-CSC-LATE, R-CSC-KNOWN-CONTACT): after a decision no other desk has a new need to
+know.
 """
 
 from __future__ import annotations
@@ -59,8 +59,8 @@ def scenario(today: date, ids: Ids) -> Scenario:
         "holds a concern, so the MASH decides no further action. Then the school hears that the mother's new "
         "partner has moved in; the MASH adds him and asks the police. Their answer, a domestic-abuse "
         "conviction and an incident with the boy present, arrives after the decision: it reaches the "
-        "screening desk flagged late so the decision can be revisited (R-CSC-LATE); the other desks learn "
-        "who he is and whom to call (R-KNOWN-CONTACT), the police desk his PNC ID, and nothing more.",
+        "screening desk flagged late so the decision can be revisited (R-CSC-LATE); the other desks get "
+        "nothing of it: late information is the decision makers' alone.",
         household=household,
         subjects=(ScenarioSubject("S1", boy.key, "CHILD"), ScenarioSubject("S2", mother.key, "PARENT")),
         concerns=("PHYSICAL_ABUSE",),
@@ -165,7 +165,6 @@ def _his_record(today: date, partner: Person) -> list[Held]:
 
 def _expect() -> dict[str, Expect]:
     deny, moot = SystemRule.DEFAULT_DENY, SystemRule.PURPOSE
-    known = frozenset({"identity", "contact"})
     return {
         CSC: Expect(
             frozenset(
@@ -191,10 +190,11 @@ def _expect() -> dict[str, Expect]:
             "education only (DfE), stays withheld.",
         ),
         POLICE: Expect(
-            frozenset(
-                {"identity", "contact", "identifier_pnc", "address", "referral_details", "police_incidents"}
-            ),
+            frozenset({"identity", "contact", "address", "referral_details", "police_incidents"}),
             withheld(
+                identity=deny,
+                contact=deny,
+                identifier_pnc=deny,
                 address=deny,
                 police_incidents=deny,
                 police_convictions=deny,
@@ -203,13 +203,11 @@ def _expect() -> dict[str, Expect]:
                 identifier_upn=moot,
                 health_summary=moot,
                 education_attendance=moot,
-                contact_education_attendance=moot,
             ),
-            late=known | {"identifier_pnc"},
-            why="At Amber it saw the mother's old police record (R-POLICE-DESK). After the decision only "
-            "known / not known (R-KNOWN-CONTACT) and the PNC ID (R-ID-PNC-POLICE) serve late information; "
-            "his record and address are withheld (DEFAULT-DENY), though they are the police's own; the "
-            "returns from before the decision serve no purpose after it (SYS-PURPOSE).",
+            why="At Amber it saw the mother's old police record (R-POLICE-DESK). Late information is the "
+            "decision makers' alone (R-CSC-LATE, R-CSC-KNOWN-CONTACT): nothing of the late return, not even "
+            "who he is, is released to it (DEFAULT-DENY), though it is the police's own; the returns from "
+            "before the decision serve no purpose after it (SYS-PURPOSE).",
         ),
         HEALTH: Expect(
             frozenset(
@@ -225,6 +223,8 @@ def _expect() -> dict[str, Expect]:
                 }
             ),
             withheld(
+                identity=deny,
+                contact=deny,
                 address=deny,
                 # The mother's old record (no purpose after the decision) and his late one (no rule).
                 police_incidents=(deny, moot),
@@ -233,9 +233,8 @@ def _expect() -> dict[str, Expect]:
                 identifier_pnc=deny,
                 referrer_identity=deny,
             ),
-            late=known,
-            why="Health findings and schooling at Amber (R-HEALTH-DESK); after the decision, who he is and "
-            "whom to call (R-KNOWN-CONTACT), nothing of his police record (DEFAULT-DENY).",
+            why="Health findings and schooling at Amber (R-HEALTH-DESK); after the decision no rule of its "
+            "own serves late information, so nothing of the late return reaches it (DEFAULT-DENY).",
             not_told=UNTOLD,
         ),
     }

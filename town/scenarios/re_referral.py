@@ -217,7 +217,6 @@ def _again_expect() -> dict[str, Expect]:
                 identifier_upn=deny,
                 identifier_local=deny,
                 education_attendance=deny,
-                contact_education_attendance=SystemRule.SCOPED_CONTACT,
             ),
             flags=frozenset({REMOVED}),
             why="What bears on risk of harm (R-POLICE-DESK), the mother's social care history among it, so "

@@ -58,9 +58,9 @@ def professional(today: date, ids: Ids) -> Scenario:
     }
     police = Expect(
         frozenset({"identity", "contact"}),
-        withheld(**screening, contact_education_attendance=SystemRule.SCOPED_CONTACT),
-        why="At screening only known / not known and contact are shared with the desks (SYS-SCREENING), "
-        "and no answer naming what it may not know, the school (SYS-SCOPED-CONTACT).",
+        withheld(**screening),
+        why="At screening only known / not known and contact are shared with the desks (SYS-SCREENING); "
+        "the school's answer, naming what it may not know, is never released to it (SYS-SCOPED-CONTACT).",
     )
     health = Expect(
         frozenset({"identity", "contact", "contact_education_attendance"}),
@@ -223,7 +223,6 @@ def _public_expect() -> dict[str, Expect]:
                 identifier_nhs=deny,
                 identifier_upn=deny,
                 education_attendance=deny,
-                contact_education_attendance=SystemRule.SCOPED_CONTACT,
             ),
             why="A member of the public's identity is protected (SYS-REDACTED); health findings under s47 "
             "(R-POLICE-S47-HEALTH).",

@@ -50,10 +50,10 @@ def scenario(today: date, ids: Ids) -> Scenario:
         title="Scoped screening answers",
         story="A health visitor refers a mother on a methadone programme and a community order, with a "
         "six-year-old and a baby. Each desk learns from the screening answers only what it may know: the "
-        "police desk learns of probation, not of the drug service (SYS-SCOPED-CONTACT); the health desk of "
-        "the drug service, and not even that probation answered, since probation's originator control "
-        "keeps its fact from it; the partner hub of neither. The UPN goes to no desk; the PNC ID to the "
-        "police desk alone.",
+        "police desk learns of probation, not of the drug service, whose answer is never released to it "
+        "(SYS-SCOPED-CONTACT); the health desk of the drug service, and not even that probation answered, "
+        "since probation's originator control keeps its fact from it; the partner hub of neither. The UPN "
+        "goes to no desk; the PNC ID to the police desk alone.",
         household=household,
         subjects=(
             ScenarioSubject("S1", child.key, "CHILD"),
@@ -172,7 +172,7 @@ def _children(today: date, child: Person, baby: Person) -> list[Held]:
 
 
 def _expect() -> dict[str, Expect]:
-    deny, scoped = SystemRule.DEFAULT_DENY, SystemRule.SCOPED_CONTACT
+    deny = SystemRule.DEFAULT_DENY
     plan = {"identity", "contact", "contact_education_attendance", "address", "referral_details"}
     return {
         CSC: _front_door(plan),
@@ -182,8 +182,6 @@ def _expect() -> dict[str, Expect]:
                 | {"contact_probation", "identifier_pnc", "police_convictions", "probation"}
             ),
             withheld(
-                contact_mental_health=scoped,
-                contact_education_attendance=scoped,
                 mental_health=deny,
                 health_summary=deny,
                 education_attendance=deny,
@@ -193,7 +191,8 @@ def _expect() -> dict[str, Expect]:
                 referrer_identity=deny,
             ),
             why="It may know probation (R-POLICE-DESK), so probation's answer; not mental health, so not the "
-            "drug service's name (SYS-SCOPED-CONTACT). The PNC ID is the police's (R-ID-PNC-POLICE).",
+            "drug service's name (never released, audited as SYS-SCOPED-CONTACT). The PNC ID is the "
+            "police's (R-ID-PNC-POLICE).",
         ),
         HEALTH: Expect(
             frozenset(
@@ -220,7 +219,6 @@ def _expect() -> dict[str, Expect]:
         PARTNER: Expect(
             frozenset(plan | {"education_attendance"}),
             withheld(
-                contact_mental_health=scoped,
                 mental_health=deny,
                 health_summary=deny,
                 police_convictions=deny,
@@ -230,7 +228,8 @@ def _expect() -> dict[str, Expect]:
                 identifier_pnc=deny,
             ),
             why="With the mother's agreement it gets what the plan needs (R-EARLY-HELP); it may know neither "
-            "the drug service (SYS-SCOPED-CONTACT) nor probation, which it is not told answered at all.",
+            "the drug service (never released, audited as SYS-SCOPED-CONTACT) nor probation, which it is "
+            "not told answered at all.",
             not_told=UNTOLD,
         ),
     }

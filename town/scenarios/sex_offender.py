@@ -3,8 +3,9 @@ His MAPPA record is controlled by probation: the police and children's social ca
 health desk may not (MAPPA data is controlled by its originator: DOMAIN "What each agency returns").
 
 Nor may the health desk learn the fact another way: a screening answer naming a MOSOVO team says what the
-police's intelligence would (SYS-SCOPED-CONTACT), and being known to probation at all is probation's fact,
-so the health desk is not told that probation answered (DOMAIN "Who a screening answer may tell what")."""
+police's intelligence would, so it is never released to the health desk (SYS-SCOPED-CONTACT); and being
+known to probation at all is probation's fact, so the health desk is not told that probation answered
+(DOMAIN "Who a screening answer may tell what")."""
 
 from __future__ import annotations
 
@@ -53,7 +54,7 @@ def scenario(today: date, ids: Ids) -> Scenario:
         story="A registered sex offender on licence has started a relationship with a mother of two. His "
         "MAPPA record is controlled by probation: the police and children's social care may see it, the "
         "health desk may not (SYS-ORIGINATOR), nor learn it from a screening answer naming his MOSOVO "
-        "team (SYS-SCOPED-CONTACT), nor even that probation answered.",
+        "team (never released to it, audited as SYS-SCOPED-CONTACT), nor even that probation answered.",
         household=household,
         subjects=(
             ScenarioSubject("S1", girl.key, "CHILD"),
@@ -157,7 +158,7 @@ def _children(today: date, girl: Person, boy: Person) -> list[Held]:
 
 
 def _expect() -> dict[str, Expect]:
-    deny, scoped = SystemRule.DEFAULT_DENY, SystemRule.SCOPED_CONTACT
+    deny = SystemRule.DEFAULT_DENY
     flags = frozenset({"sex_offender_in_contact"})
     known = {"identity", "contact", "address", "referral_details"}
     # The MOSOVO team's name says police intelligence; the probation unit's, probation.
@@ -184,7 +185,6 @@ def _expect() -> dict[str, Expect]:
         POLICE: Expect(
             frozenset(known | answers | {"identifier_pnc", "probation", "police_convictions"}),
             withheld(
-                contact_education_attendance=scoped,
                 health_summary=deny,
                 education_attendance=deny,
                 identifier_nhs=deny,
@@ -201,14 +201,13 @@ def _expect() -> dict[str, Expect]:
                 | {"contact_education_attendance", "identifier_nhs", "health_summary", "education_attendance"}
             ),
             withheld(
-                contact_police_intelligence=scoped,
                 police_convictions=deny,
                 identifier_pnc=deny,
                 identifier_upn=deny,
             ),
             why="Refused MAPPA data by originator control (SYS-ORIGINATOR, audited), it must not read the "
-            "same fact from a screening answer naming a MOSOVO team (SYS-SCOPED-CONTACT), nor learn that "
-            "probation answered at all: being known to probation is probation's fact.",
+            "same fact from a screening answer naming a MOSOVO team (never released, SYS-SCOPED-CONTACT), "
+            "nor learn that probation answered at all: being known to probation is probation's fact.",
             not_told=UNTOLD,
         ),
     }

@@ -85,6 +85,8 @@ def scenario(today: date, ids: Ids) -> Scenario:
                     "reasonable cause to suspect significant harm",
                     "decided_by": "MASH team manager",
                 },
+                # Every agency is asked again, for the strategy discussion's picture.
+                enquiry_purpose="STRATEGY_DISCUSSION",
             ),
         ),
         expect=_expect(),
@@ -171,12 +173,11 @@ def _expect() -> dict[str, Expect]:
                 identifier_nhs=deny,
                 identifier_upn=deny,
                 education_attendance=deny,
-                contact_education_attendance=SystemRule.SCOPED_CONTACT,
                 referrer_identity=deny,
             ),
             why="Health findings to decide on a joint investigation (R-POLICE-S47-HEALTH, Working Together "
             "2023 ch. 3) and what bears on crime (R-POLICE-DESK); not schooling (nor the school's name in "
-            "its screening answer: SYS-SCOPED-CONTACT), nor the referrer.",
+            "its screening answer, never released to it), nor the referrer.",
         ),
         HEALTH: Expect(
             frozenset(shared | {"identifier_nhs", "education_attendance", "contact_education_attendance"}),
@@ -201,10 +202,10 @@ def _expect() -> dict[str, Expect]:
                 police_convictions=deny,
                 health_summary=deny,
                 education_attendance=deny,
-                contact_education_attendance=SystemRule.SCOPED_CONTACT,
             ),
             why="Early help takes no part in a strategy discussion: known / not known and contact only "
-            "(R-KNOWN-CONTACT), and no answer naming what it may not know (SYS-SCOPED-CONTACT).",
+            "(R-KNOWN-CONTACT); an answer naming what it may not know is never released to it "
+            "(SYS-SCOPED-CONTACT).",
             not_told=UNTOLD,
         ),
     }

@@ -579,3 +579,23 @@ def test_a_section_sealed_with_another_categorys_schema_is_refused_before_any_st
     monkeypatch.undo()
     with b.store.transaction() as tx:
         assert len(held(tx, "R-SCHEMA")) == 1, "only the referral is held: the return left no state"
+
+
+def test_nothing_is_released_before_the_referral_so_its_markers_always_apply(b: Local) -> None:
+    """DOMAIN "Victims who have fled": topics are not ordered against each other, so an assignment and a
+    return can arrive before their referral. Deciding them then would miss the referral's confidential-
+    address marker, and a release is never taken back: nothing reaches anyone until the referral is in."""
+    b.assign("R-EARLY", CSC, HEALTH)
+    school = b.intel("education.devon", "R-EARLY", sections("contact_education_attendance"))
+    assert b.releases(HEALTH, "R-EARLY") == []
+    subjects = ({"subject_ref": "S1", "role": "CHILD", "confidential_address": True},)
+    b.referral("R-EARLY", "RED", subjects=subjects)
+    health = {o.msg_id: o for o in b.releases(HEALTH, "R-EARLY")}
+    cell = health[school].section("contact_education_attendance", "S1")
+    assert cell is not None
+    assert cell.withheld is not None
+    assert cell.withheld.rule_id == "SYS-CONFIDENTIAL-ADDRESS", "the fled child's school reached a desk"
+    csc = {o.msg_id: o for o in b.releases(CSC, "R-EARLY")}
+    released = csc[school].section("contact_education_attendance", "S1")
+    assert released is not None
+    assert released.withheld is None

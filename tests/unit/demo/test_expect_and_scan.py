@@ -61,9 +61,7 @@ def _police_view(**changes: Any) -> dict[str, Any]:
                      "probation": ["probation", "contact_probation"], "mash": ["referral_details"]},
         "withheld": [("mental_health", "DEFAULT-DENY"), ("health_summary", "DEFAULT-DENY"),
                      ("education_attendance", "DEFAULT-DENY"), ("identifier_nhs", "DEFAULT-DENY"),
-                     ("contact_mental_health", "SYS-SCOPED-CONTACT"), ("identifier_upn", "DEFAULT-DENY"),
-                     ("identifier_local", "DEFAULT-DENY"),
-                     ("contact_education_attendance", "SYS-SCOPED-CONTACT")],
+                     ("identifier_upn", "DEFAULT-DENY"), ("identifier_local", "DEFAULT-DENY")],
         "flags": ["release_within_28_days"],
         "hours": 24.0,
     }  # fmt: skip
@@ -105,11 +103,15 @@ def test_deadlines_run_in_working_hours() -> None:
     assert expect.CLOCK.add(RECEIVED, 24.0) == datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 
 
-def test_the_expected_enquiries_include_those_about_a_subject_added() -> None:
+def test_the_expected_enquiries_include_those_a_step_sends() -> None:
     late = _scenario("late-police-return")
     assert late.enquiries == [(a, "TRIAGE") for a in AGENCIES] + [("police", "LATE_INFORMATION")]
     again = _scenario("re-referral")
     assert again.enquiries == [(a, "TRIAGE") for a in AGENCIES] * 2
+    strategy = _scenario("strategy-discussion")
+    assert strategy.enquiries == [(a, "TRIAGE") for a in AGENCIES] + [
+        (a, "STRATEGY_DISCUSSION") for a in AGENCIES
+    ]
 
 
 def test_an_added_subject_s_enquiry_is_due_from_when_it_was_asked() -> None:
@@ -132,8 +134,15 @@ def test_an_unassigned_subscriber_must_have_no_view() -> None:
     assert expect.problems(s, CSC, None) == ["no view yet"]
 
 
-def test_steps_wait_for_the_answers_and_a_late_step_for_the_decision() -> None:
-    p = Progress(_scenario("late-police-return"))
+def test_steps_wait_for_the_desks_the_answers_and_a_late_step_for_the_decision() -> None:
+    p = Progress(_scenario("late-police-return"), desks=(POLICE,), assigned=(POLICE,))
+    p.views[CSC] = _view({}, [], [], 24.0)
+    assert not p.ready()  # a desk is still to be assigned
+    p.desks = ()
+    assert not p.ready()  # and then to be given the referral
+    p.views[POLICE] = _view({}, [], [], 24.0)
+    assert p.ready()
+    p.views.pop(CSC)
     assert not p.ready()  # no view yet
     waiting = _view({}, [], [], 24.0)
     waiting["enquiries"][0]["outstanding"] = True
