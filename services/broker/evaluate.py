@@ -170,6 +170,8 @@ class Evaluator:
         subscriber may not know (known to probation at all), or whose every section is an answer revealing
         such a fact (connectors send each scoped contact in a message of its own), is not released to it."""
         policy, purposes = self.decider.policy, self._purposes(m)
+        if m.v.envelope["kind"] == "CONSENT" and subscriber != policy.screening_desk:
+            return True  # a family's word on consent is the front door's record, not a desk's
         party = policy.participants.get(m.v.envelope["sender"])
         if self._unknowable(subscriber, party.reveals if party is not None else None, purposes):
             return True

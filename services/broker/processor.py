@@ -92,6 +92,8 @@ class BrokerProcessor:
             self._apply(tx, kind, referral_id, verified)
             if kind == "CONSENT":
                 self.audit.consent(tx, policy, record.partition, verified, state.load(tx, referral_id))
+                # Released to the screening desk alone, whose view lists the case's consent records.
+                state.hold(tx, verified.msg_id, referral_id, record.topic, record.value)
             elif kind == "DECISION":
                 # A hub learns of RAG changes and outcomes only through its releases, once assigned.
                 state.hold(tx, verified.msg_id, referral_id, record.topic, record.value)

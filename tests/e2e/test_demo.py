@@ -231,10 +231,6 @@ def test_early_help_refusal_is_respected_and_an_override_does_not_open_it(run: R
         assert _rules(partner, category) == {"SYS-CONSENT-REFUSED"}
 
 
-@pytest.mark.xfail(
-    reason="the broker applies and audits a consent record but never releases it, so the front door's "
-    "view lists no consent records (a known gap: docs/demo.md)",
-)
 def test_the_front_door_s_view_lists_the_consent_records(run: Run) -> None:
     front = run.view("early-help-refused", CSC)
     assert front is not None

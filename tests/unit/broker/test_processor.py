@@ -599,3 +599,14 @@ def test_nothing_is_released_before_the_referral_so_its_markers_always_apply(b: 
     released = csc[school].section("contact_education_attendance", "S1")
     assert released is not None
     assert released.withheld is None
+
+
+def test_consent_records_reach_the_front_door_and_no_desk(b: Local) -> None:
+    """The 2024 advice: record whether the family agreed, and why not. The record is the front door's
+    (its view lists the case's consent records); a desk has no need to know a family's word on consent."""
+    b.referral("R-CONSENT", "GREEN")
+    b.assign("R-CONSENT", CSC, POLICE, PARTNER)
+    said = b.consent("R-CONSENT", "CONSENT_REFUSED", scope="EARLY_HELP_SERVICE")
+    assert said in {o.msg_id for o in b.releases(CSC, "R-CONSENT")}
+    for desk in (POLICE, PARTNER):
+        assert said not in {o.msg_id for o in b.releases(desk, "R-CONSENT")}, desk
