@@ -27,7 +27,7 @@ from prometheus_client import CollectorRegistry
 from bench.kit import report
 from bench.kit.world import intel_body, intel_sections, pool_ids
 from devkit.localkafka import LocalKafka, client_for
-from devkit.testkit.broker import POLICY, Rig, setup_world
+from devkit.testkit.broker import POLICY, Rig, referral_body, setup_world
 from jigsaw.bus.dlq import DeadLetterCodec
 from jigsaw.bus.records import Record
 from jigsaw.bus.store import Store
@@ -62,21 +62,6 @@ def policy_with(subscribers: int, tmp: Path) -> Path:
     return path
 
 
-def _rag(rid: str) -> dict[str, Any]:
-    return {
-        "decision_id": rid,
-        "kind": "RAG_CHANGE",
-        "rag_from": None,
-        "rag_to": "RED",
-        "outcome": None,
-        "reason": "benchmark triage",
-        "decided_by": "bench",
-        "decided_at": 0,
-        "referrer_feedback": None,
-        "review_target": None,
-    }
-
-
 async def in_process(n: int, policy_path: Path, tmp: Path) -> dict[str, float]:
     registry = SchemaRegistry.load()
     world = setup_world(registry, policy_path)
@@ -100,9 +85,10 @@ async def in_process(n: int, policy_path: Path, tmp: Path) -> dict[str, float]:
     offset = 0
     for rid in pool:
         assign = {"subscribers": subscribers, "action": "ASSIGN", "assigned_by": "b", "assigned_at": 0}
+        # The referral itself, rated RED (nothing is released before it), then the assignment.
         for topic, kind, body in (
+            (topics.referrals, "REFERRAL", referral_body("RED")),
             (topics.assignments, "ASSIGNMENT", assign),
-            (topics.decisions, "DECISION", _rag(rid)),
         ):
             value = hub.seal(kind=kind, referral_id=rid, body=body, sections=[], recipients=["broker"])
             await handler(Record(topic, 0, offset, rid.encode(), value))
@@ -149,8 +135,8 @@ async def through_kafka(n: int, policy_path: Path, tmp: Path, bootstrap: str) ->
     subscribers = list(load_policy(policy_path).subscribers)
     pool = pool_ids(prefix, max(1, n // 4))
     for rid in pool:
+        await rig.referral(rid, "RED")
         await rig.assign(rid, *subscribers)
-        await rig.decision(rid, "RAG_CHANGE", rag_to="RED")
     for i in range(n):
         rid = pool[i % len(pool)]
         await rig.send("police.devon", "INTEL", rid, intel_body(), intel_sections(i))

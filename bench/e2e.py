@@ -135,7 +135,7 @@ class Run:
         kafka, topics = kafka_settings(self.bootstrap, prefix), Topics(prefix)
         await create_topics(kafka, topics, self.deployment)
         await publish_setup(kafka, topics, self.deployment, pool_ids(prefix, self.plan.pool))
-        ends = await end_offsets(kafka, [topics.assignments, topics.decisions])
+        ends = await end_offsets(kafka, [topics.referrals, topics.assignments])
         return kafka, topics, ends
 
     async def broker_and_hub(self, prefix: str, d: Path, updates: str, run: str) -> tuple[Child, Child]:

@@ -9,6 +9,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from bench.kit.world import SUBSCRIBERS, Deployment, intel_body, intel_sections, pool_ids
+from devkit.testkit.broker import referral_body
 from jigsaw.bus.dlq import DeadLetterCodec
 from jigsaw.bus.records import Record
 from jigsaw.bus.store import Store
@@ -54,18 +55,7 @@ async def shape(registry: SchemaRegistry, deployment: Deployment, tmp: Path) -> 
     )
     hub, police, rid = world.party("hub.devon"), world.party("police.devon"), pool_ids("shape", 1)[0]
     assign = {"subscribers": list(SUBSCRIBERS), "action": "ASSIGN", "assigned_by": "b", "assigned_at": 0}
-    rag = {
-        "decision_id": "d",
-        "kind": "RAG_CHANGE",
-        "rag_from": None,
-        "rag_to": "RED",
-        "outcome": None,
-        "reason": "r",
-        "decided_by": "b",
-        "decided_at": 0,
-        "referrer_feedback": None,
-        "review_target": None,
-    }
+    referral = referral_body("RED")
     intel = police.seal(
         kind="INTEL", referral_id=rid, body=intel_body(), sections=intel_sections(0), recipients=["broker"]
     )
@@ -74,7 +64,10 @@ async def shape(registry: SchemaRegistry, deployment: Deployment, tmp: Path) -> 
             topics.assignments,
             hub.seal(kind="ASSIGNMENT", referral_id=rid, body=assign, sections=[], recipients=[]),
         ),
-        (topics.decisions, hub.seal(kind="DECISION", referral_id=rid, body=rag, sections=[], recipients=[])),
+        (
+            topics.referrals,
+            hub.seal(kind="REFERRAL", referral_id=rid, body=referral, sections=[], recipients=[]),
+        ),
     ]
     for i, (topic, value) in enumerate(records):
         await handler(Record(topic, 0, i, rid.encode(), value))

@@ -16,7 +16,7 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient
 
 from devkit.localkafka import client_for
-from devkit.testkit.broker import PASSPHRASE, POLICY, setup_world, write_keys
+from devkit.testkit.broker import PASSPHRASE, POLICY, referral_body, setup_world, write_keys
 from devkit.testkit.wire import World
 from jigsaw.bus.admin import ensure_topics
 from jigsaw.bus.clients import Producer
@@ -185,8 +185,9 @@ async def publish_setup(
     referrals: Sequence[str],
     subscribers: Sequence[str] = SUBSCRIBERS,
 ) -> int:
-    """The key directory, then for each referral the hub's assignment of ``subscribers`` and a RAG of RED
-    (so what is shared is decided for triage, not screening). Returns how many setup records were sent."""
+    """The key directory, then for each referral the referral itself, rated RED (so what is shared is
+    decided for triage, not screening), and the hub's assignment of ``subscribers``. Returns how many
+    setup records were sent."""
     hub = deployment.world.party("hub.devon")
     sent = 0
     async with Producer(kafka) as producer:
@@ -200,21 +201,11 @@ async def publish_setup(
                 "assigned_by": "bench",
                 "assigned_at": now,
             }
-            rag = {
-                "decision_id": str(uuid.uuid4()),
-                "kind": "RAG_CHANGE",
-                "rag_from": None,
-                "rag_to": "RED",
-                "outcome": None,
-                "reason": "benchmark triage",
-                "decided_by": "bench",
-                "decided_at": now,
-                "referrer_feedback": None,
-                "review_target": None,
-            }
+            # The referral itself, rated RED: nothing is released before a referral arrives.
+            referral = referral_body("RED")
             for kind, topic, body in (
+                ("REFERRAL", topics.referrals, referral),
                 ("ASSIGNMENT", topics.assignments, assign),
-                ("DECISION", topics.decisions, rag),
             ):
                 value = hub.seal(kind=kind, referral_id=rid, body=body, sections=[], recipients=["broker"])
                 await producer.send(topic, value, key=rid.encode())
