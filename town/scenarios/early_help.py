@@ -286,7 +286,11 @@ def _agreed_expect() -> dict[str, Expect]:
     }
     return {
         CSC: Expect(
-            frozenset(plan | {"identifier_nhs", "identifier_local", "referrer_identity", "health_summary"}),
+            # The consent record's reasons are case notes, for the decision makers (R-CSC-CASE-NOTES).
+            frozenset(
+                plan
+                | {"identifier_nhs", "identifier_local", "referrer_identity", "health_summary", "case_notes"}
+            ),
             withheld(identifier_upn=deny),
             why="The Green picture (R-CSC-GREEN), with the NHS number and local ids (R-ID-NHS, R-ID-LOCAL) "
             "and the school that referred (R-CSC-REFERRER); the UPN is for education use only (DfE).",
@@ -325,6 +329,7 @@ def _refused_expect() -> dict[str, Expect]:
                     "identifier_local",
                     "referrer_identity",
                     "police_convictions",
+                    "case_notes",
                 }
             ),
             withheld(identifier_upn=deny, identifier_pnc=deny),

@@ -241,6 +241,7 @@ def _front_door(plan: set[str]) -> Expect:
         frozenset(
             plan
             | {
+                "case_notes",
                 "contact_mental_health",
                 "contact_probation",
                 "identifier_nhs",

@@ -161,7 +161,7 @@ def _expect() -> dict[str, Expect]:
     }
     return {
         CSC: Expect(
-            frozenset(plan | {"identifier_nhs", "identifier_local", "referrer_identity"}),
+            frozenset(plan | {"identifier_nhs", "identifier_local", "referrer_identity", "case_notes"}),
             withheld(identifier_upn=deny),
             why="It saw the Green picture (R-CSC-GREEN); the daughter's refusal closes early help, not what "
             "the decision makers already hold.",
