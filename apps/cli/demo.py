@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 def demo(
     once: bool, households: int, seed: int, run_dir: Path, bootstrap: str | None, timeout: float
 ) -> None:
-    """Run Jigsaw end to end on the embedded defaults: seven agencies, a broker, four hubs, sixteen scenario referrals."""
+    """Run Jigsaw end to end on the embedded defaults: seven agencies, a broker, four hubs, the scenarios."""
     from apps.demo.run import Driver
     from apps.demo.stack import POLICY, Stack
     from town.scenarios import scenarios

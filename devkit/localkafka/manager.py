@@ -43,6 +43,15 @@ MIN_JAVA = 17
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 
 
+def new_cluster_id() -> str:
+    """A random cluster id as Kafka's own ``Uuid.randomUuid`` makes one: base64url, never starting with
+    a dash, which the storage tool's argument parser would take for an option."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 @dataclass(frozen=True)
 class KafkaStatus:
     running: bool
@@ -327,7 +336,7 @@ class LocalKafka:
         local account could read them from /proc: the local node is for one developer's machine."""
         if (self.data_dir / "meta.properties").exists():
             return False
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = new_cluster_id()
         cmd = [
             java,
             "-cp",
