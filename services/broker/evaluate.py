@@ -48,6 +48,8 @@ class _Message:
     confidence: dict[str, float]
     unstated: float
     approvals: dict[tuple[str, str, str], bool]
+    # The case's live purposes for this message (``live_purposes``), read once for every cell.
+    purposes: tuple[str, ...]
 
 
 class Evaluator:
@@ -76,18 +78,20 @@ class Evaluator:
 
     def _message(self, tx: Tx, v: Verified) -> _Message:
         ref = state.load(tx, v.envelope["referral_id"])
+        late = state.is_late(tx, v.msg_id)
         return _Message(
             v=v,
             ref=ref,
             book=consent.book(tx, ref.referral_id),
             marked=ref.marked | state.address_marks(tx, v.msg_id),
             retired=frozenset(i for i, s in enumerate(v.sections) if self.retired(s)),
-            late=state.is_late(tx, v.msg_id),
+            late=late,
             confidence=state.confidence(tx, v.msg_id),
             # A return that does not say how it matched a subject is treated as uncertain; the hub's own
             # sections (a referral, its case notes) are about the subjects it named.
             unstated=0.0 if v.envelope["kind"] == "INTEL" else 1.0,
             approvals=state.approvals(tx, v.msg_id),
+            purposes=live_purposes(ref, v.envelope["kind"], late),
         )
 
     def evaluate(self, tx: Tx, v: Verified, partition: int, trigger: str) -> None:
@@ -136,7 +140,7 @@ class Evaluator:
             sharing=person.sharing,
             retired=i in m.retired,
         )
-        purposes = self._purposes(m)
+        purposes = m.purposes
         if not ref.opened:
             decided = Decision(
                 "WITHHOLD", SystemRule.NOT_ASSIGNED.value, "the referral itself has not arrived yet"
@@ -169,7 +173,7 @@ class Evaluator:
         its category and its sender. So a message whose sender's involvement is itself a fact the
         subscriber may not know (known to probation at all), or whose every section is an answer revealing
         such a fact (connectors send each scoped contact in a message of its own), is not released to it."""
-        policy, purposes = self.decider.policy, self._purposes(m)
+        policy, purposes = self.decider.policy, m.purposes
         if m.v.envelope["kind"] == "CONSENT" and subscriber != policy.screening_desk:
             return True  # a family's word on consent is the front door's record, not a desk's
         party = policy.participants.get(m.v.envelope["sender"])
@@ -190,17 +194,6 @@ class Evaluator:
             for a in v.body["addressed_agencies"]
         ]
         return bool(facts) and all(self._unknowable(subscriber, f, tuple(ref.purposes)) for f in facts)
-
-    @staticmethod
-    def _purposes(m: _Message) -> tuple[str, ...]:
-        """The case's live purposes for this message. Late information is a return that arrived after the
-        decision: a return held from before it was decided on under the purposes of its time, and a
-        decision creates no new need to know it. The MASH's own records (its decisions and their reasons)
-        stay readable to the decision makers."""
-        purposes = tuple(m.ref.purposes)
-        if m.v.envelope["kind"] == "INTEL" and not m.late:
-            return tuple(p for p in purposes if p != LATE_INFORMATION)
-        return purposes
 
     def _match_check(self, d: Decision, confidence: float, approved: bool | None) -> Decision:
         threshold = self.decider.policy.review_threshold
@@ -318,3 +311,14 @@ class Evaluator:
             partition=partition,
             headers=[(HEADER_MSG_ID, decision_id.encode()), (HEADER_KIND, b"RELEASE")],
         )
+
+
+def live_purposes(ref: state.ReferralState, kind: str, late: bool) -> tuple[str, ...]:
+    """The case's live purposes for one message. Late information is a return that arrived after the
+    decision: a return held from before it was decided on under the purposes of its time, and a decision
+    creates no new need to know it. The MASH's own records (its decisions and their reasons) stay readable
+    to the decision makers."""
+    purposes = tuple(ref.purposes)
+    if kind == "INTEL" and not late:
+        return tuple(p for p in purposes if p != LATE_INFORMATION)
+    return purposes

@@ -4,48 +4,19 @@ trail, re-evaluation when consent, an assignment, a decision or a review approva
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
-import pytest
 from click.testing import CliRunner
 
 from apps.cli import cli
 from devkit.testkit.broker import Rig, sections
 from jigsaw.bus.reader import read_to_end
-from jigsaw.config import KafkaSettings
-from jigsaw.topics import Topics
-from jigsaw.wire.codec import SchemaRegistry
-from jigsaw.wire.envelope import Envelopes
 from services.broker.audit import verify_chain
 from services.broker.policy import load_policy
 from tests.integration import kafkautil as ku
 
 NEVER = ("NONE", "")  # no release reached the subscriber at all
-
-
-@pytest.fixture
-async def rig(
-    kafka: KafkaSettings,
-    topics: Topics,
-    registry: SchemaRegistry,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> AsyncIterator[Rig]:
-    real = Envelopes._open_section
-
-    def guarded(self: Envelopes, *args: Any, **kwargs: Any) -> Any:
-        # The broker re-wraps data keys; it must never reach the code that decrypts a payload.
-        assert self.me != "broker", "the broker tried to decrypt a payload"
-        return real(self, *args, **kwargs)
-
-    monkeypatch.setattr(Envelopes, "_open_section", guarded)
-    r = await Rig.create(kafka, topics, registry, tmp_path)
-    await r.start()
-    yield r
-    await r.close()
 
 
 async def _phase_one(r: Rig) -> dict[str, str]:

@@ -8,15 +8,11 @@ broker to settle first. Each test states the rule and its source.
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from devkit.testkit.broker import Rig, intel_body, sections
-from jigsaw.config import KafkaSettings
-from jigsaw.topics import Topics
 from jigsaw.wire.codec import SchemaRegistry, default_schemas_dir
 from jigsaw.wire.envelope import Envelopes, SectionInput
 
@@ -26,28 +22,6 @@ FAMILY = (
     {"subject_ref": "MUM", "role": "PARENT"},
     {"subject_ref": "DAD", "role": "PARENT"},
 )
-
-
-@pytest.fixture
-async def rig(
-    kafka: KafkaSettings,
-    topics: Topics,
-    registry: SchemaRegistry,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> AsyncIterator[Rig]:
-    real = Envelopes._open_section
-
-    def guarded(self: Envelopes, *args: Any, **kwargs: Any) -> Any:
-        # The broker reads the payload's version from its fingerprint; it must never decrypt a payload.
-        assert self.me != "broker", "the broker tried to decrypt a payload"
-        return real(self, *args, **kwargs)
-
-    monkeypatch.setattr(Envelopes, "_open_section", guarded)
-    r = await Rig.create(kafka, topics, registry, tmp_path)
-    await r.start()
-    yield r
-    await r.close()
 
 
 async def test_a_late_return_after_no_further_action_reaches_the_screening_desk_flagged_late(
