@@ -10,7 +10,6 @@ import ssl
 from pathlib import Path
 from typing import Any, Literal
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -18,6 +17,7 @@ from jigsaw.credentials import load_credential
 from jigsaw.errors import ConfigError
 from jigsaw.wire.codec import SchemaRegistry
 from jigsaw.wire.directory import KeyDirectory
+from jigsaw.wire.ed25519 import VerifyKey
 from jigsaw.wire.keys import Keystore, load_ed25519, unb64
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
@@ -129,6 +129,9 @@ class ConsumerSettings(BaseModel):
 
     group_id: str
     max_poll_records: int = Field(default=500, ge=1)
+    # A handler on the store path commits this many records of a partition in one local transaction. The
+    # loop holds the event loop for a whole batch, so it also bounds how long the outbox waits to publish.
+    batch_records: int = Field(default=50, ge=1)
     # How long in-flight work may run after SIGTERM before it is cut short (and redelivered later).
     shutdown_grace_s: float = Field(default=10.0, ge=0)
     retry_backoff_s: float = Field(default=0.5, gt=0)
@@ -165,7 +168,7 @@ class KeystoreSettings(BaseModel):
         """An empty key directory anchored at this deployment's root, with the configured clock skew."""
         return KeyDirectory(registry, self.root_key(), max_clock_skew_us=int(self.max_clock_skew_s * 1e6))
 
-    def root_key(self) -> Ed25519PublicKey:
+    def root_key(self) -> VerifyKey:
         path = self.root_public or self.dir / "root.pub"
         try:
             return load_ed25519(unb64(path.read_text().strip()))

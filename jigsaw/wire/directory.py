@@ -19,7 +19,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from jigsaw.errors import (
     BadSignature,
@@ -30,6 +29,7 @@ from jigsaw.errors import (
     UnknownSender,
 )
 from jigsaw.wire.codec import SchemaRegistry, SchemaVersion
+from jigsaw.wire.ed25519 import VerifyKey
 from jigsaw.wire.framing import frame, micros, now_micros
 from jigsaw.wire.keys import KeyGeneration, ParticipantKeys, kid, load_ed25519, load_x25519, unb64
 
@@ -47,7 +47,7 @@ class PublishedKey:
     agency: str | None
     epoch: int
     sign_kid: str
-    sign_public: Ed25519PublicKey
+    sign_public: VerifyKey
     kex_kid: str
     kex_public: Any  # X25519PublicKey
     revoked_at: int | None
@@ -128,7 +128,7 @@ class KeyDirectory:
     def __init__(
         self,
         registry: SchemaRegistry,
-        root_public: Ed25519PublicKey,
+        root_public: VerifyKey,
         *,
         max_clock_skew_us: int = DEFAULT_MAX_CLOCK_SKEW_US,
         clock: Callable[[], int] = now_micros,

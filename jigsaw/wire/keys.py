@@ -21,7 +21,6 @@ from typing import Any
 from cachetools import TTLCache
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -31,6 +30,7 @@ from pydantic import SecretStr
 
 from jigsaw.errors import ConfigError, WrongEpoch
 from jigsaw.files import write_private
+from jigsaw.wire.ed25519 import SigningKey, VerifyKey
 from jigsaw.wire.framing import frame, now_micros
 
 KEYSTORE_FORMAT = "jigsaw-keystore-v1"
@@ -54,13 +54,13 @@ class KeyGeneration:
     """One epoch of a participant's keys. Public halves and key ids are computed once, on first use."""
 
     epoch: int
-    sign: Ed25519PrivateKey
+    sign: SigningKey
     kex: X25519PrivateKey
     created_at: int = field(default_factory=now_micros)
 
     @cached_property
     def sign_public(self) -> bytes:
-        return self.sign.public_key().public_bytes(*_RAW)
+        return self.sign.public_bytes_raw()
 
     @cached_property
     def kex_public(self) -> bytes:
@@ -76,7 +76,7 @@ class KeyGeneration:
 
     @classmethod
     def generate(cls, epoch: int) -> KeyGeneration:
-        return cls(epoch, Ed25519PrivateKey.generate(), X25519PrivateKey.generate())
+        return cls(epoch, SigningKey.generate(), X25519PrivateKey.generate())
 
     def public_record(self) -> dict[str, object]:
         return {
@@ -225,7 +225,7 @@ class Keystore:
             pair = secret[str(epoch)]
             keys.generations[epoch] = KeyGeneration(
                 epoch,
-                Ed25519PrivateKey.from_private_bytes(unb64(pair["sign"])),
+                SigningKey.from_private_bytes(unb64(pair["sign"])),
                 X25519PrivateKey.from_private_bytes(unb64(pair["kex"])),
                 int(gen["created_at"]),
             )
@@ -287,5 +287,5 @@ def load_x25519(raw: bytes) -> X25519PublicKey:
     return X25519PublicKey.from_public_bytes(raw)
 
 
-def load_ed25519(raw: bytes) -> Ed25519PublicKey:
-    return Ed25519PublicKey.from_public_bytes(raw)
+def load_ed25519(raw: bytes) -> VerifyKey:
+    return VerifyKey.from_public_bytes(raw)
