@@ -218,8 +218,13 @@ def entry_lines(e: Entry) -> list[str]:
 
 def chain_lines(report: ChainReport) -> list[str]:
     head = f"audit chain: {report.records} records, {report.duplicates} exact duplicates"
+    if report.ok and report.unsigned_tail:
+        return [
+            f"{head}; verified (every checkpoint good, no record missing or out of order), but the last"
+            f" {report.unsigned_tail} record(s) are not yet under a signed checkpoint"
+        ]
     if report.ok:
-        return [f"{head}; verified (every signature good, no record missing or out of order)"]
+        return [f"{head}; verified (every checkpoint good, no record missing or out of order)"]
     breaks = report.breaks or []
     first = breaks[0]
     return [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -10,7 +11,7 @@ import click
 from apps.cli.audit_subject import subject
 from apps.cli.common import kafka_for
 from jigsaw.config import KafkaSettings, KeystoreSettings
-from jigsaw.errors import RejectedInput
+from jigsaw.errors import JigsawError, RejectedInput
 from jigsaw.lifecycle import install_stop_signals
 from jigsaw.topics import Topics
 from services.broker.policy import CONSENT_STATES, PURPOSES, REFERRER_TYPES, STAGES, load_policy
@@ -209,9 +210,61 @@ def verify(bootstrap: str | None, prefix: str, topic: str | None, broker_id: str
     for b in report.breaks or []:
         click.echo(f"BREAK partition {b.partition} offset {b.offset}: {b.problem}")
     click.echo(
-        f"{report.records} records, {report.duplicates} exact duplicates, {len(report.breaks or [])} breaks"
+        f"{report.records} records, {report.checkpoints} signed checkpoints, {report.duplicates} exact"
+        f" duplicates, {len(report.breaks or [])} breaks"
     )
+    if report.unsigned_tail:
+        click.echo(
+            f"{report.unsigned_tail} record(s) after the last checkpoint: a running broker signs them within"
+            " its checkpoint interval, a stopped one at shutdown, a killed one when it starts again"
+        )
     raise SystemExit(0 if report.ok else 1)
+
+
+@audit.command()
+@click.argument("decision_id")
+@click.option("--bootstrap", default=None, help="Kafka bootstrap (default: the local Kafka).")
+@click.option("--prefix", default="", help="Topic prefix of the deployment.")
+@click.option("--topic", default=None, help="Audit topic (default: jigsaw.audit.v1 under the prefix).")
+@click.option("--broker-id", default="broker", show_default=True)
+@click.option("--keys-dir", type=click.Path(path_type=Path), default=Path(".jigsaw/keys"), show_default=True)
+def prove(
+    decision_id: str, bootstrap: str | None, prefix: str, topic: str | None, broker_id: str, keys_dir: Path
+) -> None:
+    """Show that the audit record DECISION_ID is included below a signed checkpoint. Exit 1 if not.
+
+    Each record from it to the checkpoint names the one before by its SHA-256, and the checkpoint's
+    signature by the broker's key covers the last of them: altering the record would break a link or
+    the signature.
+    """
+    from services.broker.audit import AUDIT_RECORD
+    from services.broker.audit import prove as prove_included
+
+    kafka, topics = _audit_inputs(bootstrap, prefix)
+    registry, directory, records = asyncio.run(_load(kafka, topics, topic or topics.audit, keys_dir))
+    found = None
+    for rec in records:
+        try:
+            if registry.decode(rec.value or b"", AUDIT_RECORD)["decision_id"] == decision_id:
+                found = rec
+                break
+        except JigsawError:
+            continue  # unreadable: `jigsaw audit verify` reports it
+    if found is None:
+        click.echo(f"no audit record {decision_id} on {topic or topics.audit}", err=True)
+        raise SystemExit(1)
+    proof = prove_included(registry, directory, broker_id, records, found.partition, found.offset)
+    click.echo(f"record {decision_id}: partition {proof.partition}, offset {proof.offset}, seq {proof.seq}")
+    if proof.checkpoint_seq is not None and proof.signed_at is not None:
+        signed = datetime.fromtimestamp(proof.signed_at / 1e6, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        click.echo(
+            f"signed at seq {proof.checkpoint_seq} (offset {proof.checkpoint_offset}) by {broker_id}"
+            f" key {proof.broker_kid} at {signed}, {proof.links} hash link(s) above the record"
+        )
+    if not proof.ok:
+        click.echo(f"NOT PROVED: {proof.problem}")
+        raise SystemExit(1)
+    click.echo("included: every link and the signature check")
 
 
 @audit.command()

@@ -24,6 +24,7 @@ from jigsaw.topics import Topics
 from jigsaw.wire.codec import SchemaRegistry
 from jigsaw.wire.envelope import Envelopes
 from services.broker import state
+from services.broker.checkpoints import Checkpointer
 from services.broker.config import BrokerSettings
 from services.broker.decide import Decider
 from services.broker.metrics import BrokerMetrics
@@ -44,7 +45,13 @@ async def run(settings: BrokerSettings, stop: asyncio.Event) -> None:
     prom = CollectorRegistry()
     kernel_metrics, metrics = KernelMetrics(prom, "broker"), BrokerMetrics(prom)
     decider = Decider(policy)
-    processor = BrokerProcessor(Envelopes(registry, directory, keys), decider, topics, metrics)
+    processor = BrokerProcessor(
+        Envelopes(registry, directory, keys),
+        decider,
+        topics,
+        metrics,
+        (settings.audit_checkpoint_records, settings.audit_checkpoint_s),
+    )
     roster = policy.roster
     await preflight(settings.kafka)
     await ensure_topics(
@@ -63,6 +70,11 @@ async def run(settings: BrokerSettings, stop: asyncio.Event) -> None:
         store.open()
         stack.callback(store.close)
         outbox = await stack.enter_async_context(OutboxPublisher(store, producer, kernel_metrics))
+        # Entered after the outbox and before the loop, so at shutdown it signs the last records once no
+        # more can come, and the outbox then publishes that checkpoint with them.
+        checkpointer = await stack.enter_async_context(
+            Checkpointer(store, processor.audit, outbox.notify, settings.audit_checkpoint_s)
+        )
         handler = TransactionalHandler(
             store, processor, dead_letters, topics.dlq, kernel_metrics, outbox.notify, room=outbox.room
         )
@@ -84,5 +96,5 @@ async def run(settings: BrokerSettings, stop: asyncio.Event) -> None:
             "broker ready: policy %s, %d inputs, metrics %s", policy.version, len(processor.inputs), where
         )
         # A publisher that failed for good stops the broker too, even while no input arrives.
-        await until_stopped(stop, loop.wait(), outbox.wait(), follower.wait())
+        await until_stopped(stop, loop.wait(), outbox.wait(), follower.wait(), checkpointer.wait())
     log.info("broker stopped")

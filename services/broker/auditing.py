@@ -1,5 +1,6 @@
-"""The audit records the broker writes (AuditRecord v3): one per section decision, consent record and
-enquiry, each on the chain of its partition (see ``audit`` for the chain itself).
+"""The audit records the broker writes (AuditRecord v4): one per section decision, consent record and
+enquiry, each on the chain of its partition, and the signed checkpoints over each chain (see ``audit``
+for the chain itself).
 
 A decision's record names the subject it concerns, the sender, the purpose and lawful basis it was decided
 under, the agreement's reference, the case's own para 18(2) ground and whether the family was told, whether
@@ -8,6 +9,7 @@ the source was late information, and what a subject access response must not rev
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -38,21 +40,91 @@ class Cell:
 
 
 class AuditLog:
-    """Appends records to the audit partitions, holding each chain's head for the record in hand."""
+    """Appends records to the audit partitions, holding each chain's head for the record in hand, and
+    signs a checkpoint on a chain once ``every`` records or ``every_s`` seconds have passed unsigned."""
 
-    def __init__(self, registry: SchemaRegistry, signer: Callable[[], KeyGeneration], topics: Topics) -> None:
+    def __init__(
+        self,
+        registry: SchemaRegistry,
+        signer: Callable[[], KeyGeneration],
+        topics: Topics,
+        every: int = 1000,
+        every_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        on_signed: Callable[[], None] = lambda: None,
+    ) -> None:
         self._registry = registry
         self._signer = signer
         self._topics = topics
+        self._every, self._every_s, self._clock = every, every_s, clock
+        self._on_signed = on_signed
         self._heads: dict[int, tuple[int, bytes]] = {}
+        # Per partition: records appended since its last checkpoint, and when the first of them was. Kept
+        # in memory: a count that a rolled-back record inflated only brings a checkpoint forward.
+        self._unsigned: dict[int, tuple[int, float]] = {}
 
     def begin(self) -> None:
         # The chain heads this record moves: read once, written once, rather than per decision.
         self._heads = {}
 
     def commit(self, tx: Tx) -> None:
+        for partition in [p for p in self._heads if self._unsigned.get(p, (0, 0.0))[0] >= self._every]:
+            self._checkpoint(tx, partition)
         for partition, (seq, last) in self._heads.items():
             state.set_chain_head(tx, partition, seq, last)
+
+    # -- checkpoints ------------------------------------------------------------------------------------
+    def recover(self, tx: Tx) -> None:
+        """At start: a chain whose last records a crash left unsigned is due for a checkpoint at once."""
+        for partition in state.unsigned_chains(tx):
+            self._unsigned[partition] = (1, float("-inf"))
+
+    def due(self, *, everything: bool = False) -> list[int]:
+        """Partitions with records older than the interval not yet under a checkpoint (all with any, at
+        shutdown)."""
+        now = self._clock()
+        return sorted(
+            p
+            for p, (n, since) in self._unsigned.items()
+            if n and (everything or now - since >= self._every_s)
+        )
+
+    def checkpoint(self, tx: Tx, partitions: list[int]) -> int:
+        """Sign a checkpoint on each of ``partitions``' chains, in its own transaction. How many it signed."""
+        self.begin()
+        signed = sum(self._checkpoint(tx, p) for p in partitions)
+        for partition, (seq, last) in self._heads.items():
+            state.set_chain_head(tx, partition, seq, last)
+        return signed
+
+    def _checkpoint(self, tx: Tx, partition: int) -> bool:
+        self._unsigned.pop(partition, None)
+        head = self._head(tx, partition)
+        if head[0] == 0 or state.signed_seq(tx, partition) >= head[0]:
+            return False  # nothing on this chain since its last signature
+        self._write(
+            tx,
+            partition,
+            None,
+            {
+                "event": "CHECKPOINT",
+                "decision_id": f"checkpoint-{partition}-{head[0] + 1}",
+                "source_msg_id": "",
+                "subscriber": "",
+                "category": "",
+                "outcome": "UNKNOWN",
+                "rule_id": "",
+                "reason": f"signs partition {partition}'s chain to seq {head[0]}",
+                "lawful_basis": None,
+                "policy_version": "",
+                "referral_id": "",
+                "partition": partition,
+            },
+            signed=True,
+        )
+        state.set_signed_seq(tx, partition, head[0] + 1)
+        self._on_signed()
+        return True
 
     def decision(
         self,
@@ -167,9 +239,20 @@ class AuditLog:
     def append(
         self, tx: Tx, policy: Policy, partition: int, referral_id: str, fields: dict[str, Any]
     ) -> None:
+        record = {**fields, "referral_id": referral_id, "policy_version": policy.version}
+        self._write(tx, partition, referral_id.encode(), record, signed=False)
+        n, since = self._unsigned.get(partition, (0, 0.0))
+        self._unsigned[partition] = (n + 1, since if n else self._clock())
+
+    def _head(self, tx: Tx, partition: int) -> tuple[int, bytes]:
         if partition not in self._heads:
             self._heads[partition] = state.chain_head(tx, partition)
-        seq, last = self._heads[partition]
+        return self._heads[partition]
+
+    def _write(
+        self, tx: Tx, partition: int, key: bytes | None, fields: dict[str, Any], *, signed: bool
+    ) -> None:
+        seq, last = self._head(tx, partition)
         value = seal_audit_record(
             self._registry,
             self._signer(),
@@ -179,11 +262,9 @@ class AuditLog:
                 **fields,
                 "seq": seq + 1,
                 "prev_hash": last,
-                "referral_id": referral_id,
-                "policy_version": policy.version,
                 "decided_at": now_micros(),
             },
+            signed=signed,
         )
         self._heads[partition] = (seq + 1, chain_hash(value))
-        key = referral_id.encode()
         tx.enqueue(self._topics.audit, value, key=key, partition=partition, headers=[(HEADER_KIND, b"AUDIT")])

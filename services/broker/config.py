@@ -23,6 +23,10 @@ class BrokerSettings(ServiceSettings):
     # Unset: the broker's own group under the topic prefix (jigsaw.topics.Topics.group), as the ACLs grant.
     consumer: ConsumerSettings | None = None
     partitions: int = Field(default=3, ge=1)
+    # A signed checkpoint on each audit chain after this many records or seconds, whichever comes first,
+    # and at shutdown: the longest any audit record waits for a signature over it.
+    audit_checkpoint_records: int = Field(default=1000, ge=1)
+    audit_checkpoint_s: float = Field(default=1.0, gt=0)
 
     def consumer_settings(self) -> ConsumerSettings:
         return self.consumer or ConsumerSettings(

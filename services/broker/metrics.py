@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from jigsaw.metrics import LATENCY_BUCKETS
@@ -37,6 +39,14 @@ class BrokerMetrics:
             ["subscriber"],
             registry=registry,
         )
+        self._checkpoints = Counter(
+            "jigsaw_broker_audit_checkpoints", "Signed audit checkpoints written.", registry=registry
+        )
+        self.checkpoint_signed_at = Gauge(
+            "jigsaw_broker_audit_checkpoint_timestamp_seconds",
+            "When the broker last signed an audit checkpoint (Unix time).",
+            registry=registry,
+        )
         self._reloads = Counter(
             "jigsaw_broker_policy_reloads", "Policy reloads, by result.", ["result"], registry=registry
         )
@@ -49,6 +59,10 @@ class BrokerMetrics:
 
     def decided_in(self, seconds: float) -> None:
         self._latency.observe(seconds)
+
+    def checkpointed(self) -> None:
+        self._checkpoints.inc()
+        self.checkpoint_signed_at.set(time.time())
 
     def duplicate(self) -> None:
         self._duplicates.inc()

@@ -33,14 +33,27 @@ _RAGS = ("RED", "AMBER", "GREEN")
 
 class BrokerProcessor:
     def __init__(
-        self, envelopes: Envelopes, decider: Decider, topics: Topics, metrics: BrokerMetrics
+        self,
+        envelopes: Envelopes,
+        decider: Decider,
+        topics: Topics,
+        metrics: BrokerMetrics,
+        checkpoints: tuple[int, float] = (1000, 1.0),
     ) -> None:
         self.envelopes = envelopes
         self.decider = decider
         self.topics = topics
         self.metrics = metrics
         self._intel_agency = {topics.intel(a): a for a in self._agencies()}
-        self.audit = AuditLog(envelopes.registry, lambda: envelopes.keys.current, topics)
+        every, every_s = checkpoints
+        self.audit = AuditLog(
+            envelopes.registry,
+            lambda: envelopes.keys.current,
+            topics,
+            every,
+            every_s,
+            on_signed=metrics.checkpointed,
+        )
         self.evaluator = Evaluator(envelopes, decider, topics, metrics, self.audit)
 
     def _agencies(self) -> set[str]:

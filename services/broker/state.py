@@ -49,6 +49,8 @@ CREATE TABLE IF NOT EXISTS sent (
 CREATE TABLE IF NOT EXISTS audit_chain (
     partition INTEGER PRIMARY KEY, seq INTEGER NOT NULL, last_hash BLOB NOT NULL
 );
+-- The seq of each chain's last signed record: a chain whose head is past it has records to checkpoint.
+CREATE TABLE IF NOT EXISTS audit_signed (partition INTEGER PRIMARY KEY, seq INTEGER NOT NULL);
 -- The referral's own metadata beyond the RAG: who referred (a professional or the public).
 CREATE TABLE IF NOT EXISTS referral_meta (
     referral_id TEXT PRIMARY KEY, referrer_type TEXT NOT NULL
@@ -340,3 +342,21 @@ def chain_head(tx: Tx, partition: int) -> tuple[int, bytes]:
 
 def set_chain_head(tx: Tx, partition: int, seq: int, last_hash: bytes) -> None:
     tx.execute("INSERT OR REPLACE INTO audit_chain VALUES (?, ?, ?)", (partition, seq, last_hash))
+
+
+def signed_seq(tx: Tx, partition: int) -> int:
+    row = tx.execute("SELECT seq FROM audit_signed WHERE partition = ?", (partition,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def set_signed_seq(tx: Tx, partition: int, seq: int) -> None:
+    tx.execute("INSERT OR REPLACE INTO audit_signed VALUES (?, ?)", (partition, seq))
+
+
+def unsigned_chains(tx: Tx) -> list[int]:
+    """Partitions whose chain runs past its last signed record."""
+    rows = tx.execute(
+        "SELECT c.partition FROM audit_chain c LEFT JOIN audit_signed s USING (partition)"
+        " WHERE c.seq > coalesce(s.seq, 0) ORDER BY c.partition"
+    )
+    return [int(p) for (p,) in rows]

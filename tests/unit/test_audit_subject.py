@@ -234,7 +234,7 @@ def test_the_summary_counts_per_subscriber_and_lists_the_protected_items() -> No
 def test_the_text_says_when_to_whom_why_and_on_what_ground() -> None:
     lines = render_text("S-CHILD", select(_case(), "S-CHILD"), _ok())
     text = "\n".join(lines)
-    assert lines[0].endswith("verified (every signature good, no record missing or out of order)")
+    assert lines[0].endswith("verified (every checkpoint good, no record missing or out of order)")
     assert "2026-03-02 09:00:00  R-1  ENQUIRY  police.devon asked for police_incidents" in text
     assert "2026-03-02 09:01:00  R-1  DECISION RELEASE  to csc-mash: police_incidents" in text
     assert "purpose TRIAGE (stage RED); rule R-CSC-FULL; agreement DEVON-MASH-ISA-2026" in text

@@ -44,7 +44,7 @@ def _words(node: Any) -> set[str]:
 
 
 def _audit_words() -> set[str]:
-    schema = json.loads((REPO / "schemas" / "body" / "AuditRecord.v3.avsc").read_text(encoding="utf-8"))
+    schema = json.loads((REPO / "schemas" / "body" / "AuditRecord.v4.avsc").read_text(encoding="utf-8"))
     words = {f["name"] for f in schema["fields"]}
     for f in schema["fields"]:
         for t in f["type"] if isinstance(f["type"], list) else [f["type"]]:
