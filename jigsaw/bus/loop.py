@@ -24,7 +24,15 @@ from aiokafka.structs import TopicPartition
 
 from jigsaw.bus.clients import AUTHORIZATION_REFUSED, Consumer, refused
 from jigsaw.bus.dlq import DeadLetterPublisher
-from jigsaw.bus.records import Bounds, DeadLetter, Outcome, Record, RetryLater, StoresDeadLetters
+from jigsaw.bus.records import (
+    Bounds,
+    DeadLetter,
+    HandlesBatches,
+    Outcome,
+    Record,
+    RetryLater,
+    StoresDeadLetters,
+)
 from jigsaw.config import ConsumerSettings, KafkaSettings
 from jigsaw.errors import DeadLetterReason, FatalError, RejectedInput
 from jigsaw.lifecycle import Component, close_quietly, require, wait_or_stop
@@ -198,14 +206,24 @@ class ConsumeLoop(Component):
         # middle of a batch; the new assignment seeks to the stored offset and fetches the rest again. What
         # is left of this batch is then stale: handling it too would repeat records (and dead letters).
         epoch = self._epoch
-        for msg in messages:
+        records = [Record.from_consumer(msg) for msg in messages]
+        handler: object = self._handler  # a callable that may also handle batches
+        size = self._settings.batch_records if isinstance(handler, HandlesBatches) else 1
+        i = 0
+        while i < len(records):
             if self.stopping.is_set() or tp in self._paused:
                 return
             async with self._lock:
                 if tp not in self._client.assignment() or self._epoch != epoch:
                     return
-                if not await self._handle(tp, Record.from_consumer(msg)):
+                chunk = self._next_chunk(records, i, size)
+                if isinstance(handler, HandlesBatches) and len(chunk) > 1:
+                    handled = await self._handle_batch(tp, handler, chunk)
+                else:
+                    handled = await self._handle(tp, chunk[0])
+                if not handled:
                     return
+                i += len(chunk)
             # A stateful handler runs without awaiting anything, so a batch of hundreds would hold the event
             # loop for its whole length: the outbox could publish nothing until the batch ended, and under
             # load its backlog, and with it every record's latency, would grow without bound. Yield.
@@ -214,12 +232,50 @@ class ConsumeLoop(Component):
         if lag_tp is not None and tp in self._done:
             self._metrics.lag(tp.topic, max(0, lag_tp - self._done[tp]))
 
+    def _next_chunk(self, records: Sequence[Record], i: int, size: int) -> Sequence[Record]:
+        """Up to ``size`` records from ``i``; a record past the bounds goes on its own, as a dead letter."""
+        chunk = records[i : i + size]
+        cut = next((j for j, r in enumerate(chunk) if self._bounds.violation(r) is not None), None)
+        if cut is None:
+            return chunk
+        return chunk[: max(cut, 1)]
+
+    async def _handle_batch(
+        self, tp: TopicPartition, handler: HandlesBatches, chunk: Sequence[Record]
+    ) -> bool:
+        """Apply a batch in one go. Returns False when the partition must stop for now."""
+        for record in chunk:
+            self._metrics.consumed(record.topic)
+        started = time.perf_counter()
+        try:
+            outcomes = await handler.batch(chunk)
+        except FatalError:
+            raise
+        except Exception as exc:
+            # The handler turns each record's own errors into outcomes, so this is the store failing (a
+            # full disk, a locked file): nothing of the batch committed, so try it again later.
+            log.exception("a batch on %s[%d]@%d failed", tp.topic, tp.partition, chunk[0].offset)
+            outcomes = [RetryLater(f"the batch failed: {type(exc).__name__}")]
+        elapsed = (time.perf_counter() - started) / max(len(outcomes), 1)
+        for record, outcome in zip(chunk, outcomes, strict=False):
+            self._metrics.handled(elapsed)
+            if not await self._settle(tp, record, outcome):
+                return False
+        if len(outcomes) < len(chunk):  # not the contract, but nothing may be skipped: fetch the rest again
+            self._client.seek(tp, chunk[len(outcomes)].offset)
+            return False
+        return True
+
     async def _handle(self, tp: TopicPartition, record: Record) -> bool:
         """Process one record. Returns False when the partition must stop for now."""
         self._metrics.consumed(record.topic)
         started = time.perf_counter()
         outcome = await self._outcome(record)
         self._metrics.handled(time.perf_counter() - started)
+        return await self._settle(tp, record, outcome)
+
+    async def _settle(self, tp: TopicPartition, record: Record, outcome: Outcome) -> bool:
+        """Act on one record's outcome. Returns False when the partition must stop for now."""
         if isinstance(outcome, DeadLetter):
             outcome = await self._publish_dead_letter(record, outcome)
         self._metrics.outcome(type(outcome).__name__)

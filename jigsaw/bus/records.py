@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -102,3 +103,14 @@ class Bounds:
             if size > limit:
                 return part, f"{part} is {size} bytes, limit {limit}"
         return None
+
+
+@runtime_checkable
+class HandlesBatches(Protocol):
+    """A handler that applies several records of one partition at once (one local transaction).
+
+    ``batch`` returns one outcome per record applied, in order, for a prefix of ``records``: it stops after
+    a ``RetryLater``, which is then the last outcome, and the records after it were not touched. A
+    ``DeadLetter`` the handler stored itself comes back as ``COMMIT``, as from ``StoresDeadLetters``."""
+
+    async def batch(self, records: Sequence[Record]) -> list[Outcome]: ...

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
@@ -116,6 +116,11 @@ class Verified:
     body_schema: str
     created_at: int
     signer: PublishedKey
+    # SHA-256 of what the sender signed, which every release stamp signs over: computed once, by verify.
+    signed_digest: bytes = b""
+    # The data keys the broker unwrapped, by section index: unwrapped once per message however many
+    # subscribers it is re-keyed for. Never serialised; lives as long as the message in hand.
+    deks: dict[int, bytes] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def msg_id(self) -> str:
@@ -313,7 +318,7 @@ class Envelopes:
         if writer.fullname != BODY_SCHEMAS[env["kind"]]:
             raise PayloadInvalid(f"a {env['kind']} envelope carries a {writer.fullname} body")
         body = self.registry.decode_body(env["body"], writer, writer.fullname)
-        return Verified(env, body, str(writer), created_at, sender)
+        return Verified(env, body, str(writer), created_at, sender, hashlib.sha256(signed).digest())
 
     def _verify_stamp(self, env: Mapping[str, Any], signed: bytes, created_at: int) -> None:
         stamp = env["release"]
@@ -351,7 +356,7 @@ class Envelopes:
             raise PayloadInvalid("a release cannot be re-keyed again")
         target = self.directory.current(subscriber)
         sections = []
-        for s in env["sections"]:
+        for i, s in enumerate(env["sections"]):
             notice = withheld.get((s["category"], s["subject_ref"]))
             if notice is not None:
                 if not (notice.reason and notice.rule_id):
@@ -363,7 +368,10 @@ class Envelopes:
                     "withheld": {"reason": notice.reason, "rule_id": notice.rule_id},
                 }
             else:
-                dek = self._unwrap(env, s, (verified.created_at, None), wrappers=(env["sender"],))
+                dek = verified.deks.get(i)
+                if dek is None:
+                    dek = self._unwrap(env, s, (verified.created_at, None), wrappers=(env["sender"],))
+                    verified.deks[i] = dek
                 wrapped = [self._wrap(_dek_aad_prefix(env, s), dek, subscriber, target)]
                 # Only this stamp may say a section is withheld: nothing from the input passes through.
                 out = {**s, "wrapped_keys": wrapped, "withheld": None}
@@ -379,7 +387,7 @@ class Envelopes:
         }
         if self._stamp_details:
             stamp["details"] = None if details is None else release_record(self.registry, env, stamp, details)
-        signed = hashlib.sha256(_signing_bytes(env, verified.created_at)).digest()
+        signed = verified.signed_digest or hashlib.sha256(_signing_bytes(env, verified.created_at)).digest()
         stamp["signature"] = me.sign.sign(_stamp_bytes(signed, env["signature"], stamp, sections))
         return self.registry.encode(self._schema, {**env, "sections": sections, "release": stamp})
 

@@ -128,7 +128,10 @@ async def _consumer(
     handler = TransactionalHandler(
         store, processor, parts.dead_letters, parts.topics.dlq, parts.kernel_metrics, notify
     )
-    consumer = parts.settings.consumer_settings().model_copy(update={"group_id": group})
+    # A rebuild fills a fresh store that is thrown away if it fails, and serves no one meanwhile: it can
+    # commit in far larger batches than the live path, whose batch bounds how long the outbox waits.
+    batch = {"batch_records": 1000} if not publish else {}
+    consumer = parts.settings.consumer_settings().model_copy(update={"group_id": group, **batch})
     loop = ConsumeLoop(
         kafka=parts.settings.kafka,
         consumer=consumer,

@@ -11,7 +11,7 @@ from jigsaw.bus.dlq import DeadLetterCodec
 from jigsaw.bus.records import COMMIT, Outcome, Record, RetryLater
 from jigsaw.bus.store import Store, Tx
 from jigsaw.bus.transactional import TransactionalHandler
-from jigsaw.errors import BadSignature, DeadLetterReason, TransientError
+from jigsaw.errors import BadSignature, DeadLetterReason, FatalError, TransientError
 from jigsaw.metrics import KernelMetrics
 from jigsaw.wire.codec import SchemaRegistry
 
@@ -102,3 +102,60 @@ async def test_a_record_fetched_again_is_applied_and_dead_lettered_once(
     assert [v for (v,) in store.conn.execute("SELECT v FROM seen")] == [b"ok"]
     assert [r.topic for r in store.outbox_batch(10)] == ["out", "dlq"]
     assert store.offsets() == {("in", 1): 5}
+
+
+async def test_a_batch_commits_once_and_a_rejected_record_undoes_only_its_own_writes(
+    store: Store, registry: SchemaRegistry
+) -> None:
+    adapter, reg = _adapter(store, registry)
+    batch = [_record(v, offset=i) for i, v in enumerate([b"a", b"forged", b"b", b"bug", b"c"])]
+    assert await adapter.batch(batch) == [COMMIT] * 5
+    assert [v for (v,) in store.conn.execute("SELECT v FROM seen")] == [b"a", b"b", b"c"]
+    assert [r.topic for r in store.outbox_batch(10)] == ["out", "dlq", "out", "dlq", "out"]
+    assert store.offsets() == {("in", 1): 5}
+    assert reg.get_sample_value("jigsaw_dead_letters_total", {"service": "t", "reason": "BAD_SIGNATURE"}) == 1
+
+
+async def test_a_batch_stops_at_a_retry_and_commits_what_came_before_it(
+    store: Store, registry: SchemaRegistry
+) -> None:
+    adapter, _ = _adapter(store, registry)
+    batch = [_record(v, offset=10 + i) for i, v in enumerate([b"a", b"b", b"busy", b"c"])]
+    outcomes = await adapter.batch(batch)
+    assert outcomes[:2] == [COMMIT, COMMIT]
+    assert isinstance(outcomes[2], RetryLater)
+    assert len(outcomes) == 3  # "c" was not touched
+    assert [v for (v,) in store.conn.execute("SELECT v FROM seen")] == [b"a", b"b"]
+    # The retried record's own outbox row went with its savepoint; the others' stay.
+    assert [r.topic for r in store.outbox_batch(10)] == ["out", "out"]
+    assert store.offsets() == {("in", 1): 12}
+
+
+async def test_a_batch_fetched_again_is_applied_once(store: Store, registry: SchemaRegistry) -> None:
+    adapter, _ = _adapter(store, registry)
+    await adapter.batch([_record(b"a", offset=0), _record(b"b", offset=1)])
+    # A rebalance's seek racing a fetch: part of the batch again, then new records.
+    again = [_record(b"b", offset=1), _record(b"c", offset=2), _record(b"forged", offset=3)]
+    assert await adapter.batch(again) == [COMMIT] * 3
+    assert [v for (v,) in store.conn.execute("SELECT v FROM seen")] == [b"a", b"b", b"c"]
+    assert [r.topic for r in store.outbox_batch(10)] == ["out", "out", "out", "dlq"]
+    assert store.offsets() == {("in", 1): 4}
+
+
+async def test_a_batch_that_fails_in_the_store_commits_nothing(
+    store: Store, registry: SchemaRegistry
+) -> None:
+    def breaks_the_store(record: Record, tx: Tx) -> Outcome:
+        tx.execute("INSERT INTO seen VALUES (?)", (record.value,))
+        if record.value == b"fatal":
+            raise FatalError("the store is gone")
+        return COMMIT
+
+    codec = DeadLetterCodec(registry, "t")
+    adapter = TransactionalHandler(
+        store, breaks_the_store, codec, "dlq", KernelMetrics(CollectorRegistry(), "t")
+    )
+    with pytest.raises(FatalError, match="the store is gone"):
+        await adapter.batch([_record(b"a", offset=0), _record(b"fatal", offset=1)])
+    assert store.conn.execute("SELECT count(*) FROM seen").fetchone()[0] == 0
+    assert store.offsets() == {}
