@@ -131,7 +131,7 @@ class ConsumerSettings(BaseModel):
     max_poll_records: int = Field(default=500, ge=1)
     # A handler on the store path commits this many records of a partition in one local transaction. The
     # loop holds the event loop for a whole batch, so it also bounds how long the outbox waits to publish.
-    batch_records: int = Field(default=50, ge=1)
+    batch_records: int = Field(default=20, ge=1)
     # How long in-flight work may run after SIGTERM before it is cut short (and redelivered later).
     shutdown_grace_s: float = Field(default=10.0, ge=0)
     retry_backoff_s: float = Field(default=0.5, gt=0)
