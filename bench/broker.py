@@ -122,6 +122,7 @@ async def in_process(n: int, policy_path: Path, tmp: Path) -> dict[str, float]:
         "returns_per_s": round(n / elapsed, 1),
         "cpu_ms_per_return": round(cpu * 1e3 / n, 3),
         "cpu_us_per_decision": round(cpu * 1e6 / decisions, 1),
+        "decisions_per_return": decisions / n,
         "records_published_per_return": round(published / n, 2),
         "latency_p50_ms": round(statistics.median(latencies) * 1e3, 3),
         "latency_p99_ms": round(statistics.quantiles(latencies, n=100)[98] * 1e3, 3),

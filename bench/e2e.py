@@ -1,7 +1,7 @@
 """End-to-end latency and throughput of Jigsaw beside a plain aiokafka pipeline, measured in one run.
 
-    .venv/bin/python -m bench.e2e                 # the full sweep (about 7 minutes)
-    .venv/bin/python -m bench.e2e --quick         # a few seconds per pipeline: checks that it all runs
+    .venv/bin/python -m bench.e2e                 # the full sweep (about 9 minutes)
+    .venv/bin/python -m bench.e2e --quick         # a few seconds per step: checks that it all runs
 
 Jigsaw: connector -> Kafka -> broker -> Kafka -> hub, each a separate OS process on the local Kafka. The
 connector seals each return (3 sections, about 1.5 KB) for the broker and publishes it through its outbox;
@@ -18,6 +18,11 @@ Each load step starts fresh processes on fresh topics: warm-up, then the measure
 drain; a return not in a view by the end of the drain counts as slower than every other (so an overloaded
 step has no p99). Saturation is the rate at which the broker and hub stages (relay and sink for the plain
 pipeline) clear a backlog of returns already on the intel topic, over the middle 80% of the backlog.
+
+Low load: a MASH is quiet most of the time. On fresh processes, each pipeline gets 1 return a second for a
+measured window (p50 and p99 of its few samples), then, after a pause, a burst of 50 returns for one
+referral published back to back, as when every agency answers together: each return's time from publish to
+its view, and the time from the first publish to the last view.
 Writes bench/results/e2e.json (``--quick``: bench/results/e2e-quick.json, or ``--out``).
 """
 
@@ -30,14 +35,14 @@ import json
 import shutil
 import tempfile
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.kit import report
 from bench.kit.e2e_tables import tables
-from bench.kit.latency import join, latency_stats, read_sent, read_updates
+from bench.kit.latency import Delivery, join, latency_stats, read_sent, read_updates
 from bench.kit.procs import Child, count_lines, spawn
 from bench.kit.profile import record
 from bench.kit.sampler import Sampler
@@ -77,10 +82,16 @@ class Plan:
     saturation_min: int
     saturation_max: int
     pool: int
+    low_s: float  # the low-load step's measured window at LOW_RATE; 0 skips the step
+    low_warmup_s: float
+    burst: int  # returns for one referral published at once, after the low-load window
+    burst_gap_s: float  # the quiet pause before the burst
 
 
-FULL = Plan((100, 500, 1000, 2000), 3.0, 15.0, 10.0, 15.0, 3000, 40_000, POOL)
-QUICK = Plan((100,), 1.0, 2.0, 10.0, 2.0, 300, 300, 200)
+# 400/s is a target's rate (p99 at most 100 ms there), so the sweep measures it.
+FULL = Plan((100, 400, 1000, 2000), 3.0, 15.0, 10.0, 15.0, 3000, 40_000, POOL, 20.0, 3.0, 50, 2.0)
+QUICK = Plan((100,), 1.0, 2.0, 10.0, 2.0, 300, 300, 200, 4.0, 1.0, 50, 1.0)
+LOW_RATE = 1.0
 
 
 def say(text: str) -> None:
@@ -162,28 +173,55 @@ class Run:
         )
 
     async def jigsaw_step(self, rate: int) -> dict[str, Any]:
+        load = (
+            "--rate",
+            str(rate),
+            "--warmup",
+            str(self.plan.warmup_s),
+            "--duration",
+            str(self.plan.duration_s),
+        )
+        return await self._jigsaw_run(
+            f"at {rate}/s",
+            load,
+            lambda children, d, prefix: self.measure("jigsaw", rate, children, d, prefix),
+        )
+
+    def low_load_args(self) -> tuple[str, ...]:
+        plan = self.plan
+        return (
+            *("--rate", str(LOW_RATE), "--warmup", str(plan.low_warmup_s), "--duration", str(plan.low_s)),
+            *("--burst", str(plan.burst), "--burst-gap", str(plan.burst_gap_s)),
+        )
+
+    async def jigsaw_low_load(self) -> dict[str, Any]:
+        return await self._jigsaw_run(
+            "at low load",
+            self.low_load_args(),
+            lambda children, d, _: self.measure_low("jigsaw", children, d),
+        )
+
+    async def _jigsaw_run(
+        self,
+        label: str,
+        load: tuple[str, ...],
+        measure: Callable[[list[Child], Path, str], Awaitable[dict[str, Any]]],
+    ) -> dict[str, Any]:
+        """Fresh topics and processes for one of Jigsaw's measured steps, driven by ``load``."""
         prefix = new_prefix("e2e")
         d = self.tmp / prefix
-        say(f"jigsaw at {rate}/s: topics, keys and {self.plan.pool} assigned referrals")
+        say(f"jigsaw {label}: topics, keys and {self.plan.pool} assigned referrals")
         kafka, topics, ends = await self.jigsaw_setup(prefix)
         say("jigsaw: starting connector, broker and hub processes")
         broker, hub = await self.broker_and_hub(prefix, d, "updates.txt", "")
         connector = await spawn(
-            "connector",
-            self.connector_args(
-                prefix,
-                d,
-                *("--rate", str(rate), "--warmup", str(self.plan.warmup_s)),
-                *("--duration", str(self.plan.duration_s)),
-            ),
-            d / "connector.log",
-            self.connector_env,
+            "connector", self.connector_args(prefix, d, *load), d / "connector.log", self.connector_env
         )
         children = [connector, broker, hub]
         try:
             await asyncio.gather(hub.expect("ready"), connector.expect("ready"))
             await self.setup_applied(d, topics, ends)
-            return await self.measure("jigsaw", rate, children, d, prefix)
+            return await measure(children, d, prefix)
         finally:
             await asyncio.gather(*(c.stop() for c in children))
             await drop_topics(kafka, prefix)
@@ -269,6 +307,22 @@ class Run:
         try:
             await asyncio.gather(source.expect("ready"), relay.expect("ready"), sink.expect("ready"))
             return await self.measure("plain", rate, children, d, prefix)
+        finally:
+            await asyncio.gather(*(c.stop() for c in children))
+            await drop_topics(kafka, prefix)
+
+    async def plain_low_load(self) -> dict[str, Any]:
+        prefix = new_prefix("plain")
+        d = self.tmp / prefix
+        d.mkdir(parents=True)
+        say("plain at low load: starting source, relay and sink processes")
+        kafka = await self.plain_topics(prefix)
+        relay, sink = await asyncio.gather(*self.plain_children(prefix, d))
+        source = await spawn("source", self.source_args(prefix, d, *self.low_load_args()), d / "source.log")
+        children = [source, relay, sink]
+        try:
+            await asyncio.gather(source.expect("ready"), relay.expect("ready"), sink.expect("ready"))
+            return await self.measure_low("plain", children, d)
         finally:
             await asyncio.gather(*(c.stop() for c in children))
             await drop_topics(kafka, prefix)
@@ -362,6 +416,90 @@ class Run:
             "machine": sampler.machine(w0, w1),
         }
 
+    async def deliveries(self, sent: list[tuple[str, int, str]], updates: Path) -> list[Delivery]:
+        """Each return's delivery, once every return is in its view or the drain time is up. The updates
+        file is read while the hub or sink appends to it, so a half-written last line means: read again."""
+
+        def read() -> list[Delivery] | None:
+            try:
+                return join(sent, read_updates(updates))
+            except ValueError:
+                return None
+
+        deadline = time.monotonic() + self.plan.drain_s
+        # The hub or sink is another process: its updates file is polled.
+        while ((done := read()) is None or not all(done)) and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(0.3)  # the hub writes its update times every 200 ms
+        for _ in range(10):
+            if (done := read()) is not None:
+                return done
+            await asyncio.sleep(0.1)
+        raise RuntimeError(f"{updates} stays unreadable")
+
+    async def measure_low(self, pipeline: str, children: list[Child], d: Path) -> dict[str, Any]:
+        source, *_ = children
+        plan = self.plan
+        sampler = Sampler(self._procs(children))
+        sampler.start()
+        say(
+            f"{pipeline} at low load: {LOW_RATE:.0f} return/s, {plan.low_warmup_s:.0f} s warm-up,"
+            f" {plan.low_s:.0f} s measured; then {plan.burst} returns for one referral at once"
+        )
+        source.tell("go")
+        timeout = plan.low_warmup_s + plan.low_s + plan.burst_gap_s + 120
+        finished = asyncio.create_task(source.expect("done", timeout))
+        t_start = time.monotonic()
+        while not finished.done():
+            await asyncio.wait({finished}, timeout=5.0)
+            if not finished.done():
+                say(f"  {time.monotonic() - t_start:5.1f} s: {count_lines(d / 'updates.txt')} views updated")
+        await finished
+        sent = read_sent(d / "sent.txt")
+        done = await self.deliveries(sent, d / "updates.txt")
+        await sampler.stop()
+        # The steady window is that of phase "m", as in the load steps, so its figures compare with theirs.
+        measured = [t0 for _, t0, p in sent if p == "m"]
+        w0, w1 = measured[0], measured[-1]
+        got = [dl[0] for (_, _, p), dl in zip(sent, done, strict=True) if dl and p != "b"]
+        in_window = sum(1 for t1 in got if w0 <= t1 <= w1)
+        window_s = (w1 - w0) / 1e9
+        steady: dict[str, Any] = {
+            "offered_per_s": LOW_RATE,
+            "delivered_per_s": round(in_window / window_s, 2) if window_s else 0.0,
+            "latency": latency_stats(sent, done),
+            "processes": sampler.window(w0, w1, in_window),
+            "machine": sampler.machine(w0, w1),
+        }
+        s = steady["latency"]
+        say(
+            f"{pipeline} at low load: p50 {report.fmt(s['p50_ms'])} ms, p99 {report.fmt(s['p99_ms'])} ms"
+            f" over {s['returns']} returns"
+        )
+        # A burst lasts a fraction of the sampler's half second: the machine is read over the whole step.
+        result: dict[str, Any] = {"steady": steady, "machine": sampler.machine(w0, sampler.samples[-1][0])}
+        burst = [(t0, dl) for (_, t0, p), dl in zip(sent, done, strict=True) if p == "b"]
+        if not burst:
+            return result
+        # The burst's returns are ranked on their own: relabelled as the measured phase, the rest not.
+        as_measured = [(rid, t0, "m" if p == "b" else "-") for rid, t0, p in sent]
+        first, last_sent = burst[0][0], burst[-1][0]
+        views = [dl[0] for _, dl in burst if dl]
+        b: dict[str, Any] = {
+            "returns": len(burst),
+            "referrals": len({rid for rid, _, p in sent if p == "b"}),
+            "latency": latency_stats(as_measured, done),
+            "publish_span_ms": round((last_sent - first) / 1e6, 2),
+            "to_last_view_ms": round((max(views) - first) / 1e6, 2) if len(views) == len(burst) else None,
+        }
+        result["burst"] = b
+        say(
+            f"{pipeline} burst of {b['returns']} for one referral: p50 {report.fmt(b['latency']['p50_ms'])}"
+            f" ms, p99 {report.fmt(b['latency']['p99_ms'])} ms, last view {report.fmt(b['to_last_view_ms'])}"
+            f" ms after the first publish ({b['publish_span_ms']:.0f} ms to publish them)"
+        )
+        return result
+
     async def drain(
         self, pipeline: str, n: int, children: list[Child], d: Path, preload: dict[str, Any]
     ) -> dict[str, Any]:
@@ -402,6 +540,8 @@ async def main_async(a: argparse.Namespace) -> None:
         plan = dataclasses.replace(plan, rates=tuple(int(r) for r in a.rates.split(",")))
     if a.duration:
         plan = dataclasses.replace(plan, duration_s=a.duration)
+    if a.low_load is not None:
+        plan = dataclasses.replace(plan, low_s=a.low_load)
     bootstrap = a.bootstrap
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="jigsaw-e2e-") as tmp:
@@ -419,6 +559,12 @@ async def main_async(a: argparse.Namespace) -> None:
                 ours.append(await run.jigsaw_step(rate))
             if a.only != "jigsaw":
                 plain.append(await run.plain_step(rate))
+        low: dict[str, Any] = {}
+        if plan.low_s > 0:
+            if a.only != "plain":
+                low["jigsaw"] = await run.jigsaw_low_load()
+            if a.only != "jigsaw":
+                low["plain"] = await run.plain_low_load()
 
         def backlog(steps: list[dict[str, Any]]) -> int:
             if a.backlog:
@@ -430,6 +576,8 @@ async def main_async(a: argparse.Namespace) -> None:
             # A partial run for development: print what there is, write nothing.
             for step in ours + plain:
                 print(json.dumps(step))
+            if low:
+                print(json.dumps({"low_load": low}))
             if not a.skip_saturation:
                 sat = run.jigsaw_saturation if a.only == "jigsaw" else run.plain_saturation
                 print(json.dumps(await sat(backlog(ours + plain))))
@@ -451,6 +599,7 @@ async def main_async(a: argparse.Namespace) -> None:
         "jigsaw": ours,
         "plain": plain,
         "saturation": {"jigsaw": sat_ours, "plain": sat_plain},
+        "low_load": low,
         "ratios": {
             "saturation_ours_over_plain": round(
                 sat_ours["throughput_per_s"] / sat_plain["throughput_per_s"], 3
@@ -476,6 +625,11 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="one small step per pipeline: checks that it runs")
     ap.add_argument("--rates", help="comma-separated offered loads, returns per second")
     ap.add_argument("--duration", type=float, help="seconds measured per load step")
+    ap.add_argument(
+        "--low-load",
+        type=float,
+        help=f"seconds measured at {LOW_RATE:.0f} return/s before the burst (0: no low-load step)",
+    )
     ap.add_argument(
         "--bootstrap", help="the local Kafka's bootstrap (default: the local Kafka, started if need be)"
     )

@@ -11,7 +11,9 @@ rest are SQL copies of those rows under new ids, so every referral has rows of t
 tables and indexes. The store grows in place from one size to the next. At each size a real hub (``jigsaw hub
 run``) is started on the store, serves list, case and timeline requests over its API, and its resident memory
 (now and peak) is read from ``/proc``; the store's size is that of its SQLite files. The mean time of the per-
-update case refresh (``touch_case``) on each store is measured too.
+update case refresh (``touch_case``) on each store is measured too. Start-up: from spawning ``jigsaw hub run``
+to its first successful case view over the API (polled every 5 ms), both on the first start and on a restart
+once that hub has served its requests and stopped.
 
 Rebuild: N real releases (sealed by the police connector's key, re-keyed for csc-mash by the broker's key,
 in this process) are put on the release topic, then ``jigsaw hub rebuild --into`` replays them; records per
@@ -26,6 +28,7 @@ import asyncio
 import json
 import random
 import re
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -34,7 +37,7 @@ from typing import Any
 import httpx
 
 from bench.kit import report
-from bench.kit.procs import spawn
+from bench.kit.procs import Child, spawn
 from bench.kit.world import (
     HUB_SUBSCRIBER,
     Deployment,
@@ -156,8 +159,8 @@ _COPY = [
     " JOIN tmpl t ON t.rid = e.referral_id, ks k",
     "INSERT INTO cases SELECT printf('R-%032x', t.n + k.k * {T}), c.rag, c.outcome, c.updated_at"
     " FROM cases c JOIN tmpl t ON t.rid = c.referral_id, ks k",
-    "INSERT INTO kernel_seen SELECT s.msg_id || '.' || k.k, s.digest, s.seen_at FROM kernel_seen s, ks k"
-    " WHERE s.msg_id NOT LIKE '%.%'",
+    "INSERT INTO kernel_seen (msg_id, sender, digest, seen_at) SELECT s.msg_id || '.' || k.k, s.sender,"
+    " s.digest, s.seen_at FROM kernel_seen s, ks k WHERE s.msg_id NOT LIKE '%.%'",
 ]
 
 
@@ -217,6 +220,43 @@ def hub_env(kafka: KafkaSettings, deployment: Deployment, state_dir: Path) -> di
 
 
 CLI = ["-c", "from apps.cli import main; main()"]
+FIRST = f"R-{0:032x}"  # a referral every store holds: the template's first
+
+
+def api_client(port: int) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=120
+    )
+
+
+async def start_hub(
+    bootstrap: str, kafka: KafkaSettings, deployment: Deployment, state_dir: Path, log: Path
+) -> tuple[Child, int, float]:
+    """``jigsaw hub run`` on the store; returns once it has served a case view, with the seconds from
+    spawning it to that view: what a desk waits for after a restart."""
+    port = free_port()
+    t0 = time.perf_counter()
+    hub = await spawn(
+        "hub",
+        [*CLI, "hub", "run", "--subscriber", HUB_SUBSCRIBER, "--port", str(port), "--bootstrap", bootstrap],
+        log,
+        hub_env(kafka, deployment, state_dir),
+    )
+    try:
+        async with api_client(port) as api:
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    if (await api.get(f"/cases/{FIRST}")).status_code == 200:
+                        return hub, port, time.perf_counter() - t0
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline or hub.proc.returncode is not None:
+                    raise RuntimeError(f"the hub did not serve a case view:\n{hub.tail()}")
+                await asyncio.sleep(0.005)
+    except BaseException:
+        await hub.stop()
+        raise
 
 
 async def serve_views(
@@ -228,46 +268,39 @@ async def serve_views(
     async with Producer(kafka) as producer:
         for key, value in deployment.world.records:
             await producer.send_and_wait(topics.keys, value, key=key)
-    port = free_port()
-    hub = await spawn(
-        "hub",
-        [*CLI, "hub", "run", "--subscriber", HUB_SUBSCRIBER, "--port", str(port), "--bootstrap", bootstrap],
-        tmp / f"hub-{referrals}.log",
-        hub_env(kafka, deployment, state_dir),
-    )
     timings: dict[str, list[float]] = {"list": [], "case": [], "timeline": []}
     try:
-        async with httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=120
-        ) as api:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    if (await api.get("/health")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline or hub.proc.returncode is not None:
-                    raise RuntimeError(f"the hub did not start:\n{hub.tail()}")
-                await asyncio.sleep(0.2)
+        hub, port, first_start_s = await start_hub(
+            bootstrap, kafka, deployment, state_dir, tmp / f"hub-{referrals}.log"
+        )
+        say(f"hub on {referrals:,} referrals: first case view {first_start_s:.2f} s after spawning it")
+        try:
             started = hub.usage()
             rng = random.Random(referrals)
-            for i in range(requests):
-                rid = f"R-{rng.randrange(referrals):032x}"
-                for kind, url in (("case", f"/cases/{rid}"), ("timeline", f"/cases/{rid}/timeline")):
-                    t0 = time.perf_counter()
-                    r = await api.get(url)
-                    timings[kind].append(time.perf_counter() - t0)
-                    assert r.status_code == 200, r.text
-                if i % 20 == 0:
-                    t0 = time.perf_counter()
-                    r = await api.get("/cases", params={"limit": 100})
-                    timings["list"].append(time.perf_counter() - t0)
-                    assert r.status_code == 200, r.text
-                    assert len(r.json()) == 100
+            async with api_client(port) as api:
+                for i in range(requests):
+                    rid = f"R-{rng.randrange(referrals):032x}"
+                    for kind, url in (("case", f"/cases/{rid}"), ("timeline", f"/cases/{rid}/timeline")):
+                        t0 = time.perf_counter()
+                        r = await api.get(url)
+                        timings[kind].append(time.perf_counter() - t0)
+                        assert r.status_code == 200, r.text
+                    if i % 20 == 0:
+                        t0 = time.perf_counter()
+                        r = await api.get("/cases", params={"limit": 100})
+                        timings["list"].append(time.perf_counter() - t0)
+                        assert r.status_code == 200, r.text
+                        assert len(r.json()) == 100
             after = hub.usage()
-    finally:
+        finally:
+            await hub.stop()
+        # A restart: the same store and topics, the hub that just served them stopped and spawned again.
+        hub, _, restart_s = await start_hub(
+            bootstrap, kafka, deployment, state_dir, tmp / f"hub-{referrals}-restart.log"
+        )
+        say(f"hub on {referrals:,} referrals: restarted, first case view {restart_s:.2f} s after spawning it")
         await hub.stop()
+    finally:
         await drop_topics(kafka, prefix)
 
     def ms(xs: list[float]) -> dict[str, float]:
@@ -279,6 +312,8 @@ async def serve_views(
         }
 
     return {
+        "start_to_first_view_s": round(first_start_s, 3),
+        "restart_to_first_view_s": round(restart_s, 3),
         "rss_mb_at_start": round(started.rss_mb, 1),
         "rss_mb_after_requests": round(after.rss_mb, 1),
         "peak_rss_mb": round(after.peak_rss_mb, 1),
@@ -367,6 +402,13 @@ async def rebuild(
 # -- main ------------------------------------------------------------------------------------------
 
 
+def keep_logs(tmp: Path, into: Path) -> None:
+    """The run's logs only: its stores run to gigabytes."""
+    into.mkdir(parents=True, exist_ok=True)
+    for log in tmp.glob("*.log"):
+        shutil.copy2(log, into / log.name)
+
+
 async def main_async(a: argparse.Namespace) -> dict[str, Any]:
     registry = SchemaRegistry.load()
     started = time.monotonic()
@@ -403,6 +445,8 @@ async def main_async(a: argparse.Namespace) -> dict[str, Any]:
             )
             have = size
         rebuilt = await rebuild(a.bootstrap, registry, deployment, a.rebuild, tmp)
+        if a.keep:
+            keep_logs(tmp, a.keep)
     return {
         **report.meta(),
         "stores": stores,
@@ -420,6 +464,7 @@ def main() -> None:
         "--bootstrap", help="the local Kafka's bootstrap (default: the local Kafka, started if need be)"
     )
     ap.add_argument("--out", type=Path, default=report.RESULTS / "scale.json")
+    ap.add_argument("--keep", type=Path, help="copy the run's logs (each hub's, the rebuild's) here")
     a = ap.parse_args()
     if not a.bootstrap:
         a.bootstrap = str(LocalKafka(progress=lambda _: None).up().bootstrap)
@@ -427,14 +472,16 @@ def main() -> None:
     print("\nhub at scale (one subscriber's store; a real hub process serving its API)\n")
     print(
         f"{'referrals':>10} {'store MiB':>10} {'RSS MB':>8} {'peak MB':>8} {'case ms':>8} {'list ms':>8}"
-        f" {'update ms':>10}"
+        f" {'update ms':>10} {'start s':>8} {'restart s':>10}"
     )
     for s in result["stores"]:
         print(
             f"{s['referrals']:>10,} {s['store_mb']:>10,.0f} {s['rss_mb_after_requests']:>8.0f}"
             f" {s['peak_rss_mb']:>8.0f} {s['requests']['case']['median_ms']:>8.1f}"
             f" {s['requests']['list']['median_ms']:>8.1f} {s['touch_case_ms']:>10.2f}"
+            f" {s['start_to_first_view_s']:>8.2f} {s['restart_to_first_view_s']:>10.2f}"
         )
+    print("  (start, restart: from spawning `jigsaw hub run` to its first case view served over the API)")
     r = result["rebuild"]
     print(
         f"\njigsaw hub rebuild: {r['records']:,} records in {r['seconds']:.1f} s"

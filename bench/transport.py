@@ -54,6 +54,8 @@ def run_e2e(transport: str, node: KafkaStatus, home: Path | None, e2e_args: list
         "-m",
         "bench.e2e",
         *e2e_args,
+        # The transports are compared under load; bench.e2e's low-load step would add a minute to each run.
+        *("--low-load", "0"),
         "--bootstrap",
         str(node.bootstrap),
         "--out",

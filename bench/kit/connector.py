@@ -7,9 +7,10 @@ enquiry handling and source lookups before that are an agency's own cost and are
 
 The time of each return is ``time.time_ns()`` taken just before it is sealed, i.e. when it is handed to the
 connector's publishing path. Protocol: prints ``ready``; waits for ``go`` on stdin; offers the load
-(``--rate`` for ``--warmup`` then ``--duration`` seconds, or ``--preload N`` as fast as it can); waits for
-the outbox to drain; writes ``<referral id> <ns> <phase>`` lines to ``--out``; prints ``done <json>`` and
-stays up (so its CPU and memory can be read) until SIGTERM.
+(``--rate`` for ``--warmup`` then ``--duration`` seconds, then optionally ``--burst N`` returns for one
+referral back to back; or ``--preload N`` as fast as it can); waits for the outbox to drain; writes
+``<referral id> <ns> <phase>`` lines to ``--out``; prints ``done <json>`` and stays up (so its CPU and memory
+can be read) until SIGTERM.
 """
 
 from __future__ import annotations
@@ -79,7 +80,8 @@ async def main(a: argparse.Namespace) -> None:
         outbox = await stack.enter_async_context(OutboxPublisher(store, producer, kernel_metrics))
 
         def publish(i: int, phase: str) -> None:
-            rid = pool[i % len(pool)]
+            # A burst is one referral's: the pool's last, which the steady load before it barely reaches.
+            rid = pool[-1] if phase == "b" else pool[i % len(pool)]
             t0 = time.time_ns()
             msg_id = new_msg_id()
             value = envelopes.seal(
@@ -124,5 +126,7 @@ if __name__ == "__main__":
     ap.add_argument("--warmup", type=float, default=0)
     ap.add_argument("--duration", type=float, default=0)
     ap.add_argument("--preload", type=int, default=0)
+    ap.add_argument("--burst", type=int, default=0)
+    ap.add_argument("--burst-gap", type=float, default=2.0)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     asyncio.run(main(ap.parse_args()))

@@ -54,6 +54,7 @@ def tables(res: dict[str, Any]) -> str:
             f"{ours['offered_per_s']:>9} | {pair(lo['to_release']):>20} {pair(lo['release_to_view']):>17} |"
             f" {pair(lp['to_release']):>19} {pair(lp['release_to_view']):>17}"
         )
+    out.extend(low_load(res))
     out.append("\nCPU ms per return, CPU utilisation and peak RSS, per process, over each measured window\n")
     out.append(
         f"{'pipeline':<8} {'load':>9}  "
@@ -91,3 +92,35 @@ def tables(res: dict[str, Any]) -> str:
         " cores used by other jobs on the machine meanwhile)"
     )
     return "\n".join(out)
+
+
+def low_load(res: dict[str, Any]) -> list[str]:
+    """The quiet pipeline: a return a second, then one referral's burst (absent from older results)."""
+    low = res.get("low_load") or {}
+    if not low:
+        return []
+    plan = res.get("plan", {})
+    out = [
+        f"\nlow load, latency in ms: 1 return a second for {plan.get('low_s', 0):.0f} s, then"
+        f" {plan.get('burst', 0)} returns for one referral published at once (last = from the first"
+        " publish to the last view)\n",
+        f"{'':<16} | {'jigsaw p50':>10} {'p99':>7} {'last':>7} | {'plain p50':>9} {'p99':>7} {'last':>7}",
+    ]
+
+    def cells(pipeline: str, part: str) -> str:
+        got = low.get(pipeline, {}).get(part)
+        if got is None:
+            return f"{'-':>7} {'-':>7} {'-':>7}"
+        lat = got["latency"]
+        last = got.get("to_last_view_ms", lat["max_ms"])
+        return f"{report.fmt(lat['p50_ms']):>7} {report.fmt(lat['p99_ms']):>7} {report.fmt(last):>7}"
+
+    for part, label in (("steady", "1 return/s"), ("burst", "burst, 1 ref")):
+        out.append(f"{label:<16} | {'':>3}{cells('jigsaw', part)} | {'':>2}{cells('plain', part)}")
+    others = ", ".join(
+        f"{p} {low[p]['machine']['other_cores']:.2f}"
+        for p in ("jigsaw", "plain")
+        if "machine" in low.get(p, {})
+    )
+    out.append(f"  (1 return/s: last = the slowest return; cores used by other jobs meanwhile: {others})")
+    return out

@@ -3,7 +3,9 @@
 A source process prints ``ready``, waits for a line on stdin (so every stage is up before the clock
 starts), offers the warm-up and then the measured load (or a preload backlog at full speed), waits until
 what it published is out of its hands, writes one line per return (referral, publish time in ns, phase) to
-``a.out`` and prints ``done`` with what it published.
+``a.out`` and prints ``done`` with what it published. With ``a.burst``, the measured load is followed by a
+pause and then that many returns published back to back, phase ``b``: the sources send them all for one
+referral, as when every agency answers the same enquiry together.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import time
 from collections.abc import Awaitable, Callable
 
 BURST = 25  # returns published back to back before yielding (to the outbox publisher, or the producer)
-Log = list[tuple[str, int, str]]  # (referral id, publish time ns, phase: w = warm-up, m = measured)
+# (referral id, publish time ns, phase: w = warm-up, m = measured, b = burst)
+Log = list[tuple[str, int, str]]
 Send = Callable[[str], Awaitable[None]]  # publish the next return in this phase, and log it
 
 
@@ -50,6 +53,11 @@ async def drive(
         measure_from = time.monotonic()
         await offer(send, a.rate, a.duration, "m", stop)
         measured_s = time.monotonic() - measure_from
+    if getattr(a, "burst", 0):
+        # The burst lands on a quiet pipeline: what the steady load put in flight is through first.
+        await drained()
+        await asyncio.sleep(a.burst_gap)
+        await offer(send, 1e9, a.burst / 1e9, "b", stop)
     published_s = time.monotonic() - started
     await drained()
     drained_s = time.monotonic() - started
@@ -61,6 +69,7 @@ async def drive(
         "published_s": published_s,
         "drained_s": drained_s,
         "measured": measured,
+        "burst": sum(1 for *_, p in log if p == "b"),
         "measured_rate": measured / measured_s if measured_s else None,
     }
     print("done " + json.dumps(result), flush=True)

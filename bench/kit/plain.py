@@ -1,6 +1,6 @@
 """The plain baseline: the same hops as Jigsaw with plain aiokafka, no crypto and no policy.
 
-    python -m bench.kit.plain source --rate R --warmup W --duration D | --preload N ...
+    python -m bench.kit.plain source --rate R --warmup W --duration D [--burst N] | --preload N ...
     python -m bench.kit.plain relay --outputs JSON ...
     python -m bench.kit.plain sink --updates FILE ...
 
@@ -83,7 +83,7 @@ async def source(a: argparse.Namespace, stop: asyncio.Event) -> None:
 
         async def send(phase: str) -> None:
             i = len(log)
-            rid = pool[i % len(pool)]
+            rid = pool[-1] if phase == "b" else pool[i % len(pool)]  # as bench.kit.connector does
             t0 = time.time_ns()
             pending.append(await prod.send(topic, values[i % len(values)], key=rid.encode()))
             log.append((rid, t0, phase))
@@ -183,6 +183,8 @@ if __name__ == "__main__":
     ap.add_argument("--warmup", type=float, default=0)
     ap.add_argument("--duration", type=float, default=0)
     ap.add_argument("--preload", type=int, default=0)
+    ap.add_argument("--burst", type=int, default=0)
+    ap.add_argument("--burst-gap", type=float, default=2.0)
     ap.add_argument("--out", type=Path)
     ap.add_argument("--outputs", default="[]")
     ap.add_argument("--subscriber", default="csc-mash")
