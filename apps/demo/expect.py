@@ -103,12 +103,19 @@ def _enquiries(
     expected = Counter(scenario.enquiries)
     untold = Counter({k: n for k, n in expected.items() if k[0] in not_told})
     out = []
+    # The referral's own enquiry to an agency is the first one to it. Counting positions instead would
+    # take a later enquiry for an opening one at a desk not told of every agency, and the two deadlines
+    # differ only within working hours (outside them both start at the next working day's opening). A
+    # desk may be shown an untold agency's later enquiry without its first, so that agency's are judged
+    # as later ones, whose window includes the opening deadline.
+    opened: set[str] = set()
     if asked - untold != expected - untold or asked - expected:
         out.append(
             f"enquiries (agency, purpose) {sorted(asked.elements())}, expected {sorted(expected.elements())}"
         )
-    for n, e in enumerate(enquiries):
-        out += _deadline(scenario, view, e, opening=n < AGENCY_COUNT)
+    for e in enquiries:
+        out += _deadline(scenario, view, e, opening=e["agency"] not in opened | not_told)
+        opened.add(e["agency"])
         if e["purpose"] == "SCREENING" and not all(_screening(c) for c in e["categories"]):
             out.append(f"{e['agency']} was asked for {e['categories']} at screening")
         if e["agency"] in not_told:

@@ -124,6 +124,20 @@ def test_an_added_subject_s_enquiry_is_due_from_when_it_was_asked() -> None:
     assert any("after the referral was asked" in p for p in expect._enquiries(s, view))
 
 
+def test_a_desk_not_told_of_every_agency_judges_a_later_enquiry_as_later() -> None:
+    # The health desk is not shown two agencies' enquiries, so the late police enquiry is only its sixth.
+    s = _scenario("late-police-return")
+    untold = frozenset(AGENCIES[-2:])
+    view = _view({}, [], [], 24.0)
+    view["enquiries"] = [e for e in view["enquiries"] if e["agency"] not in untold]
+    later = RECEIVED + timedelta(hours=2)  # same working day: its deadline is two hours after the others
+    view["enquiries"].append(_enquiry("police", 24.0, "LATE_INFORMATION", sent=later))
+    assert not [p for p in expect._enquiries(s, view, untold) if "deadline" in p]
+    # The referral's own police enquiry is still held to the deadline from when the referral came in.
+    view["enquiries"][0]["deadline"] = expect.CLOCK.add(later, 24.0).isoformat()
+    assert any("after the referral was received" in p for p in expect._enquiries(s, view, untold))
+
+
 def test_an_unassigned_subscriber_must_have_no_view() -> None:
     s = _scenario("bike-theft")
     assert PARTNER in s.unassigned
