@@ -26,21 +26,29 @@ class AdminSettings(ServiceSettings):
 
 @click.group()
 def kafka() -> None:
-    """Run a real Apache Kafka on loopback (jars fetched by Maven, KRaft, one node), secured by default."""
+    """Run a real Apache Kafka on loopback (jars fetched by Maven, KRaft, one node or three), secured by
+    default."""
 
 
 @kafka.command()
 @click.option(
     "--insecure", is_flag=True, help="Plaintext, no authentication and no ACLs: for debugging only."
 )
-def up(insecure: bool) -> None:
-    """Start the local Kafka (or find it running) and wait until it answers.
+@click.option(
+    "--nodes",
+    type=click.IntRange(1, 5),
+    default=None,
+    help="KRaft nodes, each broker and controller (3: replication 3, min.insync.replicas 2). "
+    "Default: as the storage was formatted, else 1.",
+)
+def up(insecure: bool, nodes: int | None) -> None:
+    """Start the local Kafka (or find it running) and wait until every node answers.
 
     By default it listens for SCRAM-SHA-512 over TLS and for TLS client certificates, runs the standard
     authorizer with nothing allowed that an ACL does not grant, and has a SCRAM user and a certificate for
     every participant of the deployment's policy (credentials under .jigsaw/kafka/principals/).
     """
-    lk = LocalKafka(LocalKafkaSettings(insecure=True) if insecure else None)
+    lk = LocalKafka(LocalKafkaSettings(insecure=insecure, nodes=nodes))
     status = lk.up()
     click.echo(f"bootstrap: {status.bootstrap}")
     if status.secure:
@@ -51,12 +59,34 @@ def up(insecure: bool) -> None:
         click.secho("INSECURE: anyone who can reach this port may read, write and delete anything", fg="red")
 
 
+_NODE = click.argument("node", type=int)
+
+
+@kafka.command()
+@_NODE
+@click.option("--stop", "pause", is_flag=True, help="SIGSTOP instead: the node hangs until `start`.")
+def kill(node: int, pause: bool) -> None:
+    """SIGKILL one node of the local Kafka, as a machine failing would (for fault tests)."""
+    import signal
+
+    lk = LocalKafka()
+    lk.kill(node, signal.SIGSTOP if pause else signal.SIGKILL)
+
+
+@kafka.command()
+@click.argument("nodes", type=int, nargs=-1, required=True)
+def start(nodes: tuple[int, ...]) -> None:
+    """Start nodes that are down (or SIGCONT one stopped with `kill --stop`), and wait until they answer."""
+    lk = LocalKafka()
+    lk.start(*nodes)
+
+
 @kafka.command()
 @click.option(
     "--purge", is_flag=True, help="Also delete the broker's data, logs, certificates and credentials."
 )
 def down(purge: bool) -> None:
-    """Stop exactly the broker that `up` started."""
+    """Stop exactly the nodes that `up` started."""
     lk = LocalKafka()
     if purge:
         lk.purge()
@@ -67,24 +97,30 @@ def down(purge: bool) -> None:
 @kafka.command()
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable status.")
 def status(as_json: bool) -> None:
-    """Is the local Kafka running and answering? Exit status 0 only if it is."""
+    """Is the local Kafka running and answering, node by node? Exit status 0 only if every node is."""
     st = LocalKafka(progress=lambda _: None).status()
     if as_json:
         click.echo(json.dumps(st.as_dict()))
-    elif st.running:
-        word = "answering" if st.answering else "NOT answering"
-        mode = "secured (SASL_SSL, mTLS)" if st.secure else "INSECURE (plaintext)"
-        click.echo(f"running: pid {st.pid}, {st.bootstrap}, {word}, {mode}")
-    else:
+    elif not st.nodes or not any(n.running for n in st.nodes):
         click.echo("not running")
+    else:
+        mode = "secured (SASL_SSL, mTLS)" if st.secure else "INSECURE (plaintext)"
+        for n in st.nodes:
+            where = f"node {n.node_id}: " if len(st.nodes) > 1 else ""
+            if n.running:
+                word = "answering" if n.answering else "NOT answering"
+                click.echo(f"{where}running: pid {n.pid}, {n.bootstrap}, {word}, {mode}")
+            else:
+                click.echo(f"{where}not running ({n.bootstrap})")
     raise SystemExit(0 if st.running and st.answering else 3)
 
 
 @kafka.command()
 @click.option("-n", "--lines", default=50, show_default=True)
-def logs(lines: int) -> None:
-    """Print the end of the broker's log."""
-    click.echo(LocalKafka(progress=lambda _: None).tail(lines))
+@click.option("--node", default=1, show_default=True, help="Which node's log.")
+def logs(lines: int, node: int) -> None:
+    """Print the end of a node's log."""
+    click.echo(LocalKafka(progress=lambda _: None).tail(lines, node))
 
 
 _POLICY = click.option(
@@ -146,8 +182,15 @@ def plan_cmd(
 @_PREFIX
 @_BOOTSTRAP
 @click.option("--partitions", default=3, show_default=True, help="Partitions of topics it creates.")
-@click.option("--replication", default=1, show_default=True, help="Replicas of topics it creates.")
-def apply_cmd(policy: Path, prefix: str, bootstrap: str | None, partitions: int, replication: int) -> None:
+@click.option(
+    "--replication",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Replicas of topics it creates (default: the cluster's default.replication.factor).",
+)
+def apply_cmd(
+    policy: Path, prefix: str, bootstrap: str | None, partitions: int, replication: int | None
+) -> None:
     """Create the deployment's missing topics, then make the cluster's ACLs under PREFIX exactly the plan's:
     add what is missing, remove what is not in it. Running it twice changes nothing the second time."""
     from jigsaw.access import cluster

@@ -19,6 +19,9 @@ class LocalKafkaSettings(BaseSettings):
     # 0 picks a free loopback port (and keeps it across restarts while it stays free).
     port: int = Field(default=0, ge=0, le=65535)
     heap_mb: int = Field(default=512, ge=128)
+    # How many KRaft nodes `up` formats and starts (each broker and controller in one): 1, or 3 for a
+    # cluster that survives one node's loss. Unset: as the storage was formatted, else one.
+    nodes: int | None = Field(default=None, ge=1, le=5)
     start_timeout_s: float = Field(default=90.0, gt=0)
     stop_timeout_s: float = Field(default=30.0, gt=0)
     # A plaintext node with no authentication or ACLs: for debugging only, never the default.

@@ -1,8 +1,9 @@
-"""Fetch, configure, start, probe and stop one local Kafka JVM.
+"""Fetch, configure, start, probe and stop a local Kafka: one KRaft node, or a cluster of three.
 
-``up`` is idempotent: a broker recorded in the state file that is alive and answering is left alone; a
-stale record (the JVM died or was killed) is cleared and the broker is started again on the same data.
-``down`` stops exactly the recorded process, after checking that the pid still belongs to it.
+``up`` is idempotent: a node recorded in the state file that is alive and answering is left alone; a
+stale record (the JVM died or was killed) is cleared and the node is started again on the same data.
+``down`` stops exactly the recorded processes, after checking that each pid still belongs to its node.
+``kill`` and ``start`` act on one node of a cluster, for fault tests.
 """
 
 from __future__ import annotations
@@ -43,6 +44,14 @@ MIN_JAVA = 17
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 
 
+def _paused(pid: int) -> bool:
+    """Stopped by SIGSTOP (state T in /proc)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "T"
+    except (OSError, IndexError):
+        return False
+
+
 def new_cluster_id() -> str:
     """A random cluster id as Kafka's own ``Uuid.randomUuid`` makes one: base64url, never starting with
     a dash, which the storage tool's argument parser would take for an option."""
@@ -53,7 +62,19 @@ def new_cluster_id() -> str:
 
 
 @dataclass(frozen=True)
+class NodeStatus:
+    node_id: int
+    running: bool
+    pid: int | None
+    bootstrap: str
+    answering: bool
+    log: str
+
+
+@dataclass(frozen=True)
 class KafkaStatus:
+    """The whole local Kafka: ``running`` and ``answering`` only when every node is; ``pid`` is node 1's."""
+
     running: bool
     pid: int | None = None
     bootstrap: str | None = None
@@ -61,9 +82,19 @@ class KafkaStatus:
     log: str | None = None
     secure: bool = True
     mtls_bootstrap: str | None = None
+    nodes: tuple[NodeStatus, ...] = ()
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
+
+
+def _migrate(state: dict[str, Any]) -> dict[str, Any]:
+    """A state file written before clusters (one node's fields at the top) in today's shape."""
+    if "nodes" in state:
+        return state
+    keys = ("port", "mtls_port", "controller_port", "pid", "started_at")
+    node = {k: state[k] for k in keys if k in state}
+    return {**{k: v for k, v in state.items() if k not in keys}, "count": 1, "nodes": {"1": node}}
 
 
 class LocalKafka:
@@ -71,11 +102,37 @@ class LocalKafka:
         self.s = settings or LocalKafkaSettings()
         self.progress = progress
         self.state_file = self.s.home / "state.json"
-        self.log_file = self.s.home / "logs" / "kafka.log"
-        self.data_dir = self.s.home / "data"
-        self.config_file = self.s.home / "server.properties"
         self.tls = TlsFiles(self.s.home / "tls")
         self.principals_dir = self.s.home / "principals"
+
+    # -- nodes --------------------------------------------------------------------------------
+    @property
+    def count(self) -> int:
+        """How many nodes: as formatted (the state file), else as asked (``nodes``), else one."""
+        state = self._read_state()
+        if state and self._formatted(int(state.get("count", 1))):
+            return int(state.get("count", 1))
+        return self.s.nodes or int((state or {}).get("count", 1))
+
+    def node_ids(self) -> list[int]:
+        return list(range(1, self.count + 1))
+
+    def _node_dir(self, node: int, count: int | None = None) -> Path:
+        # One node keeps the layout it always had, so a developer's existing storage opens as it is.
+        return self.s.home if (count or self.count) == 1 else self.s.home / f"node-{node}"
+
+    def data_dir(self, node: int = 1, count: int | None = None) -> Path:
+        return self._node_dir(node, count) / "data"
+
+    def config_file(self, node: int = 1) -> Path:
+        return self._node_dir(node) / "server.properties"
+
+    def log_file(self, node: int = 1) -> Path:
+        name = "kafka.log" if self.count == 1 else f"node-{node}.log"
+        return self.s.home / "logs" / name
+
+    def _formatted(self, count: int) -> bool:
+        return any((self.data_dir(n, count) / "meta.properties").exists() for n in range(1, count + 1))
 
     # -- jars ---------------------------------------------------------------------------------
     def _pom(self) -> Path:
@@ -140,12 +197,23 @@ class LocalKafka:
         return java
 
     # -- state --------------------------------------------------------------------------------
-    def _read_state(self) -> dict[str, object] | None:
+    def _read_state(self) -> dict[str, Any] | None:
         try:
-            state: dict[str, object] = json.loads(self.state_file.read_text())
+            state: dict[str, Any] = json.loads(self.state_file.read_text())
         except (OSError, ValueError):
             return None
-        return state
+        return _migrate(state)
+
+    def _write_state(self, state: dict[str, Any]) -> None:
+        self.state_file.write_text(json.dumps(state))
+
+    def _node_state(self, node: int) -> dict[str, Any]:
+        return dict(((self._read_state() or {}).get("nodes") or {}).get(str(node)) or {})
+
+    def _set_node(self, node: int, **fields: Any) -> None:
+        state = self._read_state() or {}
+        state.setdefault("nodes", {}).setdefault(str(node), {}).update(fields)
+        self._write_state(state)
 
     # -- principals ---------------------------------------------------------------------------
     def principals(self) -> list[str]:
@@ -177,35 +245,49 @@ class LocalKafka:
         return path
 
     def client(
-        self, principal: str = RESERVED_PRINCIPALS[0], *, mtls: bool = False, **update: Any
+        self,
+        principal: str = RESERVED_PRINCIPALS[0],
+        *,
+        mtls: bool = False,
+        node: int | None = None,
+        **update: Any,
     ) -> KafkaSettings:
-        """Settings that reach this node as ``principal``: SCRAM over TLS, or with ``mtls`` its client
-        certificate. ``update`` sets other fields (``topic_prefix``, ``client_id``, ...)."""
+        """Settings that reach this Kafka as ``principal``: SCRAM over TLS, or with ``mtls`` its client
+        certificate; every node's address, or only ``node``'s. ``update`` sets other fields
+        (``topic_prefix``, ``client_id``, ...)."""
         state = self._read_state() or {}
-        bootstrap = str(state.get("bootstrap", ""))
+
+        def addresses(key: str) -> str:
+            return self._addresses(key, node)
+
         if not state.get("secure", False):
-            return KafkaSettings(bootstrap=bootstrap, security_protocol="PLAINTEXT", **update)
+            return KafkaSettings(bootstrap=addresses("port"), security_protocol="PLAINTEXT", **update)
         if mtls:
             tls = TlsSettings(
                 cafile=self.tls.ca,
                 certfile=self.tls.client_cert(principal),
                 keyfile=self.tls.client_key(principal),
             )
-            mtls_at = str(state.get("mtls_bootstrap", ""))
-            return KafkaSettings(bootstrap=mtls_at, security_protocol="SSL", tls=tls, **update)
+            return KafkaSettings(bootstrap=addresses("mtls_port"), security_protocol="SSL", tls=tls, **update)
         return KafkaSettings(
-            bootstrap=bootstrap,
+            bootstrap=addresses("port"),
             security_protocol="SASL_SSL",
             credentials=self.credential(principal),
             tls=TlsSettings(cafile=self.tls.ca),
             **update,
         )
 
-    def _probe_settings(self) -> KafkaSettings:
+    def _addresses(self, key: str, node: int | None = None) -> str:
+        """Every node's (or ``node``'s) address on one listener: ``port`` or ``mtls_port``."""
+        nodes = (self._read_state() or {}).get("nodes") or {}
+        ids = [str(node)] if node is not None else sorted(nodes, key=int)
+        return ",".join(f"127.0.0.1:{nodes[i][key]}" for i in ids if i in nodes and nodes[i].get(key))
+
+    def _probe_settings(self, node: int | None = None) -> KafkaSettings:
         # The operator's certificate, not its SCRAM user: it answers even on storage whose SCRAM users were
         # never made (formatted --insecure, or before they existed), so `up` can then add them.
         state = self._read_state() or {}
-        return self.client(mtls=bool(state.get("secure", False)))
+        return self.client(mtls=bool(state.get("secure", False)), node=node)
 
     def _prepare_principals(self) -> list[KafkaCredential]:
         """Every principal's credential and certificate, made where missing (none for an insecure node)."""
@@ -215,8 +297,8 @@ class LocalKafka:
         return self._credentials()
 
     def _sync_users(self, credentials: list[KafkaCredential]) -> None:
-        """Add the SCRAM users the node lacks (a participant new to the policy, or storage formatted without
-        them), as the operator over mTLS; one it has is never changed."""
+        """Add the SCRAM users the cluster lacks (a participant new to the policy, or storage formatted
+        without them), as the operator over mTLS; one it has is never changed."""
         if not credentials:
             return
         from jigsaw.access.cluster import ensure_scram_users
@@ -226,145 +308,222 @@ class LocalKafka:
             self.progress(f"added SCRAM users {', '.join(added)}")
 
     def serves(self, bootstrap: str) -> bool:
-        """Is ``bootstrap`` one of this node's recorded addresses?"""
+        """Is ``bootstrap`` this Kafka's (every address in it one of its nodes')?"""
         state = self._read_state() or {}
-        return bootstrap in (state.get("bootstrap"), state.get("mtls_bootstrap"))
+        ours = {
+            f"127.0.0.1:{node[key]}"
+            for node in (state.get("nodes") or {}).values()
+            for key in ("port", "mtls_port")
+            if node.get(key)
+        }
+        given = {a.strip() for a in bootstrap.split(",") if a.strip()}
+        return bool(given) and given <= ours
 
-    def _ours(self, pid: int) -> bool:
+    def _ours(self, pid: int, node: int) -> bool:
         cmd = _cmdline(pid)
-        return _alive(pid) and "kafka.Kafka" in cmd and str(self.config_file) in cmd
+        return _alive(pid) and "kafka.Kafka" in cmd and str(self.config_file(node)) in cmd
+
+    def node_status(self, node: int, *, probe_it: bool = True) -> NodeStatus:
+        rec = self._node_state(node)
+        pid = int(rec.get("pid", 0))
+        bootstrap = f"127.0.0.1:{rec.get('port', 0)}"
+        log = str(self.log_file(node))
+        if pid <= 0 or not self._ours(pid, node):
+            return NodeStatus(node, False, pid or None, bootstrap, False, log)
+        answering = probe_it and asyncio.run(probe(self._probe_settings(node)))
+        return NodeStatus(node, True, pid, bootstrap, answering, log)
 
     def status(self) -> KafkaStatus:
         state = self._read_state()
-        if not state:
-            return KafkaStatus(False, log=str(self.log_file))
-        pid = int(str(state.get("pid", 0)))
-        bootstrap = str(state["bootstrap"])
-        if pid <= 0:
-            return KafkaStatus(False, log=str(self.log_file))
+        if not state or not state.get("nodes"):
+            return KafkaStatus(False, log=str(self.log_file()))
+        nodes = tuple(self.node_status(n) for n in self.node_ids())
         secure = bool(state.get("secure", False))
-        mtls = str(state["mtls_bootstrap"]) if state.get("mtls_bootstrap") else None
-        if not self._ours(pid):
-            return KafkaStatus(False, pid=pid, bootstrap=bootstrap, log=str(self.log_file), secure=secure)
-        answering = asyncio.run(probe(self._probe_settings()))
-        return KafkaStatus(True, pid, bootstrap, answering, str(self.log_file), secure, mtls)
+        mtls = self._addresses("mtls_port") if secure else None
+        return KafkaStatus(
+            running=all(n.running for n in nodes),
+            pid=nodes[0].pid,
+            bootstrap=self._addresses("port"),
+            answering=all(n.answering for n in nodes),
+            log=str(self.log_file()),
+            secure=secure,
+            mtls_bootstrap=mtls,
+            nodes=nodes,
+        )
 
     # -- up -----------------------------------------------------------------------------------
     def up(self) -> KafkaStatus:
+        count = self._check_count()
+        state = self._read_state() or {}
         current = self.status()
-        if current.running and current.secure == self.s.insecure:
-            mode, wanted = ("secured", "--insecure") if current.secure else ("insecure", "secured")
+        alive = [n for n in current.nodes if n.running]
+        if alive and bool(state.get("secure", False)) == self.s.insecure:
+            mode, wanted = ("secured", "--insecure") if state.get("secure") else ("insecure", "secured")
             raise KafkaLocalError(
-                f"the local Kafka (pid {current.pid}) is running {mode}: stop it with `jigsaw kafka down` "
+                f"the local Kafka (pid {alive[0].pid}) is running {mode}: stop it with `jigsaw kafka down` "
                 f"before starting it {wanted}"
             )
-        if current.running and current.answering:
-            self.progress(f"Kafka already running: pid {current.pid} at {current.bootstrap}")
+        if current.running and current.answering and len(current.nodes) == count:
+            self.progress(f"Kafka already running: {self._pids(current)} at {current.bootstrap}")
             self._sync_users(self._prepare_principals())
             return current
         if current.running:
             # Alive but not answering: it may still be starting. Wait for it rather than start a twin.
-            return self._await_ready(int(current.pid or 0), str(current.bootstrap))
-        if current.pid is not None:
-            self.progress(f"clearing stale record of Kafka pid {current.pid} (not running)")
-            child = _CHILDREN.pop(current.pid, None)
-            if child is not None:
-                child.wait()
+            return self._await_ready(self.node_ids())
         java = self.java()
         libs = self.fetch()
-        port, mport, cport = self._ports()
         credentials = self._prepare_principals()
-        self._write_config(port, mport, cport)
+        self._write_configs(count)
         self._format(java, libs, credentials)
-        status = self._launch(java, libs, port)
+        down = [n.node_id for n in self.status().nodes if not n.running]
+        for node in down:
+            self._launch(java, libs, node)
+        status = self._await_ready(down)
         self._sync_users(credentials)
         return status
 
-    def _ports(self) -> tuple[int, int, int]:
+    def _check_count(self) -> int:
+        """The node count ``up`` makes: storage formatted for one count is never started as another."""
         state = self._read_state() or {}
-        if self.s.port:
-            if not _port_free(self.s.port):
-                raise KafkaLocalError(
-                    f"port {self.s.port} on 127.0.0.1 is taken by another process: stop it, or set "
-                    "JIGSAW_LOCALKAFKA__PORT to a free port (0 picks one)"
-                )
-            port = self.s.port
-        else:
-            previous = int(str(state.get("port", 0)))
-            port = previous if previous and _port_free(previous) else free_port()
-        taken = {port}
-        chosen = []
-        for key in ("mtls_port", "controller_port"):
-            previous = int(str(state.get(key, 0)))
-            other = previous if previous and previous not in taken and _port_free(previous) else free_port()
-            while other in taken:
-                other = free_port()
-            taken.add(other)
-            chosen.append(other)
-        return port, chosen[0], chosen[1]
+        had = int(state.get("count", 1))
+        wanted = self.s.nodes or had
+        if wanted != had and self._formatted(had):
+            raise KafkaLocalError(
+                f"the local Kafka under {self.s.home} was formatted with {had} node(s), not {wanted}: "
+                "`jigsaw kafka down --purge` deletes it, or set JIGSAW_LOCALKAFKA__HOME to another folder"
+            )
+        return wanted
 
-    def _write_config(self, port: int, mport: int, cport: int) -> None:
-        values = {
-            "port": port,
-            "mtls_port": mport,
-            "controller_port": cport,
-            "log_dirs": self.data_dir,
-            "node_keystore": self.tls.node,
-            "ca": self.tls.ca,
-        }
+    @staticmethod
+    def _pids(status: KafkaStatus) -> str:
+        return ", ".join(f"node {n.node_id} pid {n.pid}" for n in status.nodes)
+
+    def _ports(self, count: int) -> dict[int, dict[str, int]]:
+        """Three loopback ports per node. One node keeps its ports while they stay free, else takes
+        others; a cluster's are fixed once chosen, since every node names every controller's address."""
+        nodes = (self._read_state() or {}).get("nodes") or {}
+        chosen: dict[int, dict[str, int]] = {}
+        taken: set[int] = set()
+        keys = ("port", "mtls_port", "controller_port")
+        for node in range(1, count + 1):
+            previous = nodes.get(str(node)) or {}
+            running = self.node_status(node, probe_it=False).running
+            ports: dict[str, int] = {}
+            for key in keys:
+                port = int(previous.get(key, 0))
+                if node == 1 and key == "port" and self.s.port:
+                    if port != self.s.port and not _port_free(self.s.port):
+                        raise KafkaLocalError(
+                            f"port {self.s.port} on 127.0.0.1 is taken by another process: stop it, or set "
+                            "JIGSAW_LOCALKAFKA__PORT to a free port (0 picks one)"
+                        )
+                    port = self.s.port
+                if port and not running and not _port_free(port):
+                    if count > 1 and self._formatted(count):
+                        raise KafkaLocalError(
+                            f"port {port} of Kafka node {node} on 127.0.0.1 is taken by another process, and "
+                            "a cluster's nodes keep their ports: stop that process, or "
+                            "`jigsaw kafka down --purge` and start again"
+                        )
+                    if node == 1 and key == "port" and self.s.port:
+                        raise KafkaLocalError(
+                            f"port {port} on 127.0.0.1 is taken by another process: stop it, or set "
+                            "JIGSAW_LOCALKAFKA__PORT to a free port (0 picks one)"
+                        )
+                    port = 0
+                while not port or port in taken:
+                    port = free_port()
+                taken.add(port)
+                ports[key] = port
+            chosen[node] = ports
+        return chosen
+
+    def _write_configs(self, count: int) -> None:
+        ports = self._ports(count)
+        voters = ",".join(f"{n}@127.0.0.1:{p['controller_port']}" for n, p in ports.items())
         name = "insecure" if self.s.insecure else "secure"
-        transport = Template((self.s.deploy_dir / f"{name}.properties.template").read_text()).substitute(
-            values
-        )
+        transport_t = Template((self.s.deploy_dir / f"{name}.properties.template").read_text())
         template = Template((self.s.deploy_dir / "server.properties.template").read_text())
         private_dir(self.s.home)  # credentials, keys and the metadata log's SCRAM hashes are under it
-        self.config_file.write_text(template.substitute(values, transport=transport))
-        state = {
-            "port": port,
-            "mtls_port": mport,
-            "controller_port": cport,
-            "pid": 0,
-            "secure": not self.s.insecure,
-            "bootstrap": f"127.0.0.1:{port}",
-            "mtls_bootstrap": None if self.s.insecure else f"127.0.0.1:{mport}",
-        }
-        self.state_file.write_text(json.dumps(state))
+        state = self._read_state() or {}
+        state.update(count=count, secure=not self.s.insecure)
+        nodes = state.setdefault("nodes", {})
+        for node, p in ports.items():
+            values = {
+                **p,
+                "node_id": node,
+                "voters": voters,
+                "log_dirs": self.data_dir(node, count),
+                "node_keystore": self.tls.node,
+                "ca": self.tls.ca,
+                "replication": 3 if count >= 3 else 1,
+                "min_isr": 2 if count >= 3 else 1,
+            }
+            transport = transport_t.substitute(values)
+            self._node_dir(node, count).mkdir(parents=True, exist_ok=True)
+            (self._node_dir(node, count) / "server.properties").write_text(
+                template.substitute(values, transport=transport)
+            )
+            nodes.setdefault(str(node), {}).update(p)
+            nodes[str(node)].setdefault("pid", 0)
+        self._write_state(state)
+        state["bootstrap"] = self._addresses("port")
+        state["mtls_bootstrap"] = None if self.s.insecure else self._addresses("mtls_port")
+        self._write_state(state)
 
-    def _format(self, java: str, libs: Path, credentials: list[KafkaCredential]) -> bool:
-        """Format the storage if it is new, with a SCRAM user for each credential (KIP-900). True if it
-        formatted. The passwords are on the format tool's command line for the second it runs, where any
-        local account could read them from /proc: the local node is for one developer's machine."""
-        if (self.data_dir / "meta.properties").exists():
-            return False
-        cluster_id = new_cluster_id()
-        cmd = [
-            java,
-            "-cp",
-            f"{libs}/*",
-            f"-Dlog4j2.configurationFile={self._log4j()}",
-            "kafka.tools.StorageTool",
-            "format",
-            "-t",
-            cluster_id,
-            "-c",
-            str(self.config_file),
-        ]
-        for cred in credentials:
-            secret = cred.password.get_secret_value()
-            cmd += ["--add-scram", f"{cred.mechanism}=[name={cred.username},password={secret}]"]
-        result = subprocess.run(cmd, capture_output=True, text=True, check=False)  # noqa: S603
-        if result.returncode != 0:
-            output = result.stdout + result.stderr
+    def _format(self, java: str, libs: Path, credentials: list[KafkaCredential]) -> None:
+        """Format each node's storage that is new, all with one cluster id and a SCRAM user for each
+        credential (KIP-900). The passwords are on the format tool's command line for the second it runs,
+        where any local account could read them from /proc: the local Kafka is for one developer's machine.
+        """
+        new = [n for n in self.node_ids() if not (self.data_dir(n) / "meta.properties").exists()]
+        if not new:
+            return
+        state = self._read_state() or {}
+        cluster_id = str(state.get("cluster_id") or self._formatted_id() or new_cluster_id())
+        if state.get("cluster_id") != cluster_id:
+            state["cluster_id"] = cluster_id
+            self._write_state(state)
+        for node in new:
+            cmd = [
+                java,
+                "-cp",
+                f"{libs}/*",
+                f"-Dlog4j2.configurationFile={self._log4j()}",
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                cluster_id,
+                "-c",
+                str(self.config_file(node)),
+            ]
             for cred in credentials:
-                output = output.replace(cred.password.get_secret_value(), "**********")
-            raise KafkaLocalError(f"formatting Kafka storage failed:\n{output}")
-        return True
+                secret = cred.password.get_secret_value()
+                cmd += ["--add-scram", f"{cred.mechanism}=[name={cred.username},password={secret}]"]
+            result = subprocess.run(cmd, capture_output=True, text=True, check=False)  # noqa: S603
+            if result.returncode != 0:
+                output = result.stdout + result.stderr
+                for cred in credentials:
+                    output = output.replace(cred.password.get_secret_value(), "**********")
+                raise KafkaLocalError(f"formatting Kafka storage of node {node} failed:\n{output}")
+
+    def _formatted_id(self) -> str | None:
+        """The cluster id a node's storage already has: a node re-formatted after its data was lost
+        must join its cluster, not found another."""
+        for node in self.node_ids():
+            meta = self.data_dir(node) / "meta.properties"
+            if meta.exists():
+                for line in meta.read_text().splitlines():
+                    if line.startswith("cluster.id="):
+                        return line.split("=", 1)[1].strip()
+        return None
 
     def _log4j(self) -> Path:
         return self.s.deploy_dir / "log4j2.properties"
 
-    def _launch(self, java: str, libs: Path, port: int) -> KafkaStatus:
-        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+    def _launch(self, java: str, libs: Path, node: int) -> None:
+        log_file = self.log_file(node)
+        log_file.parent.mkdir(parents=True, exist_ok=True)
         cmd = [
             java,
             f"-Xms{self.s.heap_mb // 2}m",
@@ -375,9 +534,9 @@ class LocalKafka:
             "-cp",
             f"{libs}/*",
             "kafka.Kafka",
-            str(self.config_file),
+            str(self.config_file(node)),
         ]
-        with self.log_file.open("ab") as log:
+        with log_file.open("ab") as log:
             proc = subprocess.Popen(  # noqa: S603
                 cmd,
                 stdout=log,
@@ -386,69 +545,121 @@ class LocalKafka:
                 start_new_session=True,
             )
         _CHILDREN[proc.pid] = proc
-        bootstrap = f"127.0.0.1:{port}"
-        state = json.loads(self.state_file.read_text())
-        state.update(pid=proc.pid, bootstrap=bootstrap, started_at=time.time())
-        self.state_file.write_text(json.dumps(state))
-        self.progress(f"started Kafka (kafka.Kafka) pid {proc.pid} at {bootstrap}; log {self.log_file}")
-        return self._await_ready(proc.pid, bootstrap)
+        self._set_node(node, pid=proc.pid, started_at=time.time())
+        where = f"node {node} " if self.count > 1 else ""
+        address = self._node_status_address(node)
+        self.progress(f"started Kafka {where}(kafka.Kafka) pid {proc.pid} at {address}; log {log_file}")
 
-    def _await_ready(self, pid: int, bootstrap: str) -> KafkaStatus:
+    def _node_status_address(self, node: int) -> str:
+        return f"127.0.0.1:{self._node_state(node).get('port', 0)}"
+
+    def _await_ready(self, nodes: list[int]) -> KafkaStatus:
+        """Wait until each of ``nodes`` answers. A cluster's nodes are all launched first: a lone node of
+        three has no controller quorum, so none answers before a majority runs."""
         deadline = time.monotonic() + self.s.start_timeout_s
-        while time.monotonic() < deadline:
+        waiting = list(nodes)
+        while waiting and time.monotonic() < deadline:
+            node = waiting[0]
+            pid = int(self._node_state(node).get("pid", 0))
             if not _alive(pid):
                 raise KafkaLocalError(
-                    f"Kafka exited during start-up; the end of {self.log_file}:\n{self.tail(30)}"
+                    f"Kafka node {node} exited during start-up; the end of {self.log_file(node)}:\n"
+                    f"{self.tail(30, node)}"
                 )
-            if asyncio.run(probe(self._probe_settings(), timeout_s=2.0)):
-                self.progress(f"Kafka is answering at {bootstrap}")
-                return self.status()
+            if asyncio.run(probe(self._probe_settings(node), timeout_s=2.0)):
+                self.progress(f"Kafka is answering at {self._node_status_address(node)}")
+                waiting.pop(0)
+                continue
             time.sleep(0.25)  # a poll interval between probes, not a wait for readiness
-        raise KafkaLocalError(
-            f"Kafka did not answer at {bootstrap} within {self.s.start_timeout_s:.0f}s; "
-            f"see {self.log_file}:\n{self.tail(30)}"
-        )
+        if waiting:
+            node = waiting[0]
+            raise KafkaLocalError(
+                f"Kafka node {node} did not answer at {self._node_status_address(node)} within "
+                f"{self.s.start_timeout_s:.0f}s; see {self.log_file(node)}:\n{self.tail(30, node)}"
+            )
+        return self.status()
+
+    # -- one node, for fault tests ------------------------------------------------------------
+    def kill(self, node: int, sig: signal.Signals = signal.SIGKILL) -> int:
+        """Send ``sig`` (SIGKILL by default) to one node's JVM, at once and without waiting for it to stop
+        cleanly, as a machine failing would. Returns the pid; the node is recorded as not running."""
+        self._known(node)
+        pid = int(self._node_state(node).get("pid", 0))
+        if pid <= 0 or not self._ours(pid, node):
+            raise KafkaLocalError(f"Kafka node {node} is not running")
+        os.kill(pid, sig)
+        if sig in (signal.SIGKILL, signal.SIGTERM):
+            while _alive(pid):
+                time.sleep(0.05)
+            child = _CHILDREN.pop(pid, None)
+            if child is not None:
+                child.wait()
+            self._set_node(node, pid=0)
+        self.progress(f"sent {sig.name} to Kafka node {node} (pid {pid})")
+        return pid
+
+    def start(self, *nodes: int, wait: bool = True) -> KafkaStatus:
+        """Start nodes of this Kafka that are down (on their own data and ports), wake any that ``kill``
+        stopped with SIGSTOP, and with ``wait`` wait until each answers; one running is left alone."""
+        for node in nodes:
+            self._known(node)
+            pid = int(self._node_state(node).get("pid", 0))
+            if pid > 0 and self._ours(pid, node) and _paused(pid):
+                os.kill(pid, signal.SIGCONT)
+                self.progress(f"sent SIGCONT to Kafka node {node} (pid {pid})")
+        down = [n for n in nodes if not self.node_status(n, probe_it=False).running]
+        java, libs = self.java(), self.fetch()
+        for node in down:
+            self._launch(java, libs, node)
+        return self._await_ready(down) if wait else self.status()
+
+    def _known(self, node: int) -> None:
+        if node not in self.node_ids():
+            raise KafkaLocalError(f"there is no Kafka node {node}: the nodes are {self.node_ids()}")
 
     # -- down ---------------------------------------------------------------------------------
     def down(self) -> bool:
-        """Stop the recorded broker. Returns False when there was none to stop."""
+        """Stop every recorded node. Returns False when there was none to stop."""
         state = self._read_state()
-        if not state or not int(str(state.get("pid", 0))):
+        records = {int(k): int(v.get("pid", 0)) for k, v in ((state or {}).get("nodes") or {}).items()}
+        if not any(records.values()):
             self.progress("Kafka is not running")
             return False
-        pid = int(str(state["pid"]))
-        stopped = False
-        if self._ours(pid):
+        # SIGTERM to every node at once: stopped one by one, the last would wait for a quorum that is gone.
+        live = {n: pid for n, pid in records.items() if pid > 0 and self._ours(pid, n)}
+        for n, pid in records.items():
+            if pid > 0 and n not in live:
+                self.progress(f"Kafka pid {pid} was no longer running")
+        for pid in live.values():
             os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + self.s.stop_timeout_s
-            while _alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.1)
+        deadline = time.monotonic() + self.s.stop_timeout_s
+        while any(_alive(p) for p in live.values()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for pid in live.values():
             if _alive(pid):
                 self.progress(f"Kafka pid {pid} ignored SIGTERM for {self.s.stop_timeout_s:.0f}s; killing")
                 os.kill(pid, signal.SIGKILL)
                 while _alive(pid):
                     time.sleep(0.05)
-            stopped = True
             self.progress(f"stopped Kafka pid {pid}")
-        else:
-            self.progress(f"Kafka pid {pid} was no longer running")
-        child = _CHILDREN.pop(pid, None)
-        if child is not None:
-            child.wait()
-        state["pid"] = 0
-        self.state_file.write_text(json.dumps(state))
-        return stopped
+        for n, pid in records.items():
+            child = _CHILDREN.pop(pid, None)
+            if child is not None:
+                child.wait()
+            self._set_node(n, pid=0)
+        return bool(live)
 
     def purge(self) -> None:
-        """Stop the broker and delete its data and logs (the jar cache stays)."""
+        """Stop every node and delete its data and logs (the jar cache stays)."""
         self.down()
         shutil.rmtree(self.s.home, ignore_errors=True)
 
-    def tail(self, lines: int = 50) -> str:
+    def tail(self, lines: int = 50, node: int = 1) -> str:
+        log_file = self.log_file(node)
         try:
-            text = self.log_file.read_text(errors="replace")
+            text = log_file.read_text(errors="replace")
         except OSError:
-            return f"(no log at {self.log_file})"
+            return f"(no log at {log_file})"
         return "\n".join(text.splitlines()[-lines:])
 
 

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Sequence
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from jigsaw.bus.clients import AUTHORIZATION_REFUSED
@@ -19,10 +20,15 @@ _NOT_AUTHORIZED = {e.errno for e in AUTHORIZATION_REFUSED}
 
 
 async def ensure_topics(
-    settings: KafkaSettings, specs: Sequence[TopicSpec], replication: int = 1
+    settings: KafkaSettings, specs: Sequence[TopicSpec], replication: int | None = None
 ) -> list[str]:
     """Create the topics that do not exist yet, and check that the others have the partition counts of
     ``specs``. Returns the names it created; raises ``ConfigError`` naming each topic whose count differs.
+
+    ``replication`` unset takes the cluster's own ``default.replication.factor`` (3 on a 3-node cluster,
+    whose ``min.insync.replicas`` of 2 then applies): the request's protocol version (aiokafka's v3) cannot
+    ask the broker to use its default, and counting the brokers would under-replicate a topic created
+    while one is down.
     """
     admin = AIOKafkaAdminClient(**settings.client_kwargs())
     await admin.start()
@@ -46,10 +52,12 @@ def _not_granted(name: str, who: str) -> ConfigError:
 
 
 async def _create(
-    admin: AIOKafkaAdminClient, missing: list[TopicSpec], replication: int, who: str
+    admin: AIOKafkaAdminClient, missing: list[TopicSpec], replication: int | None, who: str
 ) -> list[str]:
     if not missing:
         return []
+    if replication is None:
+        replication = await _default_replication(admin, ", ".join(s.name for s in missing), who)
     new = [NewTopic(s.name, s.partitions, replication, topic_configs=s.config) for s in missing]
     try:
         resp = await admin.create_topics(new)
@@ -72,6 +80,33 @@ async def _create(
         log.info("created topics", extra={"topics": created})
     await _await_metadata(admin, [s.name for s in missing])
     return created
+
+
+async def _default_replication(admin: AIOKafkaAdminClient, names: str, who: str) -> int:
+    # Reading the broker's configuration needs a grant only the operator has: one refused it could not
+    # create the topics either, so it gets the same error as a refused creation.
+    try:
+        cluster = await admin.describe_cluster()
+        brokers = sorted(int(b["node_id"]) for b in cluster["brokers"])
+        if not brokers:
+            raise TransientError("the cluster named no brokers: cannot create topics yet")
+        resource = ConfigResource(
+            ConfigResourceType.BROKER, str(brokers[0]), {"default.replication.factor": None}
+        )
+        (resp,) = await admin.describe_configs([resource])
+    except AUTHORIZATION_REFUSED as exc:
+        raise _not_granted(names, who) from exc
+    except KafkaError as exc:
+        raise TransientError(f"reading the cluster's default replication failed: {exc}") from exc
+    for error, message, _type, _name, entries in resp.resources:
+        if error in _NOT_AUTHORIZED:
+            raise _not_granted(names, who)
+        if error:
+            raise TransientError(f"reading the cluster's default replication failed: {error} {message}")
+        for entry in entries:
+            if entry[0] == "default.replication.factor":
+                return int(entry[1])
+    return 1
 
 
 async def check_partitions(admin: AIOKafkaAdminClient, specs: Sequence[TopicSpec]) -> None:
