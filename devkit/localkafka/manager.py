@@ -9,56 +9,33 @@ stale record (the JVM died or was killed) is cleared and the node is started aga
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from string import Template
 from typing import Any
 
 from devkit.localkafka.config import LocalKafkaSettings
+from devkit.localkafka.install import fetch_jars, find_java, libs_dir
 from devkit.localkafka.process import alive as _alive
 from devkit.localkafka.process import cmdline as _cmdline
-from devkit.localkafka.process import port_free as _port_free
+from devkit.localkafka.process import paused as _paused
 from devkit.localkafka.process import probe
+from devkit.localkafka.storage import format_storage, write_configs
 from devkit.localkafka.tls import NODE_PRINCIPAL, TlsFiles, ensure_tls
 from jigsaw.config import KafkaSettings, TlsSettings
 from jigsaw.credentials import KafkaCredential, credential_path, load_credential, save_credential
 from jigsaw.errors import ConfigError, KafkaLocalError
-from jigsaw.files import private_dir
 from jigsaw.roster import RESERVED_PRINCIPALS, load_roster
-from jigsaw.serving import free_port
 
 Progress = Callable[[str], None]
-MIN_JAVA = 17
 # JVMs this process started, so that `down` can reap them; the broker itself outlives the CLI.
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
-
-
-def _paused(pid: int) -> bool:
-    """Stopped by SIGSTOP (state T in /proc)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "T"
-    except (OSError, IndexError):
-        return False
-
-
-def new_cluster_id() -> str:
-    """A random cluster id as Kafka's own ``Uuid.randomUuid`` makes one: base64url, never starting with
-    a dash, which the storage tool's argument parser would take for an option."""
-    while True:
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        if not cluster_id.startswith("-"):
-            return cluster_id
 
 
 @dataclass(frozen=True)
@@ -134,67 +111,16 @@ class LocalKafka:
     def _formatted(self, count: int) -> bool:
         return any((self.data_dir(n, count) / "meta.properties").exists() for n in range(1, count + 1))
 
-    # -- jars ---------------------------------------------------------------------------------
-    def _pom(self) -> Path:
-        return self.s.deploy_dir / "pom.xml"
-
+    # -- jars and java ------------------------------------------------------------------------
     def libs(self) -> Path:
-        digest = hashlib.sha256(self._pom().read_bytes()).hexdigest()[:12]
-        return self.s.jar_cache / digest
+        return libs_dir(self.s.deploy_dir, self.s.jar_cache)
 
     def fetch(self) -> Path:
-        """Copy the runtime jars named by deploy/kafka/pom.xml into the cache, once per pom."""
-        libs = self.libs()
-        if (libs / ".complete").exists():
-            return libs
-        mvn = shutil.which("mvn")
-        if mvn is None:
-            raise KafkaLocalError(
-                "Maven is needed to fetch the Kafka jars: install it (apt-get install maven) "
-                "and put `mvn` on PATH"
-            )
-        self.progress(f"fetching Kafka jars with Maven into {libs} (first run only)…")
-        tmp = libs.with_name(libs.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        cmd = [
-            mvn,
-            "-q",
-            "-B",
-            "-f",
-            str(self._pom()),
-            "dependency:copy-dependencies",
-            f"-DoutputDirectory={tmp}",
-            "-DincludeScope=runtime",
-        ]
-        result = subprocess.run(cmd, capture_output=True, text=True, check=False)  # noqa: S603
-        if result.returncode != 0:
-            raise KafkaLocalError(
-                f"Maven could not fetch the Kafka jars (exit {result.returncode}):\n"
-                f"{(result.stdout + result.stderr)[-2000:]}"
-            )
-        (tmp / ".complete").write_text(time.strftime("%Y-%m-%dT%H:%M:%S"))
-        shutil.rmtree(libs, ignore_errors=True)
-        tmp.rename(libs)
-        self.progress(f"fetched {len(list(libs.glob('*.jar')))} jars")
-        return libs
+        return fetch_jars(self.s.deploy_dir, self.s.jar_cache, self.progress)
 
-    # -- java ---------------------------------------------------------------------------------
     @staticmethod
     def java() -> str:
-        java = shutil.which("java")
-        if java is None:
-            raise KafkaLocalError(
-                f"Java {MIN_JAVA}+ is needed to run Kafka: install a JDK or JRE "
-                f"(apt-get install openjdk-{MIN_JAVA}-jre-headless) and put `java` on PATH"
-            )
-        out = subprocess.run([java, "-version"], capture_output=True, text=True, check=False)  # noqa: S603
-        m = re.search(r'version "(\d+)', out.stderr + out.stdout)
-        if m and int(m.group(1)) < MIN_JAVA:
-            raise KafkaLocalError(
-                f"Kafka 4 needs Java {MIN_JAVA}+, but `java` is version {m.group(1)}: "
-                "install a newer JDK or put it first on PATH"
-            )
-        return java
+        return find_java()
 
     # -- state --------------------------------------------------------------------------------
     def _read_state(self) -> dict[str, Any] | None:
@@ -374,7 +300,7 @@ class LocalKafka:
         libs = self.fetch()
         credentials = self._prepare_principals()
         self._write_configs(count)
-        self._format(java, libs, credentials)
+        format_storage(self, java, libs, credentials)
         down = [n.node_id for n in self.status().nodes if not n.running]
         for node in down:
             self._launch(java, libs, node)
@@ -398,127 +324,10 @@ class LocalKafka:
     def _pids(status: KafkaStatus) -> str:
         return ", ".join(f"node {n.node_id} pid {n.pid}" for n in status.nodes)
 
-    def _ports(self, count: int) -> dict[int, dict[str, int]]:
-        """Three loopback ports per node. One node keeps its ports while they stay free, else takes
-        others; a cluster's are fixed once chosen, since every node names every controller's address."""
-        nodes = (self._read_state() or {}).get("nodes") or {}
-        chosen: dict[int, dict[str, int]] = {}
-        taken: set[int] = set()
-        keys = ("port", "mtls_port", "controller_port")
-        for node in range(1, count + 1):
-            previous = nodes.get(str(node)) or {}
-            running = self.node_status(node, probe_it=False).running
-            ports: dict[str, int] = {}
-            for key in keys:
-                port = int(previous.get(key, 0))
-                if node == 1 and key == "port" and self.s.port:
-                    if port != self.s.port and not _port_free(self.s.port):
-                        raise KafkaLocalError(
-                            f"port {self.s.port} on 127.0.0.1 is taken by another process: stop it, or set "
-                            "JIGSAW_LOCALKAFKA__PORT to a free port (0 picks one)"
-                        )
-                    port = self.s.port
-                if port and not running and not _port_free(port):
-                    if count > 1 and self._formatted(count):
-                        raise KafkaLocalError(
-                            f"port {port} of Kafka node {node} on 127.0.0.1 is taken by another process, and "
-                            "a cluster's nodes keep their ports: stop that process, or "
-                            "`jigsaw kafka down --purge` and start again"
-                        )
-                    if node == 1 and key == "port" and self.s.port:
-                        raise KafkaLocalError(
-                            f"port {port} on 127.0.0.1 is taken by another process: stop it, or set "
-                            "JIGSAW_LOCALKAFKA__PORT to a free port (0 picks one)"
-                        )
-                    port = 0
-                while not port or port in taken:
-                    port = free_port()
-                taken.add(port)
-                ports[key] = port
-            chosen[node] = ports
-        return chosen
-
     def _write_configs(self, count: int) -> None:
-        ports = self._ports(count)
-        voters = ",".join(f"{n}@127.0.0.1:{p['controller_port']}" for n, p in ports.items())
-        name = "insecure" if self.s.insecure else "secure"
-        transport_t = Template((self.s.deploy_dir / f"{name}.properties.template").read_text())
-        template = Template((self.s.deploy_dir / "server.properties.template").read_text())
-        private_dir(self.s.home)  # credentials, keys and the metadata log's SCRAM hashes are under it
-        state = self._read_state() or {}
-        state.update(count=count, secure=not self.s.insecure)
-        nodes = state.setdefault("nodes", {})
-        for node, p in ports.items():
-            values = {
-                **p,
-                "node_id": node,
-                "voters": voters,
-                "log_dirs": self.data_dir(node, count),
-                "node_keystore": self.tls.node,
-                "ca": self.tls.ca,
-                "replication": 3 if count >= 3 else 1,
-                "min_isr": 2 if count >= 3 else 1,
-            }
-            transport = transport_t.substitute(values)
-            self._node_dir(node, count).mkdir(parents=True, exist_ok=True)
-            (self._node_dir(node, count) / "server.properties").write_text(
-                template.substitute(values, transport=transport)
-            )
-            nodes.setdefault(str(node), {}).update(p)
-            nodes[str(node)].setdefault("pid", 0)
-        self._write_state(state)
-        state["bootstrap"] = self._addresses("port")
-        state["mtls_bootstrap"] = None if self.s.insecure else self._addresses("mtls_port")
-        self._write_state(state)
+        write_configs(self, count)
 
-    def _format(self, java: str, libs: Path, credentials: list[KafkaCredential]) -> None:
-        """Format each node's storage that is new, all with one cluster id and a SCRAM user for each
-        credential (KIP-900). The passwords are on the format tool's command line for the second it runs,
-        where any local account could read them from /proc: the local Kafka is for one developer's machine.
-        """
-        new = [n for n in self.node_ids() if not (self.data_dir(n) / "meta.properties").exists()]
-        if not new:
-            return
-        state = self._read_state() or {}
-        cluster_id = str(state.get("cluster_id") or self._formatted_id() or new_cluster_id())
-        if state.get("cluster_id") != cluster_id:
-            state["cluster_id"] = cluster_id
-            self._write_state(state)
-        for node in new:
-            cmd = [
-                java,
-                "-cp",
-                f"{libs}/*",
-                f"-Dlog4j2.configurationFile={self._log4j()}",
-                "kafka.tools.StorageTool",
-                "format",
-                "-t",
-                cluster_id,
-                "-c",
-                str(self.config_file(node)),
-            ]
-            for cred in credentials:
-                secret = cred.password.get_secret_value()
-                cmd += ["--add-scram", f"{cred.mechanism}=[name={cred.username},password={secret}]"]
-            result = subprocess.run(cmd, capture_output=True, text=True, check=False)  # noqa: S603
-            if result.returncode != 0:
-                output = result.stdout + result.stderr
-                for cred in credentials:
-                    output = output.replace(cred.password.get_secret_value(), "**********")
-                raise KafkaLocalError(f"formatting Kafka storage of node {node} failed:\n{output}")
-
-    def _formatted_id(self) -> str | None:
-        """The cluster id a node's storage already has: a node re-formatted after its data was lost
-        must join its cluster, not found another."""
-        for node in self.node_ids():
-            meta = self.data_dir(node) / "meta.properties"
-            if meta.exists():
-                for line in meta.read_text().splitlines():
-                    if line.startswith("cluster.id="):
-                        return line.split("=", 1)[1].strip()
-        return None
-
-    def _log4j(self) -> Path:
+    def log4j(self) -> Path:
         return self.s.deploy_dir / "log4j2.properties"
 
     def _launch(self, java: str, libs: Path, node: int) -> None:
@@ -530,7 +339,7 @@ class LocalKafka:
             f"-Xmx{self.s.heap_mb}m",
             "-XX:+UseG1GC",
             "-Djava.awt.headless=true",
-            f"-Dlog4j2.configurationFile={self._log4j()}",
+            f"-Dlog4j2.configurationFile={self.log4j()}",
             "-cp",
             f"{libs}/*",
             "kafka.Kafka",

@@ -26,6 +26,14 @@ def port_free(port: int) -> bool:
         return True
 
 
+def paused(pid: int) -> bool:
+    """Stopped by SIGSTOP (state T in /proc)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "T"
+    except (OSError, IndexError):
+        return False
+
+
 def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from devkit.localkafka import manager
+from devkit.localkafka import storage as manager
 
 
 def test_a_cluster_id_never_starts_with_a_dash(monkeypatch: pytest.MonkeyPatch) -> None:
