@@ -124,11 +124,19 @@ class FaultRun:
                 assert code == 0, f"{name} exited {code}:\n{worker.output()[-3000:]}"
 
     # -- the stream ---------------------------------------------------------------------------------
-    async def stream(self, first: int, count: int, rate_per_s: float) -> None:
+    async def stream(
+        self, first: int, count: int, rate_per_s: float, hold: tuple[int, asyncio.Event] | None = None
+    ) -> None:
         """One police return for each of ``count`` referrals, paced at ``rate_per_s``. A send Kafka does not
-        acknowledge is sent again, byte for byte, until it is: a connector's outbox does the same."""
+        acknowledge is sent again, byte for byte, until it is: a connector's outbox does the same.
+
+        ``hold=(n, event)`` keeps the last ``n`` returns back until ``event`` is set, so that faults driven
+        beside the stream land mid-stream however slowly a machine restarts a node."""
         start = time.monotonic()
         for n, i in enumerate(range(first, first + count)):
+            if hold is not None and n == count - hold[0] and not hold[1].is_set():
+                await hold[1].wait()
+                start = time.monotonic() - n / rate_per_s
             rid = self.rid(i)
             msg_id = str(uuid.uuid4())
             items = sections(*CATEGORIES)
