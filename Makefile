@@ -23,11 +23,13 @@ venv: $(VENV)/.installed ## Create .venv and install the package with its dev ex
 demo: venv ## The main job: run Jigsaw on the embedded defaults (ARGS=--once to run and exit)
 	$(JIGSAW) demo $(ARGS)
 
-# Kafka is stopped whether or not the tests pass; the suite's exit status is kept.
-test: venv ## Start a real local Kafka, run the whole suite, stop Kafka
+# Kafka and PostgreSQL are stopped whether or not the tests pass (or PostgreSQL starts); the suite's exit
+# status is kept.
+test: venv ## Start a real local Kafka and PostgreSQL, run the whole suite, stop them
 	$(JIGSAW) kafka up
 	status=0; \
-	$(PY) -m pytest -v $(PYTEST_ARGS) || status=$$?; \
+	if $(JIGSAW) pg up; then $(PY) -m pytest -v $(PYTEST_ARGS) || status=$$?; else status=$$?; fi; \
+	$(JIGSAW) pg down; \
 	$(JIGSAW) kafka down; \
 	exit $$status
 
@@ -51,6 +53,7 @@ kafka-up: venv ## Start the local Kafka (idempotent)
 kafka-down: venv ## Stop the local Kafka
 	$(JIGSAW) kafka down
 
-clean: ## Stop Kafka and remove the venv, runtime state and caches (not the jar cache)
+clean: ## Stop Kafka and PostgreSQL and remove the venv, runtime state and caches (not the jar cache)
 	-$(JIGSAW) kafka down --purge
+	-$(JIGSAW) pg down --purge
 	rm -rf $(VENV) .jigsaw .pytest_cache .mypy_cache .ruff_cache

@@ -13,6 +13,7 @@ from apps.cli.demo import demo
 from apps.cli.hub import case, hub
 from apps.cli.kafka import kafka
 from apps.cli.keys import keys
+from apps.cli.pg import pg
 from apps.cli.schemas import schemas
 from apps.cli.synth import synth
 from jigsaw.errors import JigsawError
@@ -44,6 +45,7 @@ def cli(verbose: bool) -> None:
 
 
 cli.add_command(kafka)
+cli.add_command(pg)
 cli.add_command(demo)
 cli.add_command(keys)
 cli.add_command(schemas)

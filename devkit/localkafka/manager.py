@@ -22,12 +22,12 @@ from typing import Any
 
 from devkit.localkafka.config import LocalKafkaSettings
 from devkit.localkafka.install import fetch_jars, find_java, libs_dir
-from devkit.localkafka.process import alive as _alive
 from devkit.localkafka.process import cmdline as _cmdline
-from devkit.localkafka.process import paused as _paused
 from devkit.localkafka.process import probe
 from devkit.localkafka.storage import format_storage, write_configs
 from devkit.localkafka.tls import NODE_PRINCIPAL, TlsFiles, ensure_tls
+from devkit.procs import alive as _alive
+from devkit.procs import paused as _paused
 from jigsaw.config import KafkaSettings, TlsSettings
 from jigsaw.credentials import KafkaCredential, credential_path, load_credential, save_credential
 from jigsaw.errors import ConfigError, KafkaLocalError

@@ -10,7 +10,7 @@ from pathlib import Path
 from string import Template
 from typing import TYPE_CHECKING
 
-from devkit.localkafka.process import port_free as _port_free
+from devkit.procs import port_free as _port_free
 from jigsaw.credentials import KafkaCredential
 from jigsaw.errors import KafkaLocalError
 from jigsaw.files import private_dir
