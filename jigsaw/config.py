@@ -115,6 +115,19 @@ class KafkaSettings(BaseModel):
         return kw
 
 
+class StoreSettings(BaseModel):
+    """Where a stateful service keeps its state, offsets and outbox: SQLite under ``state_dir`` (the
+    default, one instance), or a PostgreSQL that every instance of the service shares."""
+
+    model_config = _FROZEN
+
+    # ``postgresql://jigsaw@db.example:5432/jigsaw?sslmode=verify-full``. Leave the password out of it:
+    # libpq reads ``PGPASSWORD`` (or ``PGPASSFILE``), and ``PGSSLROOTCERT`` etc., from the environment.
+    url: SecretStr | None = None
+    # The PostgreSQL schema for the service's tables; unset, one named after the participant.
+    schema_name: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+
+
 class MetricsSettings(BaseModel):
     model_config = _FROZEN
 

@@ -9,6 +9,7 @@ error rejects a record.
     JigsawError
     ├── ConfigError                     bad settings or files; fatal at start-up
     ├── FatalError                      stops the service and fails its health check
+    │   └── Fenced                      a partition's state moved to a newer owner (a zombie instance)
     ├── TransientError (retriable)      broker unreachable, timeouts
     ├── RejectedInput                   a record that can never be processed: dead-lettered
     │   ├── SerializationError
@@ -80,6 +81,11 @@ class ConfigError(JigsawError):
 
 class FatalError(JigsawError):
     """The service cannot go on: it stops and its health check fails."""
+
+
+class Fenced(FatalError):
+    """This instance's claim on a partition is stale: another instance took it over, so nothing this one
+    still holds for it may commit."""
 
 
 class TransientError(JigsawError):

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from devkit.localkafka import LocalKafka
+from devkit.localpg import LocalPostgres
 from jigsaw.config import ConsumerSettings, KafkaSettings
 from jigsaw.topics import Topics
 from jigsaw.wire.codec import SchemaRegistry
@@ -24,6 +25,22 @@ def local_kafka() -> Iterator[LocalKafka]:
     yield lk
     if not was_running:
         lk.down()
+
+
+@pytest.fixture(scope="session")
+def local_pg() -> Iterator[LocalPostgres]:
+    """The real local PostgreSQL (Debian's package): found running (``make test`` starts it) or started."""
+    pg = LocalPostgres(progress=lambda _: None)
+    was_running = pg.status().answering
+    pg.up()
+    yield pg
+    if not was_running:
+        pg.down()
+
+
+@pytest.fixture(scope="session")
+def pg_url(local_pg: LocalPostgres) -> str:
+    return local_pg.url()
 
 
 @pytest.fixture(scope="session")

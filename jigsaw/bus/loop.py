@@ -16,6 +16,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.abc import ConsumerRebalanceListener
@@ -44,6 +45,15 @@ Handler = Callable[[Record], Awaitable[Outcome]]
 STOP_STEP_S = 10.0
 STORE_COMMIT_EVERY_S = 1.0
 Positions = Callable[[], dict[tuple[str, int], int]]
+
+
+class PartitionListener(Protocol):
+    """Told of each assignment before the loop reads the stored positions, and of each revocation once
+    the partitions' last records are handled: the store claims and releases them here (fencing)."""
+
+    def assigned(self, partitions: list[tuple[str, int]]) -> None: ...
+
+    def revoked(self, partitions: list[tuple[str, int]]) -> None: ...
 
 
 def outcome_for(exc: Exception, record: Record) -> Outcome:
@@ -97,6 +107,7 @@ class ConsumeLoop(Component):
         metrics: KernelMetrics,
         dlq: DeadLetterPublisher | None = None,
         positions: Positions | None = None,
+        listeners: Sequence[PartitionListener] = (),
         stop: asyncio.Event | None = None,
         poll_ms: int = 200,
     ) -> None:
@@ -109,6 +120,8 @@ class ConsumeLoop(Component):
         self._metrics = metrics
         self._dlq = dlq
         self._positions = positions
+        self._listeners = list(listeners)
+        self._failed: FatalError | None = None
         self.stopping = stop or asyncio.Event()
         self._poll_ms = poll_ms
         self._lock = asyncio.Lock()
@@ -164,6 +177,8 @@ class ConsumeLoop(Component):
 
     async def _consume(self) -> None:
         while not self.stopping.is_set():
+            if self._failed is not None:
+                raise self._failed
             self._resume_due()
             try:
                 batches = await self._client.getmany(
@@ -360,11 +375,27 @@ class ConsumeLoop(Component):
                 self._paused.pop(tp, None)
                 self._retries.pop(tp, None)
                 self._done.pop(tp, None)
+            parts = [(tp.topic, tp.partition) for tp in revoked]
+            for listener in reversed(self._listeners):
+                try:
+                    listener.revoked(parts)
+                except Exception:  # the partitions are gone either way; the next owner recovers them
+                    log.exception("a revocation listener failed on %d partition(s)", len(parts))
 
     async def _on_assigned(self, assigned: Sequence[TopicPartition]) -> None:
         async with self._lock:
             # A batch fetched before these seeks is stale: end it, as a revocation does.
             self._epoch += 1
+            parts = [(tp.topic, tp.partition) for tp in assigned]
+            try:
+                for listener in self._listeners:
+                    listener.assigned(parts)
+            except Exception as exc:
+                # Unclaimed partitions must not be processed: stop, and let a restart claim them afresh.
+                log.critical("claiming %d assigned partition(s) failed: %s", len(parts), type(exc).__name__)
+                self._failed = FatalError(f"claiming the assigned partitions failed: {type(exc).__name__}")
+                self._client.pause(*assigned)
+                return
             if self._positions is not None:
                 stored = self._positions()
                 for tp in assigned:

@@ -29,7 +29,7 @@ from aiokafka.errors import (
 )
 
 from jigsaw.bus.clients import AUTHORIZATION_REFUSED, Producer, RefusedRecord, refused
-from jigsaw.bus.store import OutboxRow, Store
+from jigsaw.bus.store import BaseStore, OutboxRow
 from jigsaw.errors import FatalError
 from jigsaw.lifecycle import Component, require, supervise
 from jigsaw.metrics import KernelMetrics
@@ -66,7 +66,7 @@ class ParkedRow:
     parked_at: float
 
 
-def parked(store: Store) -> list[ParkedRow]:
+def parked(store: BaseStore) -> list[ParkedRow]:
     """The rows Kafka refused for good, oldest first (their bytes stay in the table, for re-driving)."""
     store.conn.execute(PARKED_SCHEMA)
     rows = store.conn.execute(
@@ -79,7 +79,7 @@ def parked(store: Store) -> list[ParkedRow]:
 class OutboxPublisher(Component):
     def __init__(
         self,
-        store: Store,
+        store: BaseStore,
         producer: Producer,
         metrics: KernelMetrics,
         *,

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from jigsaw.bus.dlq import DeadLetterCodec
 from jigsaw.bus.loop import outcome_for
 from jigsaw.bus.records import COMMIT, DeadLetter, Outcome, Record, RetryLater
-from jigsaw.bus.store import Store, Tx
+from jigsaw.bus.store import BaseStore, Tx
 from jigsaw.errors import FatalError
 from jigsaw.metrics import KernelMetrics
 
@@ -35,7 +35,7 @@ class _Rollback(Exception):
 class TransactionalHandler:
     def __init__(
         self,
-        store: Store,
+        store: BaseStore,
         handler: StatefulHandler,
         dead_letters: DeadLetterCodec,
         dlq_topic: str,
@@ -56,6 +56,7 @@ class TransactionalHandler:
             await self._room()
         try:
             with self._store.transaction() as tx:
+                tx.source = record.partition
                 if self._done_before(tx, record):
                     return COMMIT
                 outcome = self._apply(record, tx)
@@ -78,6 +79,7 @@ class TransactionalHandler:
         if self._room is not None:
             await self._room()
         with self._store.transaction() as tx:
+            tx.source = record.partition
             if self._done_before(tx, record):
                 return COMMIT
             self._enqueue_dead_letter(tx, record, letter)
@@ -94,6 +96,7 @@ class TransactionalHandler:
             offsets: dict[tuple[str, int], int] = {}
             moved: set[tuple[str, int]] = set()
             for record in records:
+                tx.source = record.partition
                 where = (record.topic, record.partition)
                 if where not in offsets:
                     offsets[where] = tx.next_offset(*where)

@@ -15,7 +15,7 @@ from jigsaw.bus.dlq import DeadLetterCodec, DeadLetterPublisher
 from jigsaw.bus.keyfollower import KeyDirectoryFollower
 from jigsaw.bus.loop import ConsumeLoop
 from jigsaw.bus.outbox import OutboxPublisher
-from jigsaw.bus.store import Store
+from jigsaw.bus.stores import store_for
 from jigsaw.bus.transactional import TransactionalHandler
 from jigsaw.config import masked
 from jigsaw.lifecycle import until_stopped
@@ -58,7 +58,8 @@ async def run(settings: BrokerSettings, stop: asyncio.Event) -> None:
         settings.kafka, plan(roster, topics, settings.partitions).topics_of(settings.participant_id)
     )
     dead_letters = DeadLetterCodec(registry, "broker")
-    store = Store(settings.state_dir / "broker.sqlite", state.SCHEMA)
+    sqlite_path = settings.state_dir / "broker.sqlite"
+    store = store_for(settings.store, sqlite_path, settings.participant_id, state.SCHEMA)
 
     async with AsyncExitStack() as stack:
         server = await stack.enter_async_context(MetricsServer(settings.metrics, prom))
@@ -85,6 +86,7 @@ async def run(settings: BrokerSettings, stop: asyncio.Event) -> None:
             handler=handler,
             metrics=kernel_metrics,
             positions=store.offsets,
+            listeners=[store, checkpointer],
             stop=stop,
         )
         await stack.enter_async_context(loop)

@@ -74,10 +74,17 @@ class AuditLog:
             state.set_chain_head(tx, partition, seq, last)
 
     # -- checkpoints ------------------------------------------------------------------------------------
-    def recover(self, tx: Tx) -> None:
-        """At start: a chain whose last records a crash left unsigned is due for a checkpoint at once."""
+    def recover(self, tx: Tx, partitions: set[int] | None = None) -> None:
+        """At start, and for partitions taken over from another instance: a chain whose last records a
+        crash (or that instance) left unsigned is due for a checkpoint at once."""
         for partition in state.unsigned_chains(tx):
-            self._unsigned[partition] = (1, float("-inf"))
+            if partitions is None or partition in partitions:
+                self._unsigned[partition] = (1, float("-inf"))
+
+    def forget(self, partitions: set[int]) -> None:
+        """Partitions now another instance's: their chains are its to sign."""
+        for partition in partitions:
+            self._unsigned.pop(partition, None)
 
     def due(self, *, everything: bool = False) -> list[int]:
         """Partitions with records older than the interval not yet under a checkpoint (all with any, at
@@ -99,6 +106,7 @@ class AuditLog:
 
     def _checkpoint(self, tx: Tx, partition: int) -> bool:
         self._unsigned.pop(partition, None)
+        tx.fence_partition(partition)  # only the partition's owner may extend its chain
         head = self._head(tx, partition)
         if head[0] == 0 or state.signed_seq(tx, partition) >= head[0]:
             return False  # nothing on this chain since its last signature

@@ -13,7 +13,8 @@ import contextlib
 import logging
 from collections.abc import Callable
 
-from jigsaw.bus.store import Store
+from jigsaw.bus.store import BaseStore
+from jigsaw.errors import Fenced
 from jigsaw.lifecycle import Component, supervise
 from services.broker.auditing import AuditLog
 
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 class Checkpointer(Component):
     def __init__(
         self,
-        store: Store,
+        store: BaseStore,
         audit: AuditLog,
         notify: Callable[[], None],
         interval_s: float,
@@ -56,7 +57,7 @@ class Checkpointer(Component):
 
     def sign(self, *, everything: bool = False) -> int:
         """Checkpoint the chains that are due (every chain with an unsigned record, if ``everything``)."""
-        due = self._audit.due(everything=everything)
+        due = [p for p in self._audit.due(everything=everything) if self._store.owns_partition(p)]
         if not due:
             return 0
         with self._store.transaction() as tx:
@@ -64,6 +65,24 @@ class Checkpointer(Component):
         if signed:
             self._notify()
         return signed
+
+    # The consume loop's partition listener (after the store's claim, before its release).
+    def assigned(self, partitions: list[tuple[str, int]]) -> None:
+        with self._store.transaction() as tx:
+            self._audit.recover(tx, {p for _, p in partitions})
+
+    def revoked(self, partitions: list[tuple[str, int]]) -> None:
+        numbers = {p for _, p in partitions}
+        due = [p for p in self._audit.due(everything=True) if p in numbers]
+        try:
+            if due:
+                with self._store.transaction() as tx:
+                    signed = self._audit.checkpoint(tx, due)
+                if signed:
+                    self._notify()
+        except Fenced:
+            log.warning("partitions %s moved before their chains were signed; the new owner signs them", due)
+        self._audit.forget(numbers)
 
     async def _stop(self) -> None:
         self._stopping.set()

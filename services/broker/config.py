@@ -5,7 +5,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from jigsaw.config import ConsumerSettings, KeystoreSettings, ServiceSettings
+from jigsaw.config import ConsumerSettings, KeystoreSettings, ServiceSettings, StoreSettings
 from jigsaw.topics import Topics
 
 
@@ -20,6 +20,9 @@ class BrokerSettings(ServiceSettings):
     policy: Path = Path("deploy/policy/devon-mash.yaml")
     policy_poll_s: float = Field(default=1.0, gt=0)
     keys: KeystoreSettings = KeystoreSettings()
+    # Unset: SQLite at state_dir/broker.sqlite, for one instance. A PostgreSQL URL lets several broker
+    # instances share the input partitions (docs/operations.md).
+    store: StoreSettings = StoreSettings()
     # Unset: the broker's own group under the topic prefix (jigsaw.topics.Topics.group), as the ACLs grant.
     consumer: ConsumerSettings | None = None
     partitions: int = Field(default=3, ge=1)

@@ -1,0 +1,203 @@
+"""The shared store on PostgreSQL, for services that run more than one instance.
+
+It keeps ``Store``'s shape: state, offsets and outbox in one transaction, and takes the same SQL as the
+SQLite store (the services' statements are written once, in SQLite's dialect). ``translate`` rewrites
+each statement once: ``?`` placeholders, ``INSERT OR IGNORE`` / ``OR REPLACE`` as ``ON CONFLICT``, a
+two-argument ``max`` as ``GREATEST``, and SQLite's column types in the schema. Each service keeps its
+tables in its own PostgreSQL schema (``search_path``), so one database can hold the broker and every hub.
+
+psycopg 3 is the driver. The store runs its transactions on psycopg's synchronous connection, inside the
+consume loop's handler, as it does SQLite's: the handlers are synchronous and a transaction holds no
+``await``, which is what keeps a rebalance from landing between a record's writes and its offset.
+Credentials and TLS come from the URL or libpq's environment (``PGPASSWORD``, ``PGSSLMODE``,
+``PGSSLROOTCERT``): see docs/operations.md.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg import postgres, sql
+from psycopg.adapt import Dumper
+
+from jigsaw.bus.store import _KERNEL_SCHEMA, BaseStore, Tx
+from jigsaw.errors import ConfigError
+from jigsaw.lifecycle import ClosedError
+
+log = logging.getLogger(__name__)
+
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_UPSERT = re.compile(r"^\s*INSERT\s+OR\s+(IGNORE|REPLACE)\s+INTO\s+(\w+)\s*(\(([^)]*)\))?", re.I | re.S)
+_MAX2 = re.compile(r"\bmax\(\s*([\w.?]+)\s*,\s*([\w.?]+)\s*\)", re.I)
+_TYPES = (
+    (re.compile(r"\bINTEGER\s+PRIMARY\s+KEY\s+AUTOINCREMENT\b", re.I), "BIGSERIAL PRIMARY KEY"),
+    (re.compile(r"\bINTEGER\b", re.I), "BIGINT"),
+    (re.compile(r"\bREAL\b", re.I), "DOUBLE PRECISION"),
+    (re.compile(r"\bBLOB\b", re.I), "BYTEA"),
+    (re.compile(r"\)\s*WITHOUT\s+ROWID", re.I), ")"),
+)
+
+
+class _BoolAsInt(Dumper):
+    """SQLite keeps booleans as integers, and the schemas say INTEGER: so does this store."""
+
+    oid = postgres.types["int8"].oid
+
+    def dump(self, obj: Any) -> bytes:
+        return b"1" if obj else b"0"
+
+
+def ddl(schema: str) -> list[str]:
+    """SQLite ``CREATE`` statements as PostgreSQL's, one statement each."""
+    text = re.sub(r"--[^\n]*", "", schema)
+    out = []
+    for statement in text.split(";"):
+        statement = statement.strip()
+        if not statement:
+            continue
+        for pattern, replacement in _TYPES:
+            statement = pattern.sub(replacement, statement)
+        out.append(statement)
+    return out
+
+
+def translate(statement: str, keys: dict[str, tuple[list[str], list[str]]]) -> str:
+    """One statement in SQLite's dialect as PostgreSQL's. ``keys`` maps each table to its primary key's
+    columns and all its columns, for ``INSERT OR REPLACE``."""
+    if statement.lstrip()[:6].upper() == "CREATE":
+        (statement,) = ddl(statement)
+    out = _MAX2.sub(r"GREATEST(\1, \2)", statement)
+    out = out.replace("%", "%%").replace("?", "%s")
+    m = _UPSERT.match(out)
+    if m is None:
+        return out
+    verb, table, columns = m.group(1).upper(), m.group(2), m.group(4)
+    out = f"INSERT INTO {table}{' (' + columns + ')' if columns else ''} " + out[m.end() :].lstrip()
+    if verb == "IGNORE":
+        return out + " ON CONFLICT DO NOTHING"
+    if table not in keys:
+        raise ConfigError(f"INSERT OR REPLACE into {table}, which has no primary key in this store")
+    pk, every = keys[table]
+    named = [c.strip() for c in columns.split(",")] if columns else every
+    rest = [c for c in named if c not in pk]
+    if not rest:
+        return out + f" ON CONFLICT ({', '.join(pk)}) DO NOTHING"
+    sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in rest)
+    return out + f" ON CONFLICT ({', '.join(pk)}) DO UPDATE SET {sets}"
+
+
+class _Conn:
+    """A psycopg connection that takes the SQLite dialect, as ``Tx`` and the services write it."""
+
+    def __init__(self, conn: psycopg.Connection[Any], keys: dict[str, tuple[list[str], list[str]]]):
+        self.raw = conn
+        self._keys = keys
+        self._translate = functools.lru_cache(maxsize=1024)(lambda s: translate(s, self._keys))
+
+    def execute(self, statement: str, params: Sequence[object] = ()) -> psycopg.Cursor[Any]:
+        return self.raw.execute(self._translate(statement), tuple(params))
+
+    def executemany(self, statement: str, params: Any) -> psycopg.Cursor[Any]:
+        cur = self.raw.cursor()
+        cur.executemany(self._translate(statement), list(params))
+        return cur
+
+
+class PgStore(BaseStore):
+    """PostgreSQL at ``url``, the service's tables in ``schema_name``. ``schema`` is the same SQLite DDL
+    the service gives ``Store``."""
+
+    _lock_clause = " FOR UPDATE"
+    shared = True
+
+    def __init__(self, url: str, schema_name: str, schema: str = "", owner: str = "jigsaw") -> None:
+        super().__init__()
+        if not _SCHEMA_NAME.match(schema_name):
+            raise ConfigError(f"store schema {schema_name!r}: lower-case letters, digits and _ only")
+        self._url = url
+        self.schema_name = schema_name
+        self.where = f"postgresql schema {schema_name}"
+        self._schema = schema
+        self.owner = owner
+        self._conn: _Conn | None = None
+
+    def open(self) -> None:
+        if self._conn is not None:
+            return
+        try:
+            raw = psycopg.connect(self._url, autocommit=True, application_name=f"jigsaw {self.owner}")
+        except psycopg.Error as exc:
+            raise ConfigError(f"the store's PostgreSQL cannot be reached: {type(exc).__name__}") from exc
+        raw.adapters.register_dumper(bool, _BoolAsInt)
+        name = sql.Identifier(self.schema_name)
+        # Instances starting together would race to create the same tables: one at a time.
+        with raw.transaction():
+            raw.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.schema_name,))
+            raw.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(name))
+            raw.execute(sql.SQL("SET search_path TO {}").format(name))
+            for statement in ddl(_KERNEL_SCHEMA + self._schema):
+                raw.execute(statement)
+            raw.execute("ALTER TABLE kernel_outbox ADD COLUMN IF NOT EXISTS source BIGINT")
+        raw.execute(sql.SQL("SET search_path TO {}").format(name))
+        self._conn = _Conn(raw, self._keys(raw))
+
+    def _keys(self, raw: psycopg.Connection[Any]) -> dict[str, tuple[list[str], list[str]]]:
+        every: dict[str, list[str]] = {}
+        for table, column in raw.execute(
+            "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = %s"
+            " ORDER BY table_name, ordinal_position",
+            (self.schema_name,),
+        ):
+            every.setdefault(table, []).append(column)
+        pk: dict[str, list[str]] = {}
+        for table, column in raw.execute(
+            "SELECT tc.table_name, k.column_name FROM information_schema.table_constraints tc"
+            " JOIN information_schema.key_column_usage k ON k.constraint_name = tc.constraint_name"
+            " AND k.table_schema = tc.table_schema"
+            " WHERE tc.constraint_type = 'PRIMARY KEY' AND tc.table_schema = %s ORDER BY k.ordinal_position",
+            (self.schema_name,),
+        ):
+            pk.setdefault(table, []).append(column)
+        return {t: (pk[t], every[t]) for t in pk}
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.raw.close()
+            self._conn = None
+
+    @property
+    def conn(self) -> _Conn:
+        if self._conn is None:
+            raise ClosedError(f"store {self.where} is not open")
+        if self._conn.raw.broken or self._conn.raw.closed:
+            # PostgreSQL restarted or the network dropped: a new session (the failed transaction is
+            # retried by the loop, from the stored offsets).
+            log.warning("the store's PostgreSQL connection was lost; reconnecting")
+            self._conn = None
+            self.open()
+            assert self._conn is not None  # noqa: S101 - open() sets it or raises
+        return self._conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        conn = self.conn
+        conn.raw.execute("BEGIN")
+        try:
+            yield Tx(conn, self)
+        except BaseException:
+            if not conn.raw.broken:
+                conn.raw.execute("ROLLBACK")
+            raise
+        conn.raw.execute("COMMIT")
+
+    def purge(self) -> None:
+        """Drop this service's schema and everything in it (tests, and a rebuild from the topics)."""
+        self.close()
+        with psycopg.connect(self._url, autocommit=True) as raw:
+            raw.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(self.schema_name)))
