@@ -398,10 +398,16 @@ class ConsumeLoop(Component):
                 return
             if self._positions is not None:
                 stored = self._positions()
+                fresh = []
                 for tp in assigned:
                     offset = stored.get((tp.topic, tp.partition))
                     if offset is None:
-                        await self._client.seek_to_beginning(tp)
+                        fresh.append(tp)
                     else:
                         self._client.seek(tp, offset)
+                if fresh:
+                    # One reset for all: each call waits for a fetcher round trip, and aiokafka sends no
+                    # heartbeat until this listener returns, so one call per partition could outlast the
+                    # session timeout and get a healthy instance evicted (and then fenced).
+                    await self._client.seek_to_beginning(*fresh)
         self.assigned.set()

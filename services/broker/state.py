@@ -212,8 +212,8 @@ def add_subject(
     # A later mention fills in what an earlier one left out and never erases what it said.
     tx.execute(
         "INSERT INTO subjects VALUES (?, ?, ?, ?, ?) ON CONFLICT (referral_id, subject_ref) DO UPDATE SET "
-        "role = coalesce(excluded.role, role), unborn = max(excluded.unborn, unborn), "
-        "mother_subject_ref = coalesce(excluded.mother_subject_ref, mother_subject_ref)",
+        "role = coalesce(excluded.role, subjects.role), unborn = max(excluded.unborn, subjects.unborn), "
+        "mother_subject_ref = coalesce(excluded.mother_subject_ref, subjects.mother_subject_ref)",
         (referral_id, subject_ref, role, unborn, mother),
     )
 

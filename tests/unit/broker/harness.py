@@ -21,7 +21,7 @@ from devkit.testkit.broker import (
     setup_world,
 )
 from jigsaw.bus.records import Record
-from jigsaw.bus.store import Store
+from jigsaw.bus.store import BaseStore, Store
 from jigsaw.topics import Topics
 from jigsaw.wire.codec import SchemaRegistry
 from jigsaw.wire.envelope import Envelopes, Opened, SectionInput
@@ -42,7 +42,9 @@ _KIND_TOPIC = {
 
 
 class Local:
-    def __init__(self, registry: SchemaRegistry, tmp: Path, policy: Path = POLICY) -> None:
+    def __init__(
+        self, registry: SchemaRegistry, tmp: Path, policy: Path = POLICY, store: BaseStore | None = None
+    ) -> None:
         self.registry = registry
         self.world = setup_world(registry, policy)
         self.policy = load_policy(policy)
@@ -50,7 +52,7 @@ class Local:
         self.processor = BrokerProcessor(
             self.world.party("broker"), Decider(self.policy), self.topics, BrokerMetrics(CollectorRegistry())
         )
-        self.store = Store(tmp / "broker.sqlite", state.SCHEMA)
+        self.store = store or Store(tmp / "broker.sqlite", state.SCHEMA)
         self.store.open()
         self._offset = 0
 

@@ -8,6 +8,7 @@ tests/integration/broker/test_stages.py.
 from __future__ import annotations
 
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,9 +16,11 @@ import pytest
 import yaml
 
 from devkit.testkit.broker import POLICY, sections
+from jigsaw.bus.pgstore import PgStore
 from jigsaw.errors import PayloadInvalid, UnauthorizedSender
 from jigsaw.wire.codec import SchemaRegistry, default_schemas_dir
 from jigsaw.wire.envelope import Envelopes, SectionInput
+from services.broker import state
 from tests.unit.broker.harness import Local
 
 CSC, POLICE, HEALTH, PARTNER = "csc-mash", "police-mash", "health-mash", "partner-hub"
@@ -28,11 +31,18 @@ FAMILY = (
 )
 
 
-@pytest.fixture
-def b(registry: SchemaRegistry, tmp_path: Path) -> Iterator[Local]:
-    local = Local(registry, tmp_path)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def b(request: pytest.FixtureRequest, registry: SchemaRegistry, tmp_path: Path) -> Iterator[Local]:
+    """The broker's handler on each store: every rule's SQL must mean the same on both."""
+    store: PgStore | None = None
+    if request.param == "postgresql":
+        url = request.getfixturevalue("pg_url")
+        store = PgStore(url, f"b_{uuid.uuid4().hex[:12]}", state.SCHEMA)
+    local = Local(registry, tmp_path, store=store)
     yield local
     local.close()
+    if store is not None:
+        store.purge()
 
 
 def registry_without(tmp: Path, *files: str) -> SchemaRegistry:
