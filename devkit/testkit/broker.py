@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psycopg
+from psycopg import sql
 from pydantic import SecretStr
 
 from devkit.testkit.waiting import eventually
@@ -19,7 +21,8 @@ from devkit.testkit.wire import World, make_world
 from jigsaw.bus.admin import ensure_topics
 from jigsaw.bus.clients import Producer
 from jigsaw.bus.reader import end_offsets, read_to_end
-from jigsaw.config import ConsumerSettings, KafkaSettings, KeystoreSettings, MetricsSettings
+from jigsaw.bus.stores import schema_name
+from jigsaw.config import ConsumerSettings, KafkaSettings, KeystoreSettings, MetricsSettings, StoreSettings
 from jigsaw.topics import Topics
 from jigsaw.wire.codec import SchemaRegistry
 from jigsaw.wire.envelope import Opened, SectionInput
@@ -166,6 +169,7 @@ class Rig:
         registry: SchemaRegistry,
         tmp: Path,
         policy_path: Path = POLICY,
+        store: StoreSettings | None = None,
     ) -> Rig:
         policy_copy = tmp / "policy.yaml"
         shutil.copy(policy_path, policy_copy)
@@ -182,6 +186,7 @@ class Rig:
             metrics=MetricsSettings(enabled=False),
             consumer=ConsumerSettings(group_id=f"{topics.prefix}-broker", retry_backoff_s=0.05),
             partitions=2,
+            store=store or StoreSettings(),
         )
         producer = Producer(kafka)
         await producer.start()
@@ -326,6 +331,35 @@ class Rig:
     def _db(self) -> Path:
         return self.settings.state_dir / "broker.sqlite"
 
+    def _kernel_state(self) -> tuple[dict[tuple[str, int], int], int] | None:
+        """The broker's stored offsets and outbox depth, from whichever store it runs on (None: not yet
+        created)."""
+        offsets, depth = (
+            "SELECT topic, partition, next_offset FROM kernel_offsets",
+            "SELECT count(*) FROM kernel_outbox",
+        )
+        store = self.settings.store
+        if store.url is not None:
+            try:
+                with psycopg.connect(store.url.get_secret_value()) as conn:
+                    conn.execute(
+                        sql.SQL("SET search_path TO {}").format(
+                            sql.Identifier(schema_name(store, self.settings.participant_id))
+                        )
+                    )
+                    stored = {(t, p): o for t, p, o in conn.execute(offsets)}
+                    row = conn.execute(depth).fetchone()
+            except psycopg.errors.UndefinedTable:
+                return None
+            return stored, row[0] if row else 0
+        if not self._db().exists():
+            return None
+        with sqlite3.connect(self._db()) as lite:
+            try:
+                return {(t, p): o for t, p, o in lite.execute(offsets)}, lite.execute(depth).fetchone()[0]
+            except sqlite3.OperationalError:
+                return None
+
     async def settle(self, timeout_s: float = 60.0) -> None:
         """Wait until the broker has processed every input record and published its outbox."""
         policy = load_policy(self.settings.policy)
@@ -341,14 +375,10 @@ class Rig:
         ends = await end_offsets(self.kafka, inputs)
 
         def caught_up() -> bool:
-            if not self._db().exists():
+            state = self._kernel_state()
+            if state is None:
                 return False
-            with sqlite3.connect(self._db()) as conn:
-                try:
-                    stored = {(t, p): o for t, p, o in conn.execute("SELECT * FROM kernel_offsets")}
-                    queued = conn.execute("SELECT count(*) FROM kernel_outbox").fetchone()[0]
-                except sqlite3.OperationalError:
-                    return False
+            stored, queued = state
             return queued == 0 and all(stored.get((tp.topic, tp.partition), 0) >= e for tp, e in ends.items())
 
         await eventually(caught_up, timeout_s, "the broker caught up")

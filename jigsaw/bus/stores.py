@@ -17,11 +17,15 @@ def instance_name(participant: str) -> str:
     return f"{participant}@{socket.gethostname()}:{os.getpid()}"
 
 
+def schema_name(settings: StoreSettings, participant: str) -> str:
+    """The PostgreSQL schema a service's tables live in: the configured one, or one named after it."""
+    return settings.schema_name or re.sub(r"[^a-z0-9_]", "_", participant.lower())[:63]
+
+
 def store_for(settings: StoreSettings, sqlite_path: Path, participant: str, schema: str) -> BaseStore:
     owner = instance_name(participant)
     if settings.url is None:
         store: BaseStore = Store(sqlite_path, schema)
         store.owner = owner
         return store
-    name = settings.schema_name or re.sub(r"[^a-z0-9_]", "_", participant.lower())[:63]
-    return PgStore(settings.url.get_secret_value(), name, schema, owner=owner)
+    return PgStore(settings.url.get_secret_value(), schema_name(settings, participant), schema, owner=owner)

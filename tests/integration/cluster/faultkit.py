@@ -18,13 +18,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
+from psycopg import sql
 
 from devkit.testkit.broker import PASSPHRASE, Rig, intel_body, sections, write_keys
 from jigsaw.bus.reader import end_offsets, read_to_end
 from jigsaw.bus.records import HEADER_MSG_ID
-from jigsaw.config import ConsumerSettings, KafkaSettings, MetricsSettings
+from jigsaw.config import ConsumerSettings, KafkaSettings, MetricsSettings, StoreSettings
 from jigsaw.service_env import service_env
 from jigsaw.topics import Topics
 from jigsaw.wire.codec import SchemaRegistry
@@ -38,6 +40,7 @@ from tests.integration import kafkautil as ku
 CATEGORIES = ("identity", "police_incidents", "contact")
 SUBSCRIBERS = ("csc-mash", "police-mash")
 HUB = "csc-mash"
+SESSION_TIMEOUT_MS = 6000
 
 
 @dataclass
@@ -51,9 +54,16 @@ class FaultRun:
 
     @classmethod
     async def create(
-        cls, kafka: KafkaSettings, topics: Topics, registry: SchemaRegistry, tmp: Path, referrals: int
+        cls,
+        kafka: KafkaSettings,
+        topics: Topics,
+        registry: SchemaRegistry,
+        tmp: Path,
+        referrals: int,
+        store: StoreSettings | None = None,
     ) -> FaultRun:
-        rig = await Rig.create(kafka, topics, registry, tmp)
+        """``store`` set: every broker instance of the run shares that PostgreSQL schema."""
+        rig = await Rig.create(kafka, topics, registry, tmp, store=store)
         keys = write_keys(rig.world, tmp / "hub-keys", HUB, "hub.devon", "broker")
         hub = HubSettings(
             kafka=kafka,
@@ -79,7 +89,7 @@ class FaultRun:
     # -- processes ----------------------------------------------------------------------------------
     def _broker_env(self) -> dict[str, str]:
         s = self.rig.settings
-        return service_env("JIGSAW_BROKER__", {"kafka": s.kafka}) | {
+        return service_env("JIGSAW_BROKER__", {"kafka": s.kafka, "store": s.store}) | {
             "JIGSAW_BROKER__POLICY": str(s.policy),
             "JIGSAW_BROKER__STATE_DIR": str(s.state_dir),
             "JIGSAW_BROKER__KEYS__DIR": str(s.keys.dir),
@@ -87,6 +97,9 @@ class FaultRun:
             "JIGSAW_BROKER__METRICS__ENABLED": "false",
             "JIGSAW_BROKER__CONSUMER__GROUP_ID": s.consumer_settings().group_id,
             "JIGSAW_BROKER__PARTITIONS": "2",
+            # A dead or paused instance's partitions move after this, not the default 10 s: runs stay short.
+            "JIGSAW_BROKER__CONSUMER__SESSION_TIMEOUT_MS": str(SESSION_TIMEOUT_MS),
+            "JIGSAW_BROKER__CONSUMER__HEARTBEAT_INTERVAL_MS": str(SESSION_TIMEOUT_MS // 3),
         }
 
     def _hub_env(self) -> dict[str, str]:
@@ -172,6 +185,18 @@ class FaultRun:
         finally:
             await admin.close()
         return next(int(p["leader"]) for p in described["partitions"] if p["partition"] == busiest)
+
+    def owners(self) -> dict[tuple[str, int], tuple[int, str]]:
+        """Who holds each input partition in the shared store, at which generation (PostgreSQL runs)."""
+        store = self.rig.settings.store
+        assert store.url is not None, "a run on the shared store"
+        with psycopg.connect(store.url.get_secret_value()) as conn:
+            conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(store.schema_name or "")))
+            try:
+                rows = conn.execute("SELECT topic, partition, generation, owner FROM kernel_owners")
+                return {(t, p): (g, o) for t, p, g, o in rows}
+            except psycopg.errors.UndefinedTable:
+                return {}
 
     # -- the checker --------------------------------------------------------------------------------
     async def settle(self, timeout_s: float = 180.0) -> None:

@@ -31,7 +31,8 @@ async def test_the_leader_of_the_busiest_partition_sigkilled_three_times_mid_str
         killed, acked_at_kill = [], []
         for k in range(3):
             # Progress between kills, not a fixed wait: each kill must find the stream moving again.
-            await eventually(lambda k=k: len(run.acked) >= 20 * (k + 1), 120, "the stream moving")
+            moved = 20 * (k + 1)
+            await eventually(lambda: len(run.acked) >= moved, 120, "the stream moving")  # noqa: B023
             leader = await run.busiest_leader()
             acked_at_kill.append(len(run.acked))
             await asyncio.to_thread(cluster.kill, leader)
