@@ -150,6 +150,34 @@ def write_keys(world: World, keys_dir: Path, *participants: str) -> KeystoreSett
     return KeystoreSettings(dir=keys_dir, passphrase=SecretStr(PASSPHRASE))
 
 
+def kernel_state(
+    store: StoreSettings, sqlite_path: Path, owner: str
+) -> tuple[dict[tuple[str, int], int], int] | None:
+    """A service's stored offsets and outbox depth, from whichever store it runs on, read beside it
+    (None: not yet created). ``owner`` names its PostgreSQL schema when the settings do not."""
+    offsets, depth = (
+        "SELECT topic, partition, next_offset FROM kernel_offsets",
+        "SELECT count(*) FROM kernel_outbox",
+    )
+    if store.url is not None:
+        try:
+            with psycopg.connect(store.url.get_secret_value()) as conn:
+                name = sql.Identifier(schema_name(store, owner))
+                conn.execute(sql.SQL("SET search_path TO {}").format(name))
+                stored = {(t, p): o for t, p, o in conn.execute(offsets)}
+                row = conn.execute(depth).fetchone()
+        except psycopg.errors.UndefinedTable:
+            return None
+        return stored, row[0] if row else 0
+    if not sqlite_path.exists():
+        return None
+    with sqlite3.connect(sqlite_path) as lite:
+        try:
+            return {(t, p): o for t, p, o in lite.execute(offsets)}, lite.execute(depth).fetchone()[0]
+        except sqlite3.OperationalError:
+            return None
+
+
 @dataclass
 class Rig:
     kafka: KafkaSettings
@@ -332,33 +360,7 @@ class Rig:
         return self.settings.state_dir / "broker.sqlite"
 
     def _kernel_state(self) -> tuple[dict[tuple[str, int], int], int] | None:
-        """The broker's stored offsets and outbox depth, from whichever store it runs on (None: not yet
-        created)."""
-        offsets, depth = (
-            "SELECT topic, partition, next_offset FROM kernel_offsets",
-            "SELECT count(*) FROM kernel_outbox",
-        )
-        store = self.settings.store
-        if store.url is not None:
-            try:
-                with psycopg.connect(store.url.get_secret_value()) as conn:
-                    conn.execute(
-                        sql.SQL("SET search_path TO {}").format(
-                            sql.Identifier(schema_name(store, self.settings.participant_id))
-                        )
-                    )
-                    stored = {(t, p): o for t, p, o in conn.execute(offsets)}
-                    row = conn.execute(depth).fetchone()
-            except psycopg.errors.UndefinedTable:
-                return None
-            return stored, row[0] if row else 0
-        if not self._db().exists():
-            return None
-        with sqlite3.connect(self._db()) as lite:
-            try:
-                return {(t, p): o for t, p, o in lite.execute(offsets)}, lite.execute(depth).fetchone()[0]
-            except sqlite3.OperationalError:
-                return None
+        return kernel_state(self.settings.store, self._db(), self.settings.participant_id)
 
     async def settle(self, timeout_s: float = 60.0) -> None:
         """Wait until the broker has processed every input record and published its outbox."""

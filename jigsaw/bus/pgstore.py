@@ -15,10 +15,11 @@ Credentials and TLS come from the URL or libpq's environment (``PGPASSWORD``, ``
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -34,6 +35,8 @@ log = logging.getLogger(__name__)
 
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _UPSERT = re.compile(r"^\s*INSERT\s+OR\s+(IGNORE|REPLACE)\s+INTO\s+(\w+)\s*(\(([^)]*)\))?", re.I | re.S)
+# SQLite's named parameters (``:name``), never a PostgreSQL cast (``::type``).
+_NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 _MAX2 = re.compile(r"\bmax\(\s*([\w.?]+)\s*,\s*([\w.?]+)\s*\)", re.I)
 _TYPES = (
     (re.compile(r"\bINTEGER\s+PRIMARY\s+KEY\s+AUTOINCREMENT\b", re.I), "BIGSERIAL PRIMARY KEY"),
@@ -73,7 +76,7 @@ def translate(statement: str, keys: dict[str, tuple[list[str], list[str]]]) -> s
     if statement.lstrip()[:6].upper() == "CREATE":
         (statement,) = ddl(statement)
     out = _MAX2.sub(r"GREATEST(\1, \2)", statement)
-    out = out.replace("%", "%%").replace("?", "%s")
+    out = _NAMED.sub(r"%(\1)s", out.replace("%", "%%").replace("?", "%s"))
     m = _UPSERT.match(out)
     if m is None:
         return out
@@ -97,16 +100,22 @@ class _Conn:
 
     def __init__(self, conn: psycopg.Connection[Any], keys: dict[str, tuple[list[str], list[str]]]):
         self.raw = conn
-        self._keys = keys
-        self._translate = functools.lru_cache(maxsize=1024)(lambda s: translate(s, self._keys))
+        self.keys = keys
+        self._translate = functools.lru_cache(maxsize=1024)(lambda s: translate(s, self.keys))
 
-    def execute(self, statement: str, params: Sequence[object] = ()) -> psycopg.Cursor[Any]:
-        return self.raw.execute(self._translate(statement), tuple(params))
+    def execute(
+        self, statement: str, params: Sequence[object] | Mapping[str, object] = ()
+    ) -> psycopg.Cursor[Any]:
+        bound = params if isinstance(params, Mapping) else tuple(params)
+        return self.raw.execute(self._translate(statement), bound)
 
     def executemany(self, statement: str, params: Any) -> psycopg.Cursor[Any]:
         cur = self.raw.cursor()
         cur.executemany(self._translate(statement), list(params))
         return cur
+
+    def close(self) -> None:
+        self.raw.close()
 
 
 class PgStore(BaseStore):
@@ -146,6 +155,44 @@ class PgStore(BaseStore):
             raw.execute("ALTER TABLE kernel_outbox ADD COLUMN IF NOT EXISTS source BIGINT")
         raw.execute(sql.SQL("SET search_path TO {}").format(name))
         self._conn = _Conn(raw, self._keys(raw))
+
+    def _session(self, role: str) -> psycopg.Connection[Any]:
+        raw = psycopg.connect(self._url, autocommit=True, application_name=f"jigsaw {self.owner} {role}")
+        raw.adapters.register_dumper(bool, _BoolAsInt)
+        raw.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema_name)))
+        return raw
+
+    def reader(self) -> _Conn:
+        raw = self._session("reader")
+        # Values bound in the client: the readers' queries test optional filters with ``:rag IS NULL``,
+        # whose type PostgreSQL cannot infer from a parameter sent apart from the statement.
+        raw.cursor_factory = psycopg.ClientCursor
+        return _Conn(raw, self.conn.keys)
+
+    # -- updates across instances: NOTIFY on commit, LISTEN in every instance -------------------------
+    @property
+    def channel(self) -> str:
+        return f"jigsaw_{self.schema_name}"[:63]
+
+    def notify(self, payload: str) -> None:
+        """Tell every instance listening on this schema's channel (itself included). Outside a
+        transaction it is sent at once; inside one, when that commits."""
+        self.conn.raw.execute("SELECT pg_notify(%s, %s)", (self.channel, payload))
+
+    async def listen(self) -> AsyncIterator[str]:
+        """The payloads ``notify`` sends, from any instance, for as long as the caller iterates. A lost
+        connection is opened again; what was sent meanwhile is not replayed."""
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    self._url, autocommit=True, application_name=f"jigsaw {self.owner} listener"
+                ) as aconn:
+                    await aconn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
+                    async for note in aconn.notifies():
+                        yield note.payload
+            except (psycopg.Error, OSError) as exc:
+                log.warning("the store's update channel was lost (%s); listening again", type(exc).__name__)
+                await asyncio.sleep(1.0)
 
     def _keys(self, raw: psycopg.Connection[Any]) -> dict[str, tuple[list[str], list[str]]]:
         every: dict[str, list[str]] = {}

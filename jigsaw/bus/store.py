@@ -20,7 +20,7 @@ import hashlib
 import logging
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,9 +70,11 @@ class Cursor(Protocol):
 class Conn(Protocol):
     """A connection that takes SQLite's dialect (``?`` parameters, ``INSERT OR IGNORE``)."""
 
-    def execute(self, sql: str, params: Sequence[object] = ..., /) -> Any: ...
+    def execute(self, sql: str, params: Sequence[object] | Mapping[str, object] = ..., /) -> Any: ...
 
     def executemany(self, sql: str, params: Any, /) -> Any: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -219,6 +221,11 @@ class BaseStore:
         raise NotImplementedError
 
     def transaction(self) -> AbstractContextManager[Tx]:
+        raise NotImplementedError
+
+    def reader(self) -> Conn:
+        """A second connection, for readers beside the writer (an API): it sees committed data only. The
+        caller closes it."""
         raise NotImplementedError
 
     # -- ownership --------------------------------------------------------------------------------
@@ -372,6 +379,9 @@ class Store(BaseStore):
         if self._conn is None:
             raise ClosedError(f"store {self.path} is not open")
         return self._conn
+
+    def reader(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.path, check_same_thread=False)
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import sqlite3
 import uuid
 from collections.abc import Callable
 from contextlib import AsyncExitStack
@@ -19,11 +19,13 @@ from jigsaw.bus.dlq import DeadLetterCodec, DeadLetterPublisher
 from jigsaw.bus.keyfollower import KeyDirectoryFollower
 from jigsaw.bus.loop import ConsumeLoop
 from jigsaw.bus.outbox import OutboxPublisher
+from jigsaw.bus.pgstore import PgStore
 from jigsaw.bus.reader import end_offsets
-from jigsaw.bus.store import Store
+from jigsaw.bus.store import BaseStore, Store
+from jigsaw.bus.stores import store_for
 from jigsaw.bus.transactional import TransactionalHandler
 from jigsaw.config import masked
-from jigsaw.lifecycle import until_stopped, wait_or_stop
+from jigsaw.lifecycle import Component, until_stopped, wait_or_stop
 from jigsaw.metrics import KernelMetrics, MetricsServer
 from jigsaw.roster import load_roster
 from jigsaw.serving import serve
@@ -47,6 +49,29 @@ Ready = Callable[[int], None]
 
 def _nothing() -> None:
     return None
+
+
+class _Relay(Component):
+    """Case updates from the shared store's channel, from any instance, to this one's live streams."""
+
+    def __init__(self, store: PgStore, broadcast: Broadcast) -> None:
+        super().__init__()
+        self._store = store
+        self._broadcast = broadcast
+        self._task: asyncio.Task[None] | None = None
+
+    async def _start(self) -> None:
+        self._task = asyncio.create_task(self._relay(), name="hub-update-relay")
+
+    async def _relay(self) -> None:
+        async for referral_id in self._store.listen():
+            self._broadcast.publish(referral_id)
+
+    async def _stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
 
 
 class _Parts:
@@ -103,7 +128,7 @@ class _Parts:
 async def _consumer(
     stack: AsyncExitStack,
     parts: _Parts,
-    store: Store,
+    store: BaseStore,
     producer: Producer,
     on_update: Callable[[str], None],
     group: str,
@@ -139,6 +164,7 @@ async def _consumer(
         handler=handler,
         metrics=parts.kernel_metrics,
         positions=store.offsets,
+        listeners=[store],
         stop=stop,
     )
     await stack.enter_async_context(loop)
@@ -153,11 +179,16 @@ async def run(settings: HubSettings, stop: asyncio.Event, ready: Ready = lambda 
     async with AsyncExitStack() as stack:
         await stack.enter_async_context(MetricsServer(settings.metrics, parts.prom))
         producer = await stack.enter_async_context(Producer(settings.kafka))
-        store = Store(settings.store_path(), hub_store.SCHEMA)
+        store = store_for(settings.store, settings.store_path(), settings.store_owner(), hub_store.SCHEMA)
+        on_update: Callable[[str], None] = broadcast.publish
+        if isinstance(store, PgStore):
+            # Every instance's live streams hear every instance's updates, this one's included.
+            on_update = store.notify
+            await stack.enter_async_context(_Relay(store, broadcast))
         loop, _ = await _consumer(
-            stack, parts, store, producer, broadcast.publish, settings.consumer_settings().group_id, stop
+            stack, parts, store, producer, on_update, settings.consumer_settings().group_id, stop
         )
-        reader = sqlite3.connect(settings.store_path(), check_same_thread=False)
+        reader = store.reader()
         stack.callback(reader.close)
         intake, envelopes = None, None
         if parts.hub_keys is not None:

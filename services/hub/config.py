@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from jigsaw.config import ConsumerSettings, KeystoreSettings, ServiceSettings
+from jigsaw.config import ConsumerSettings, KeystoreSettings, ServiceSettings, StoreSettings
 from jigsaw.topics import Topics
 from jigsaw.workhours import WorkingHours
 
@@ -79,6 +79,9 @@ class HubSettings(ServiceSettings):
     # The working day, for the enquiry deadlines and the one-working-day decision clock.
     working_hours: WorkingHours = Field(default_factory=WorkingHours)
     partitions: int = Field(default=3, ge=1)
+    # Unset: SQLite under state_dir, one instance. A PostgreSQL URL: every instance for this subscriber
+    # shares the case store (schema hub_<subscriber> unless named), and live streams span them.
+    store: StoreSettings = StoreSettings()
 
     def consumer_settings(self) -> ConsumerSettings:
         # The hub participant's own group under the topic prefix, as the ACLs grant it.
@@ -88,6 +91,10 @@ class HubSettings(ServiceSettings):
 
     def store_path(self) -> Path:
         return self.state_dir / f"hub-{self.subscriber}.sqlite"
+
+    def store_owner(self) -> str:
+        """Who the case store is for, which names its PostgreSQL schema by default."""
+        return f"hub-{self.subscriber}"
 
     def person_secret_path(self) -> Path:
         """The front door's person-index secret, in the hub's store directory (never on the bus)."""

@@ -3,10 +3,10 @@ fact, and each fact counted once however many sections record it."""
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from jigsaw.bus.store import Conn
 from services.hub import persons
 
 ADULT_ROLES = {"PARENT", "CARER", "HOUSEHOLD_MEMBER", "ALLEGED_PERPETRATOR"}
@@ -105,7 +105,7 @@ def flags(
     released: list[dict[str, Any]],
     roles: dict[str, str],
     now_us: int,
-    conn: sqlite3.Connection | None = None,
+    conn: Conn | None = None,
     referral_id: str = "",
 ) -> list[dict[str, Any]]:
     """Flags from the released sections, and with the store (``conn``), from the front door's person
@@ -128,7 +128,7 @@ def flags(
 PROBABLE = " (on a probable match by name and date of birth, not an NHS number: for a person to confirm)"
 
 
-def _person_flags(found: _Found, conn: sqlite3.Connection, referral_id: str, roles: dict[str, str]) -> None:
+def _person_flags(found: _Found, conn: Conn, referral_id: str, roles: dict[str, str]) -> None:
     """The front door's person-index flags; a flag resting only on matches without an NHS number is
     probable (DOMAIN.md, "Matching order"): a person confirms it before it is acted on."""
     again = persons.re_referred(conn, referral_id, roles)

@@ -25,12 +25,12 @@ import json
 import os
 import re
 import secrets
-import sqlite3
 import unicodedata
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from jigsaw.bus.store import Conn
 from jigsaw.files import private_dir
 
 _KEY_BYTES = 32
@@ -142,7 +142,7 @@ _OTHER_REFERRALS = (
 )
 
 
-def re_referred(conn: sqlite3.Connection, referral_id: str, roles: dict[str, str]) -> list[Found]:
+def re_referred(conn: Conn, referral_id: str, roles: dict[str, str]) -> list[Found]:
     """The children of this referral who were the subject of another referral in the 12 months before
     this one was received (a referral after this one does not make this one a re-referral); probable
     when no match by NHS number shows it."""
@@ -167,7 +167,7 @@ def re_referred(conn: sqlite3.Connection, referral_id: str, roles: dict[str, str
     return found
 
 
-def children_removed(conn: sqlite3.Connection, referral_id: str, roles: dict[str, str]) -> list[Found]:
+def children_removed(conn: Conn, referral_id: str, roles: dict[str, str]) -> list[Found]:
     """The parents and carers of this referral whose social-care history, here or in another referral
     they were a subject of, records a child removed from their care; probable when only another
     referral's history shows it and the person is that referral's subject by a probable match only."""
@@ -188,7 +188,7 @@ def children_removed(conn: sqlite3.Connection, referral_id: str, roles: dict[str
     return found
 
 
-def _removed(conn: sqlite3.Connection, referral_id: str, subject_ref: str) -> bool:
+def _removed(conn: Conn, referral_id: str, subject_ref: str) -> bool:
     rows = conn.execute(
         "SELECT payload FROM sections WHERE referral_id = ? AND subject_ref = ?"
         " AND category = 'social_care_history' AND status = 'RELEASED'",

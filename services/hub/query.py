@@ -8,8 +8,9 @@ value a caller supplies is bound as a parameter.
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import NamedTuple
+
+from jigsaw.bus.store import Conn
 
 # Over ``enquiries e``: the time of the enquiry's first answer (the answers table's key serves it).
 _FIRST_ANSWER = "(SELECT min(a.answered_at) FROM answers a WHERE a.enquiry_id = e.enquiry_id)"
@@ -28,10 +29,12 @@ _ENQUIRIES = (
 _CASES = (
     "SELECT referral_id, rag, outcome, updated_at, breached FROM ("  # noqa: S608 - constants
     " SELECT c.referral_id, c.rag, c.outcome, c.updated_at,"
-    f" EXISTS (SELECT 1 FROM enquiries e WHERE e.referral_id = c.referral_id AND {_BREACHED}) AS breached"
+    # 0 or 1 rather than a boolean, which PostgreSQL would not compare with the :breached integer.
+    " CASE WHEN EXISTS (SELECT 1 FROM enquiries e WHERE e.referral_id = c.referral_id"
+    f" AND {_BREACHED}) THEN 1 ELSE 0 END AS breached"
     " FROM cases c"
     " WHERE (:rag IS NULL OR c.rag = :rag) AND (:outcome IS NULL OR c.outcome = :outcome)"
-    " AND (:since IS NULL OR c.updated_at >= :since))"
+    " AND (:since IS NULL OR c.updated_at >= :since)) AS listed"
     " WHERE :breached IS NULL OR breached = :breached"
     " ORDER BY updated_at DESC, referral_id LIMIT :limit"
 )
@@ -56,7 +59,7 @@ class CaseRow(NamedTuple):
     breached: bool
 
 
-def enquiries(conn: sqlite3.Connection, referral_id: str, now_us: int) -> list[Enquiry]:
+def enquiries(conn: Conn, referral_id: str, now_us: int) -> list[Enquiry]:
     """One referral's enquiries, soonest deadline first, each with its first answer and whether it is
     breached as of ``now_us``."""
     rows = conn.execute(_ENQUIRIES, {"referral_id": referral_id, "now": now_us})
@@ -67,7 +70,7 @@ def enquiries(conn: sqlite3.Connection, referral_id: str, now_us: int) -> list[E
 
 
 def cases(
-    conn: sqlite3.Connection,
+    conn: Conn,
     now_us: int,
     *,
     rag: str | None = None,
@@ -89,13 +92,13 @@ def cases(
     return [CaseRow(rid, r, o, at, bool(late)) for rid, r, o, at, late in rows]
 
 
-def current_rag(conn: sqlite3.Connection, referral_id: str) -> str | None:
+def current_rag(conn: Conn, referral_id: str) -> str | None:
     """The case's RAG rating now, if the case exists (a RAG change records what it changed from)."""
     row = conn.execute("SELECT rag FROM cases WHERE referral_id = ?", (referral_id,)).fetchone()
     return row[0] if row else None
 
 
-def referral_known(conn: sqlite3.Connection, referral_id: str) -> bool:
+def referral_known(conn: Conn, referral_id: str) -> bool:
     """Whether this hub has heard of the referral at all: a view of it, or an enquiry about it (every hub
     reads the enquiries, which name the referral, whether or not anything was released to it)."""
     row = conn.execute(
@@ -107,7 +110,7 @@ def referral_known(conn: sqlite3.Connection, referral_id: str) -> bool:
     return bool(row[0])
 
 
-def referral_opened(conn: sqlite3.Connection, referral_id: str) -> bool:
+def referral_opened(conn: Conn, referral_id: str) -> bool:
     """Whether the referral itself was opened: its metadata released here, or its enquiries sent. A case
     view alone is not that: an agency's unsolicited report may come before the referral it starts."""
     row = conn.execute(
@@ -118,16 +121,14 @@ def referral_opened(conn: sqlite3.Connection, referral_id: str) -> bool:
     return bool(row[0])
 
 
-def has_case(conn: sqlite3.Connection, referral_id: str) -> bool:
+def has_case(conn: Conn, referral_id: str) -> bool:
     """Whether anything of the referral was released to this hub's subscriber, which the broker does only
     for a subscriber assigned to it."""
     row = conn.execute("SELECT 1 FROM cases WHERE referral_id = ?", (referral_id,)).fetchone()
     return row is not None
 
 
-def held_for_review(
-    conn: sqlite3.Connection, referral_id: str, msg_id: str, category: str, subject_ref: str
-) -> bool:
+def held_for_review(conn: Conn, referral_id: str, msg_id: str, category: str, subject_ref: str) -> bool:
     """Whether that section of that message is held here for REVIEW (any subject, if none is named)."""
     row = conn.execute(
         "SELECT 1 FROM sections WHERE referral_id = :r AND source_msg_id = :m AND category = :c"
@@ -151,7 +152,7 @@ class Event(NamedTuple):
     decided_at: int
 
 
-def events(conn: sqlite3.Connection, referral_id: str) -> list[Event]:
+def events(conn: Conn, referral_id: str) -> list[Event]:
     """The case's other decisions, oldest first."""
     rows = conn.execute(
         "SELECT kind, subject_ref, subject_role, unborn, marker_lifted, feedback, reason, decided_by,"
@@ -169,12 +170,12 @@ _LATE = (
 )
 
 
-def late_returns(conn: sqlite3.Connection, referral_id: str) -> set[str]:
+def late_returns(conn: Conn, referral_id: str) -> set[str]:
     """The msg_ids of the referral's agency returns that are late information."""
     return {m for (m,) in conn.execute(_LATE, {"r": referral_id})}
 
 
-def late_since(conn: sqlite3.Connection, referral_id: str) -> dict[str, int]:
+def late_since(conn: Conn, referral_id: str) -> dict[str, int]:
     """For each return the broker said is late, the earliest time it can have been first seen: the latest
     outcome held here when its late release came, else the case's first outcome (the broker calls a return
     late only once it has an outcome)."""
@@ -186,7 +187,7 @@ def late_since(conn: sqlite3.Connection, referral_id: str) -> dict[str, int]:
     return {m: at for m, at in rows if at is not None}
 
 
-def case_ground(conn: sqlite3.Connection, referral_id: str) -> tuple[str | None, bool | None, str | None]:
+def case_ground(conn: Conn, referral_id: str) -> tuple[str | None, bool | None, str | None]:
     """The case's para 18(2) ground (from its latest consent record that names one), and whether the
     family was told and if not why (from its latest record that says)."""
     ground = conn.execute(
@@ -206,7 +207,7 @@ def case_ground(conn: sqlite3.Connection, referral_id: str) -> tuple[str | None,
     )
 
 
-def case_state(conn: sqlite3.Connection, referral_id: str) -> tuple[str | None, str | None, bool]:
+def case_state(conn: Conn, referral_id: str) -> tuple[str | None, str | None, bool]:
     """The case's rating, latest outcome and whether a strategy discussion was convened: its stage."""
     row = conn.execute("SELECT rag, outcome FROM cases WHERE referral_id = ?", (referral_id,)).fetchone()
     strategy = conn.execute(
@@ -221,7 +222,7 @@ def case_state(conn: sqlite3.Connection, referral_id: str) -> tuple[str | None, 
     return row[0], row[1], strategy is not None
 
 
-def case_subjects(conn: sqlite3.Connection, referral_id: str) -> dict[str, str] | None:
+def case_subjects(conn: Conn, referral_id: str) -> dict[str, str] | None:
     """The case's subjects and their roles, the referral's and those added since; None if this hub was
     not given the referral (so it cannot say who its subjects are)."""
     meta = conn.execute("SELECT subjects FROM referral_meta WHERE referral_id = ?", (referral_id,)).fetchone()

@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
-import sqlite3
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
@@ -37,7 +36,8 @@ from jigsaw.bus.dlq import DeadLetterCodec
 from jigsaw.bus.loop import ConsumeLoop, outcome_for
 from jigsaw.bus.outbox import OutboxPublisher
 from jigsaw.bus.records import COMMIT, DeadLetter, Outcome, Record
-from jigsaw.bus.store import Store, Tx
+from jigsaw.bus.store import BaseStore, Conn, Tx
+from jigsaw.bus.stores import schema_name, store_for
 from jigsaw.errors import FatalError, PayloadInvalid, RejectedInput, UnauthorizedSender
 from jigsaw.ids import TopicName
 from jigsaw.metrics import KernelMetrics
@@ -99,7 +99,7 @@ class ReportIntake:
         envelopes: Envelopes,
         roster: Roster,
         topics: Topics,
-        store: Store,
+        store: BaseStore,
         make_intake: MakeIntake,
         dead_letters: DeadLetterCodec,
         metrics: KernelMetrics,
@@ -351,7 +351,7 @@ async def start_reports(
     producer: Producer,
     stop: asyncio.Event,
     desk: FrontDesk,
-    db: sqlite3.Connection,
+    db: Conn,
 ) -> ConsumeLoop | None:
     """The front door's report loop, started on ``stack``; None for any other hub. ``envelopes`` are the
     hub participant's, which reports are sealed to (None when this hub holds no such keys); ``db`` reads
@@ -363,7 +363,11 @@ async def start_reports(
         log.warning("the front door has no hub participant keys: agencies' reports are not read")
         return None
     hub_envelopes = envelopes
-    store = Store(store_path(settings), SCHEMA)
+    # Its own store beside the case store: a SQLite file of its own, or a schema of its own.
+    shared = settings.store.model_copy(
+        update={"schema_name": f"{schema_name(settings.store, settings.store_owner())}_reports"[:63]}
+    )
+    store = store_for(shared, store_path(settings), f"{settings.store_owner()}-reports", SCHEMA)
     store.open()
     stack.callback(store.close)
     recent = store.conn.execute(
@@ -399,6 +403,7 @@ async def start_reports(
         handler=handler,
         metrics=metrics,
         positions=store.offsets,
+        listeners=[store],
         stop=stop,
     )
     await stack.enter_async_context(loop)

@@ -11,10 +11,10 @@ already recorded here (their ids are derived from the referral, agency and purpo
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import date
 from typing import Any
 
+from jigsaw.bus.store import Conn
 from services.hub import query
 from services.hub.subjects import SCHEMES, SubjectIn
 
@@ -62,7 +62,7 @@ def _address(payload: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def case_people(conn: sqlite3.Connection, referral_id: str) -> list[SubjectIn]:
+def case_people(conn: Conn, referral_id: str) -> list[SubjectIn]:
     """The case's subjects whose identity the front door holds, as it sealed them, with each one's
     confidential-address marker as it stands (so an enquiry never carries a marked person's address)."""
     roles = query.case_subjects(conn, referral_id) or {}
@@ -86,7 +86,7 @@ def case_people(conn: sqlite3.Connection, referral_id: str) -> list[SubjectIn]:
     ]
 
 
-def _markers(conn: sqlite3.Connection, referral_id: str) -> dict[str, bool]:
+def _markers(conn: Conn, referral_id: str) -> dict[str, bool]:
     row = conn.execute("SELECT subjects FROM referral_meta WHERE referral_id = ?", (referral_id,)).fetchone()
     marked = {
         s["subject_ref"]: bool(s.get("confidential_address")) for s in json.loads(row[0] if row else "[]")
@@ -97,14 +97,14 @@ def _markers(conn: sqlite3.Connection, referral_id: str) -> dict[str, bool]:
     return marked
 
 
-def immediate_risk(conn: sqlite3.Connection, referral_id: str) -> bool | None:
+def immediate_risk(conn: Conn, referral_id: str) -> bool | None:
     """What the referrer said of immediate risk, which keeps the most urgent timescale."""
     row = conn.execute("SELECT info FROM referral_info WHERE referral_id = ?", (referral_id,)).fetchone()
     risk = json.loads(row[0]).get("immediate_risk") if row else None
     return None if risk is None else bool(risk)
 
 
-def recorded_enquiries(conn: sqlite3.Connection, referral_id: str) -> set[str]:
+def recorded_enquiries(conn: Conn, referral_id: str) -> set[str]:
     """The ids of the referral's enquiries this store has read back."""
     rows = conn.execute("SELECT enquiry_id FROM enquiries WHERE referral_id = ?", (referral_id,))
     return {eid for (eid,) in rows}

@@ -208,10 +208,10 @@ def put_return(tx: Tx, referral_id: str, msg_id: str, created_at: int, late: boo
     after that outcome (a release follows, on the referral's one partition, the decisions before it, so a
     rebuild records the same), and an outcome after it is the decision revisited."""
     tx.execute(
-        "INSERT INTO returns SELECT ?, ?, ?, ?, CASE WHEN ? THEN"
+        "INSERT INTO returns SELECT ?, ?, ?, ?, CASE WHEN ? = 1 THEN"
         " (SELECT max(decided_at) FROM outcomes WHERE referral_id = ?) END WHERE true"
-        " ON CONFLICT (source_msg_id) DO UPDATE SET late = max(late, excluded.late),"
-        " late_after = CASE WHEN late = 1 THEN late_after ELSE excluded.late_after END",
+        " ON CONFLICT (source_msg_id) DO UPDATE SET late = max(returns.late, excluded.late),"
+        " late_after = CASE WHEN returns.late = 1 THEN returns.late_after ELSE excluded.late_after END",
         (msg_id, referral_id, created_at, int(late), int(late), referral_id),
     )
 
@@ -326,5 +326,5 @@ SELECT max(t) FROM (
     UNION ALL SELECT max(sent_at) FROM enquiries WHERE referral_id = ?
     UNION ALL SELECT max(decided_at) FROM case_events WHERE referral_id = ?
     UNION ALL SELECT max(recorded_at) FROM consents WHERE referral_id = ?
-)
+) AS latest
 """

@@ -8,10 +8,10 @@ same view as the live one.
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
+from jigsaw.bus.store import Conn
 from jigsaw.workhours import WorkingHours
 from services.hub import query
 from services.hub.flags import flags
@@ -61,7 +61,7 @@ def _items(payload: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def render(
-    conn: sqlite3.Connection, referral_id: str, now_us: int, clock: WorkingHours | None = None
+    conn: Conn, referral_id: str, now_us: int, clock: WorkingHours | None = None
 ) -> dict[str, Any] | None:
     """The view, or None if nothing of the referral was released here. ``clock`` is the working day the
     one-working-day decision runs on (the default: 09:00 to 17:00, Monday to Friday, Europe/London, less
@@ -123,14 +123,14 @@ def render(
     }
 
 
-def _info(conn: sqlite3.Connection, referral_id: str) -> dict[str, Any] | None:
+def _info(conn: Conn, referral_id: str) -> dict[str, Any] | None:
     row = conn.execute("SELECT info FROM referral_info WHERE referral_id = ?", (referral_id,)).fetchone()
     info: dict[str, Any] | None = json.loads(row[0]) if row else None
     return info
 
 
 def _decision_clock(
-    conn: sqlite3.Connection, referral_id: str, received: int | None, now_us: int, clock: WorkingHours
+    conn: Conn, referral_id: str, received: int | None, now_us: int, clock: WorkingHours
 ) -> dict[str, Any]:
     """The one-working-day decision (DOMAIN.md, "Decision"): due by the end of the working day after the
     contact was received; overdue if the first outcome came after that, or none has come by now."""
@@ -155,7 +155,7 @@ def _feedback(decision: dict[str, Any] | None, events: list[query.Event]) -> dic
     return None
 
 
-def _consents(conn: sqlite3.Connection, referral_id: str) -> list[dict[str, Any]]:
+def _consents(conn: Conn, referral_id: str) -> list[dict[str, Any]]:
     rows = conn.execute(
         "SELECT subject_ref, party, kind, scope, gillick_competent, categories, services, ground,"
         " family_informed, not_informed_reason, reason, decided_by, recorded_at FROM consents"
@@ -176,9 +176,7 @@ def _consents(conn: sqlite3.Connection, referral_id: str) -> list[dict[str, Any]
     return out
 
 
-def _late_information(
-    conn: sqlite3.Connection, referral_id: str, released: list[dict[str, Any]]
-) -> dict[str, Any]:
+def _late_information(conn: Conn, referral_id: str, released: list[dict[str, Any]]) -> dict[str, Any]:
     """Late information (DOMAIN.md): returns released after the case's decision, which must reach the
     screening desk marked as late so the decision can be revisited. Those that came after the latest
     outcome await review; a later outcome is the revisited decision."""
@@ -199,7 +197,7 @@ def _late_information(
     return {"since_decision": bool(awaiting), "awaiting_review": len(awaiting), "sections": len(late)}
 
 
-def _sections(conn: sqlite3.Connection, referral_id: str, late: set[str]) -> list[dict[str, Any]]:
+def _sections(conn: Conn, referral_id: str, late: set[str]) -> list[dict[str, Any]]:
     rows = conn.execute(
         "SELECT source_msg_id, category, subject_ref, agency, status, payload, reason, rule_id, created_at"
         " FROM sections WHERE referral_id = ? ORDER BY agency, category, subject_ref, source_msg_id",
@@ -227,7 +225,7 @@ def _by_agency(sections: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]
 
 
 def _subjects(
-    conn: sqlite3.Connection,
+    conn: Conn,
     referral_id: str,
     roles: dict[str, str],
     refs: list[dict[str, Any]],
@@ -284,7 +282,7 @@ def _markers(
             entry["confidential_address"] = not e.marker_lifted
 
 
-def _enquiries(conn: sqlite3.Connection, referral_id: str, now_us: int) -> list[dict[str, Any]]:
+def _enquiries(conn: Conn, referral_id: str, now_us: int) -> list[dict[str, Any]]:
     return [
         {
             "enquiry_id": e.enquiry_id,
@@ -301,7 +299,7 @@ def _enquiries(conn: sqlite3.Connection, referral_id: str, now_us: int) -> list[
     ]
 
 
-def _rag_history(conn: sqlite3.Connection, referral_id: str) -> list[dict[str, Any]]:
+def _rag_history(conn: Conn, referral_id: str) -> list[dict[str, Any]]:
     rows = conn.execute(
         "SELECT rag_from, rag_to, reason, decided_by, decided_at FROM rag_history"
         " WHERE referral_id = ? ORDER BY decided_at, decision_id",
@@ -310,7 +308,7 @@ def _rag_history(conn: sqlite3.Connection, referral_id: str) -> list[dict[str, A
     return [{"from": f, "to": t, "reason": r, "by": b, "at": iso(at)} for f, t, r, b, at in rows]
 
 
-def _decision(conn: sqlite3.Connection, referral_id: str) -> dict[str, Any] | None:
+def _decision(conn: Conn, referral_id: str) -> dict[str, Any] | None:
     row = conn.execute(
         "SELECT outcome, reason, decided_by, decided_at, feedback FROM outcomes"
         " WHERE referral_id = ? ORDER BY decided_at DESC, decision_id DESC LIMIT 1",
@@ -351,9 +349,7 @@ def _completeness(sections: list[dict[str, Any]], enquiries: list[dict[str, Any]
     }
 
 
-def timeline(
-    conn: sqlite3.Connection, referral_id: str, released: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
+def timeline(conn: Conn, referral_id: str, released: list[dict[str, Any]]) -> list[dict[str, Any]]:
     events: list[dict[str, Any]] = []
     for s in released:
         for i in _items(s["payload"] or {}):

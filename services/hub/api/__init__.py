@@ -7,11 +7,11 @@ its token's scopes allow (docs/api.md). Errors are RFC 9457 ``application/proble
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping, Sequence
 
 from fastapi import APIRouter, Depends, FastAPI
 
+from jigsaw.bus.store import Conn
 from jigsaw.workhours import WorkingHours
 from services.hub.api import cases, errors, stream, writes
 from services.hub.api.deps import Broadcast, Caller, Hub, HubState, Limits, caller
@@ -41,7 +41,7 @@ def create_app(
     *,
     subscriber: str,
     tokens: Mapping[str, ApiToken],
-    db: sqlite3.Connection,
+    db: Conn,
     intake: Intake | None,
     broadcast: Broadcast,
     subscribers: Sequence[str],

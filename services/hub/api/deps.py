@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import sqlite3
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
 
+from jigsaw.bus.store import Conn
 from jigsaw.workhours import WorkingHours
 from services.hub.config import FRONT_DOOR_SCOPES, Scope, token_hash
 from services.hub.intake import Intake
@@ -70,7 +70,7 @@ class HubState:
 
     subscriber: str
     tokens: Mapping[str, Caller]
-    db: sqlite3.Connection
+    db: Conn
     intake: Intake | None
     broadcast: Broadcast
     subscribers: Sequence[str]
@@ -125,7 +125,7 @@ def scoped(scope: Scope) -> Callable[[HubState, Caller], Caller]:
     return check
 
 
-def reader(hub: Hub) -> sqlite3.Connection:
+def reader(hub: Hub) -> Conn:
     return hub.db
 
 
@@ -135,7 +135,7 @@ def need_intake(hub: Hub) -> Intake:
     return hub.intake
 
 
-Db = Annotated[sqlite3.Connection, Depends(reader)]
+Db = Annotated[Conn, Depends(reader)]
 IntakeDep = Annotated[Intake, Depends(need_intake)]
 Reader = Annotated[Caller, Depends(scoped("read"))]
 Opener = Annotated[Caller, Depends(scoped("intake"))]

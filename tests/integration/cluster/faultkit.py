@@ -10,6 +10,8 @@ audit chain verifies, checkpoints included.
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import sqlite3
 import time
 import uuid
@@ -23,17 +25,19 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from psycopg import sql
 
-from devkit.testkit.broker import PASSPHRASE, Rig, intel_body, sections, write_keys
+from devkit.testkit.broker import PASSPHRASE, Rig, intel_body, kernel_state, sections, write_keys
 from jigsaw.bus.reader import end_offsets, read_to_end
 from jigsaw.bus.records import HEADER_MSG_ID
+from jigsaw.bus.stores import schema_name, store_for
 from jigsaw.config import ConsumerSettings, KafkaSettings, MetricsSettings, StoreSettings
 from jigsaw.service_env import service_env
 from jigsaw.topics import Topics
 from jigsaw.wire.codec import SchemaRegistry
 from jigsaw.wire.framing import now_micros
 from services.broker.audit import verify_chain
+from services.hub import store as hub_store
 from services.hub.app import rebuild
-from services.hub.config import HubSettings
+from services.hub.config import HubSettings, token_hash
 from services.hub.view import render
 from tests.integration import kafkautil as ku
 
@@ -41,6 +45,7 @@ CATEGORIES = ("identity", "police_incidents", "contact")
 SUBSCRIBERS = ("csc-mash", "police-mash")
 HUB = "csc-mash"
 SESSION_TIMEOUT_MS = 6000
+API_TOKEN = "fault-run-desk"
 
 
 @dataclass
@@ -61,8 +66,10 @@ class FaultRun:
         tmp: Path,
         referrals: int,
         store: StoreSettings | None = None,
+        hub_store: StoreSettings | None = None,
     ) -> FaultRun:
-        """``store`` set: every broker instance of the run shares that PostgreSQL schema."""
+        """``store`` set: every broker instance of the run shares that PostgreSQL schema; ``hub_store``:
+        every hub instance shares that one."""
         rig = await Rig.create(kafka, topics, registry, tmp, store=store)
         keys = write_keys(rig.world, tmp / "hub-keys", HUB, "hub.devon", "broker")
         hub = HubSettings(
@@ -75,6 +82,7 @@ class FaultRun:
             metrics=MetricsSettings(enabled=False),
             partitions=2,
             consumer=ConsumerSettings(group_id=f"{topics.prefix}-hub", retry_backoff_s=0.05),
+            store=hub_store or StoreSettings(),
         )
         run = cls(rig, tmp, hub)
         for i in range(referrals):
@@ -116,7 +124,14 @@ class FaultRun:
                 "api_port": 0,
                 "metrics": {"enabled": False},
                 "partitions": 2,
-                "consumer": {"group_id": h.consumer.group_id, "retry_backoff_s": 0.05},
+                "consumer": {
+                    "group_id": h.consumer.group_id,
+                    "retry_backoff_s": 0.05,
+                    "session_timeout_ms": SESSION_TIMEOUT_MS,
+                    "heartbeat_interval_ms": SESSION_TIMEOUT_MS // 3,
+                },
+                "store": h.store,
+                "api_tokens": json.dumps({"desk": {"subscriber": HUB, "sha256": token_hash(API_TOKEN)}}),
             },
         )
 
@@ -186,17 +201,29 @@ class FaultRun:
             await admin.close()
         return next(int(p["leader"]) for p in described["partitions"] if p["partition"] == busiest)
 
-    def owners(self) -> dict[tuple[str, int], tuple[int, str]]:
-        """Who holds each input partition in the shared store, at which generation (PostgreSQL runs)."""
-        store = self.rig.settings.store
+    def owners(self, kind: str = "broker") -> dict[tuple[str, int], tuple[int, str]]:
+        """Who holds each input partition of the ``broker``'s or the ``hub``'s shared store, at which
+        generation (PostgreSQL runs)."""
+        store, owner = (
+            (self.rig.settings.store, self.rig.settings.participant_id)
+            if kind == "broker"
+            else (self.hub_settings.store, self.hub_settings.store_owner())
+        )
         assert store.url is not None, "a run on the shared store"
         with psycopg.connect(store.url.get_secret_value()) as conn:
-            conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(store.schema_name or "")))
+            name = sql.Identifier(schema_name(store, owner))
+            conn.execute(sql.SQL("SET search_path TO {}").format(name))
             try:
                 rows = conn.execute("SELECT topic, partition, generation, owner FROM kernel_owners")
                 return {(t, p): (g, o) for t, p, g, o in rows}
             except psycopg.errors.UndefinedTable:
                 return {}
+
+    def api(self, name: str) -> str:
+        """The base URL of hub instance ``name``'s API, from its ready line."""
+        found = re.search(r"API (http://127\.0\.0\.1:\d+)", self.workers[name].output())
+        assert found, f"{name} printed no API address"
+        return found.group(1)
 
     # -- the checker --------------------------------------------------------------------------------
     async def settle(self, timeout_s: float = 180.0) -> None:
@@ -204,16 +231,13 @@ class FaultRun:
         await self.rig.settle(timeout_s=timeout_s)
         release = self.rig.topics.release(HUB)
         ends = await end_offsets(self.rig.kafka, [release])
-        db = self.hub_settings.store_path()
+        h = self.hub_settings
 
         def hub_caught_up() -> bool:
-            if not db.exists():
+            state = kernel_state(h.store, h.store_path(), h.store_owner())
+            if state is None:
                 return False
-            with sqlite3.connect(db) as conn:
-                try:
-                    stored = {(t, p): o for t, p, o in conn.execute("SELECT * FROM kernel_offsets")}
-                except sqlite3.OperationalError:
-                    return False
+            stored, _ = state
             return all(stored.get((tp.topic, tp.partition), 0) >= end for tp, end in ends.items())
 
         await ku.eventually(hub_caught_up, timeout_s, "the hub caught up with its releases")
@@ -254,12 +278,18 @@ class FaultRun:
         at = now_micros()
         rebuilt = self.tmp / "rebuilt.sqlite"
         assert await rebuild(self.hub_settings, rebuilt) > 0
-        with (
-            sqlite3.connect(self.hub_settings.store_path()) as live,
-            sqlite3.connect(rebuilt) as again,
-        ):
-            for rid in self.acked.values():
-                view = render(live, rid, at)
-                assert view is not None, f"{rid} has no live view"
-                assert render(again, rid, at) == view, f"{rid}: the live view differs from a rebuild's"
+        # The live views as the hub's API reads them, from whichever store it runs on.
+        h = self.hub_settings
+        store = store_for(h.store, h.store_path(), h.store_owner(), hub_store.SCHEMA)
+        store.open()
+        live = store.reader()
+        try:
+            with sqlite3.connect(rebuilt) as again:
+                for rid in self.acked.values():
+                    view = render(live, rid, at)
+                    assert view is not None, f"{rid} has no live view"
+                    assert render(again, rid, at) == view, f"{rid}: the live view differs from a rebuild's"
+        finally:
+            live.close()
+            store.close()
         return {"acked": len(expected), "resent": self.resent, "audit": report.records}

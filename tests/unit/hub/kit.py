@@ -12,8 +12,9 @@ from prometheus_client import CollectorRegistry
 
 from devkit.testkit.wire import World, make_world
 from jigsaw.bus.clients import Producer
+from jigsaw.bus.pgstore import PgStore
 from jigsaw.bus.records import Record
-from jigsaw.bus.store import Store
+from jigsaw.bus.store import BaseStore, Store
 from jigsaw.topics import Topics
 from jigsaw.wire.codec import SchemaRegistry
 from jigsaw.wire.envelope import Opened, SectionInput, Withhold
@@ -142,7 +143,18 @@ class Consumer:
             self.hub(record, tx)
 
 
-def open_store(path: Path) -> Store:
-    s = Store(path, hub_store.SCHEMA)
+# Set by the ``store_backend`` fixture (tests/unit/hub/conftest.py): a PostgreSQL URL, and the stores
+# opened on it, to drop after the test.
+PG: dict[str, Any] = {"url": None, "opened": []}
+
+
+def open_store(path: Path) -> BaseStore:
+    """The hub's case store at ``path``, or, under ``store_backend``'s postgresql case, a fresh schema."""
+    s: BaseStore
+    if PG["url"] is None:
+        s = Store(path, hub_store.SCHEMA)
+    else:
+        s = PgStore(PG["url"], f"hub_{uuid.uuid4().hex[:12]}", hub_store.SCHEMA)
+        PG["opened"].append(s)
     s.open()
     return s

@@ -18,6 +18,8 @@ from services.hub import query
 from services.hub.view import render
 from tests.unit.hub.kit import TOPICS, Consumer, Sent, hub_world, intake, open_store, release, seal
 
+pytestmark = pytest.mark.usefixtures("store_backend")
+
 R = "R-" + "c" * 32
 
 

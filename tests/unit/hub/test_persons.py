@@ -22,6 +22,8 @@ from services.hub.subjects import SubjectIn
 from services.hub.view import render
 from tests.unit.hub.kit import Consumer, hub_world, open_store, release, seal
 
+pytestmark = pytest.mark.usefixtures("store_backend")
+
 NHS = "9434765919"  # a valid NHS number (NHS Data Model and Dictionary's modulus 11 example)
 CHILD = SubjectIn("S1", "CHILD", "Callum", "Hartley", date(2014, 3, 2), nhs=NHS)
 MOTHER = SubjectIn("S2", "PARENT", "Jo", "O'Neill-Hartley", date(1990, 1, 5))

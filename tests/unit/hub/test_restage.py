@@ -5,7 +5,6 @@ twice (a retried call, or a second RAG change, sends nothing)."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date
@@ -15,6 +14,7 @@ import httpx
 import pytest
 
 from devkit.testkit.wire import World
+from jigsaw.bus.store import Conn
 from jigsaw.ids import derived_id
 from jigsaw.wire.codec import SchemaRegistry
 from jigsaw.wire.framing import micros, now_micros
@@ -24,6 +24,8 @@ from services.hub.intake import CaseGround, Intake
 from services.hub.restage import case_people
 from services.hub.subjects import SubjectIn
 from tests.unit.hub.kit import TOPICS, Consumer, Sent, hub_world, intake, open_store, release
+
+pytestmark = pytest.mark.usefixtures("store_backend")
 
 MASH = {"Authorization": "Bearer t"}
 CHILD = SubjectIn(
@@ -39,7 +41,7 @@ class Front:
     sent: Sent
     world: World
     rid: str
-    db: sqlite3.Connection
+    db: Conn
     intake: Intake
 
 
@@ -60,9 +62,9 @@ async def front(registry: SchemaRegistry, tmp_path: Path) -> AsyncIterator[Front
     store = open_store(tmp_path / "hub.sqlite")
     ((_, referral, _),) = [r for r in sent.records if r[0] == TOPICS.referrals]
     Consumer(world, store).feed(rid, release(world, referral, rid))
+    db = store.reader()  # the API reads beside the writer, as the hub's does
     store.close()
     sent.records.clear()
-    db = sqlite3.connect(tmp_path / "hub.sqlite", check_same_thread=False)
     tokens = {"mash": ApiToken(subscriber="csc-mash", sha256=token_hash("t"), scopes=frozenset(SCOPES))}
     app = create_app(
         subscriber="csc-mash",

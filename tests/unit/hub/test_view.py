@@ -17,6 +17,8 @@ from services.hub import store as hub_store
 from services.hub.view import render
 from tests.unit.hub.kit import open_store
 
+pytestmark = pytest.mark.usefixtures("store_backend")
+
 R = "R-" + "a" * 32
 LONDON = ZoneInfo("Europe/London")
 MONDAY = micros(datetime(2026, 6, 15, 10, 0, tzinfo=LONDON))
