@@ -15,7 +15,9 @@ from jigsaw.topics import Topics
 from jigsaw.wire.codec import SchemaRegistry
 from tests.integration.cluster.faultkit import FaultRun
 
-pytestmark = pytest.mark.usefixtures("collect_broken_connections")
+# A fault run is a minute or two of stream, faults and checks, with the cluster's start on the first: the
+# suite's 180 s bound on a hung test is too tight for it.
+pytestmark = [pytest.mark.usefixtures("collect_broken_connections"), pytest.mark.timeout(480)]
 
 
 async def test_the_leader_of_the_busiest_partition_sigkilled_three_times_mid_stream(
