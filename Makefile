@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 JIGSAW := $(VENV)/bin/jigsaw
-PYTEST_ARGS ?=
+# The slowest tests are listed at the end of every run, to keep the suite inside its budget.
+PYTEST_ARGS ?= --durations=25
 ARGS ?=
 
 .DEFAULT_GOAL := help

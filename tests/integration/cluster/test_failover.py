@@ -28,7 +28,7 @@ pytestmark = [
     pytest.mark.timeout(480),
 ]
 
-RETURNS = 240
+RETURNS = 160
 
 
 NewRun = Callable[..., Awaitable[FaultRun]]
@@ -105,7 +105,7 @@ async def test_one_of_two_broker_instances_sigkilled_mid_stream_the_other_carrie
         await _both_own_some(run)
         held = _owned_by(run, "broker-2")
         faults_done = asyncio.Event()
-        stream = asyncio.create_task(run.stream(0, RETURNS, rate_per_s=12, hold=(80, faults_done)))
+        stream = asyncio.create_task(run.stream(0, RETURNS, rate_per_s=12, hold=(60, faults_done)))
         await eventually(lambda: len(run.acked) >= 40, 120, "the stream moving")
         killed_at = len(run.acked)
         run.workers["broker-2"].kill9()
@@ -133,7 +133,7 @@ async def test_a_broker_instance_paused_past_its_session_timeout_is_fenced_when_
         await _both_own_some(run)
         before = _owned_by(run, "broker-2")
         faults_done = asyncio.Event()
-        stream = asyncio.create_task(run.stream(0, RETURNS, rate_per_s=12, hold=(80, faults_done)))
+        stream = asyncio.create_task(run.stream(0, RETURNS, rate_per_s=12, hold=(60, faults_done)))
         await eventually(lambda: len(run.acked) >= 40, 120, "the stream moving")
         zombie.proc.send_signal(signal.SIGSTOP)
         paused_at = len(run.acked)
@@ -181,7 +181,7 @@ async def test_one_of_two_hub_instances_sigkilled_mid_stream_while_a_live_stream
         listener = asyncio.create_task(_follow(run.api("hub-2"), heard, following))
         await asyncio.wait_for(following.wait(), 30)
         faults_done = asyncio.Event()
-        stream = asyncio.create_task(run.stream(0, RETURNS, rate_per_s=12, hold=(80, faults_done)))
+        stream = asyncio.create_task(run.stream(0, RETURNS, rate_per_s=12, hold=(60, faults_done)))
         await eventually(lambda: len(run.acked) >= 40, 120, "the stream moving")
         killed_at = len(run.acked)
         run.workers["hub"].kill9()

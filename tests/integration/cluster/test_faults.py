@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.usefixtures("collect_broken_connections"), pytest.mark
 async def test_the_leader_of_the_busiest_partition_sigkilled_three_times_mid_stream(
     cluster: LocalKafka, ckafka: KafkaSettings, ctopics: Topics, registry: SchemaRegistry, tmp_path: Path
 ) -> None:
-    returns = 360
+    returns = 240
     run = await FaultRun.create(ckafka, ctopics, registry, tmp_path, referrals=returns)
     try:
         await run.start("broker")
@@ -55,7 +55,7 @@ async def test_the_leader_of_the_busiest_partition_sigkilled_three_times_mid_str
 async def test_two_of_three_nodes_sigkilled_for_30_s_mid_stream_stall_writes_and_lose_none(
     cluster: LocalKafka, ckafka: KafkaSettings, ctopics: Topics, registry: SchemaRegistry, tmp_path: Path
 ) -> None:
-    returns = 240
+    returns = 160
     run = await FaultRun.create(ckafka, ctopics, registry, tmp_path, referrals=returns)
     try:
         await run.start("broker")
