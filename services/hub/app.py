@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
 
@@ -25,7 +25,7 @@ from jigsaw.bus.store import BaseStore, Store
 from jigsaw.bus.stores import store_for
 from jigsaw.bus.transactional import TransactionalHandler
 from jigsaw.config import masked
-from jigsaw.lifecycle import Component, until_stopped, wait_or_stop
+from jigsaw.lifecycle import Component, supervise, until_stopped, wait_or_stop
 from jigsaw.metrics import KernelMetrics, MetricsServer
 from jigsaw.roster import load_roster
 from jigsaw.serving import serve
@@ -52,22 +52,32 @@ def _nothing() -> None:
 
 
 class _Relay(Component):
-    """Case updates from the shared store's channel, from any instance, to this one's live streams."""
+    """Case updates from the shared store's channel, from any instance, to this one's live streams.
+    Supervised: a relay that died quietly would leave every stream here deaf."""
 
     def __init__(self, store: PgStore, broadcast: Broadcast) -> None:
         super().__init__()
         self._store = store
         self._broadcast = broadcast
+        self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     async def _start(self) -> None:
-        self._task = asyncio.create_task(self._relay(), name="hub-update-relay")
+        self._task = asyncio.create_task(
+            supervise("hub update relay", self._relay, stop=self._stopping), name="hub-update-relay"
+        )
 
     async def _relay(self) -> None:
         async for referral_id in self._store.listen():
             self._broadcast.publish(referral_id)
 
+    async def wait(self) -> None:
+        """Returns (or raises) only if the relay failed for good."""
+        if self._task is not None:
+            await self._task
+
     async def _stop(self) -> None:
+        self._stopping.set()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -181,10 +191,11 @@ async def run(settings: HubSettings, stop: asyncio.Event, ready: Ready = lambda 
         producer = await stack.enter_async_context(Producer(settings.kafka))
         store = store_for(settings.store, settings.store_path(), settings.store_owner(), hub_store.SCHEMA)
         on_update: Callable[[str], None] = broadcast.publish
+        relayed: list[Awaitable[None]] = []
         if isinstance(store, PgStore):
             # Every instance's live streams hear every instance's updates, this one's included.
             on_update = store.notify
-            await stack.enter_async_context(_Relay(store, broadcast))
+            relayed.append((await stack.enter_async_context(_Relay(store, broadcast))).wait())
         loop, _ = await _consumer(
             stack, parts, store, producer, on_update, settings.consumer_settings().group_id, stop
         )
@@ -216,7 +227,9 @@ async def run(settings: HubSettings, stop: asyncio.Event, ready: Ready = lambda 
         ready(api.port)
         # A background task that fails for good (the outbox, the key directory) stops the hub loudly.
         background = [b.wait() for b in parts.background]
-        await until_stopped(stop, loop.wait(), api.task, *background, *([reports.wait()] if reports else []))
+        await until_stopped(
+            stop, loop.wait(), api.task, *background, *relayed, *([reports.wait()] if reports else [])
+        )
     log.info("hub stopped")
 
 
