@@ -131,6 +131,9 @@ class ConsumeLoop(Component):
         self._task: asyncio.Task[None] | None = None
         self._commit_due = 0.0
         self._epoch = 0  # counts revocations: a batch fetched before one is not handled after it
+        # The partitions this instance holds, by its own listener. aiokafka's assignment() still lists a
+        # revoked partition until the next assignment arrives, and a store's claim on it is gone by then.
+        self._owned: set[TopicPartition] = set()
         self.assigned = asyncio.Event()
 
     async def _start(self) -> None:
@@ -201,8 +204,11 @@ class ConsumeLoop(Component):
                 self._metrics.consume_error("TopicAuthorizationFailedError")
                 doing = f"reading {', '.join(denied)} in group {self._settings.group_id}"
                 raise refused(self._kafka, doing, TopicAuthorizationFailedError(", ".join(denied)))
+            # Taken as getmany returns: a revocation while an earlier partition of this fetch is handled
+            # makes the rest of it stale too (the next assignment seeks back to the stored offsets).
+            epoch = self._epoch
             for tp, messages in batches.items():
-                await self._process_partition(tp, messages)
+                await self._process_partition(tp, messages, epoch)
                 if self.stopping.is_set():
                     break
             if self._positions is not None and time.monotonic() < self._commit_due:
@@ -216,11 +222,11 @@ class ConsumeLoop(Component):
                 self._metrics.consume_error(type(exc).__name__)
                 log.warning("offset commit failed (%s); will retry", type(exc).__name__)
 
-    async def _process_partition(self, tp: TopicPartition, messages: Sequence[object]) -> None:
+    async def _process_partition(self, tp: TopicPartition, messages: Sequence[object], epoch: int) -> None:
         # The loop yields between records, so a rebalance can revoke and re-assign this partition in the
         # middle of a batch; the new assignment seeks to the stored offset and fetches the rest again. What
-        # is left of this batch is then stale: handling it too would repeat records (and dead letters).
-        epoch = self._epoch
+        # is left of this batch (``epoch``: when it was fetched) is then stale: handling it too would
+        # repeat records (and dead letters), or commit for a partition this instance no longer claims.
         records = [Record.from_consumer(msg) for msg in messages]
         handler: object = self._handler  # a callable that may also handle batches
         size = self._settings.batch_records if isinstance(handler, HandlesBatches) else 1
@@ -229,7 +235,7 @@ class ConsumeLoop(Component):
             if self.stopping.is_set() or tp in self._paused:
                 return
             async with self._lock:
-                if tp not in self._client.assignment() or self._epoch != epoch:
+                if tp not in self._owned or self._epoch != epoch:
                     return
                 chunk = self._next_chunk(records, i, size)
                 if isinstance(handler, HandlesBatches) and len(chunk) > 1:
@@ -369,6 +375,7 @@ class ConsumeLoop(Component):
     async def _on_revoked(self, revoked: Sequence[TopicPartition]) -> None:
         async with self._lock:
             self._epoch += 1
+            self._owned.difference_update(revoked)
             with contextlib.suppress(KafkaError):
                 await self._commit(only=revoked)
             for tp in revoked:
@@ -410,4 +417,5 @@ class ConsumeLoop(Component):
                     # heartbeat until this listener returns, so one call per partition could outlast the
                     # session timeout and get a healthy instance evicted (and then fenced).
                     await self._client.seek_to_beginning(*fresh)
+            self._owned.update(assigned)
         self.assigned.set()
