@@ -41,10 +41,10 @@ lint: venv ## ruff (format and check) and mypy --strict on the package code
 	$(VENV)/bin/lint-imports
 
 # The targets come last: they read what the benchmarks before them wrote, and leave out older files.
-bench: venv ## Run the benchmarks (about 13 minutes), print their tables, then the targets; results in bench/results/
+bench: venv ## Run the benchmarks (about 20 minutes), print their tables, then the targets; results in bench/results/
 	$(JIGSAW) kafka up
 	status=0; start=$$(date +%s); \
-	for b in envelope broker e2e scale transport; do echo "== $(PY) -m bench.$$b"; $(PY) -m bench.$$b || status=$$?; done; \
+	for b in envelope broker e2e scale transport cluster; do echo "== $(PY) -m bench.$$b"; $(PY) -m bench.$$b || status=$$?; done; \
 	echo "== $(PY) -m bench.targets"; $(PY) -m bench.targets --since $$start || status=$$?; \
 	echo "== make bench: $$(( $$(date +%s) - start )) s"; exit $$status
 

@@ -46,7 +46,7 @@ from bench.kit.latency import Delivery, join, latency_stats, read_sent, read_upd
 from bench.kit.procs import Child, count_lines, spawn
 from bench.kit.profile import record
 from bench.kit.sampler import Sampler
-from bench.kit.shape import shape
+from bench.kit.shape import Shape, shape
 from bench.kit.stores import backlog, caught_up, wait_until
 from bench.kit.world import (
     HUB_SUBSCRIBER,
@@ -69,6 +69,7 @@ from jigsaw.service_env import service_env
 from jigsaw.topics import Topics, TopicSpec
 from jigsaw.wire.codec import SchemaRegistry
 
+BROKER_ARGS = ["-m", "apps.cli", "broker", "run"]
 POOL = 2000  # referrals the returns are spread over (round robin), each assigned to the 4 subscribers
 
 
@@ -112,6 +113,8 @@ def kafka_pid(bootstrap: str) -> int | None:
 class Run:
     """Shared state of one invocation: settings, key material, record shapes and the step results."""
 
+    shape: Shape  # what one return becomes, measured once the run has its keys (``main_async``)
+
     def __init__(self, bootstrap: str, kafka_pid: int | None, plan: Plan, tmp: Path) -> None:
         self.bootstrap = bootstrap
         self.plan = plan
@@ -149,22 +152,35 @@ class Run:
         ends = await end_offsets(kafka, [topics.referrals, topics.assignments])
         return kafka, topics, ends
 
-    async def broker_and_hub(self, prefix: str, d: Path, updates: str, run: str) -> tuple[Child, Child]:
-        """The real broker and the measured hub; ``run`` tells their logs apart when started again."""
-        kafka, env = kafka_settings(self.bootstrap, prefix), self.deployment.service_env
-        broker = await spawn(
-            "broker", ["-m", "apps.cli", "broker", "run"], d / f"broker{run}.log", env("broker", kafka, d)
-        )
-        hub = await spawn(
+    def broker_envs(self, kafka: KafkaSettings, d: Path) -> dict[str, dict[str, str]]:
+        """Each broker instance's name and environment: here one, on its SQLite store under ``d``."""
+        return {"broker": self.deployment.service_env("broker", kafka, d)}
+
+    def broker_caught_up(self, d: Path, ends: dict[Any, int]) -> Callable[[], bool]:
+        return caught_up(d / "broker.sqlite", ends)
+
+    async def broker_and_hub(self, prefix: str, d: Path, updates: str, run: str) -> list[Child]:
+        """The real broker (each instance of it) and the measured hub, last; ``run`` tells their logs apart
+        when started again."""
+        kafka = kafka_settings(self.bootstrap, prefix)
+        stages = [
+            await spawn(name, BROKER_ARGS, d / f"{name}{run}.log", broker_env)
+            for name, broker_env in self.broker_envs(kafka, d).items()
+        ]
+        return [*stages, await self.spawn_hub(prefix, d, updates, run)]
+
+    async def spawn_hub(self, prefix: str, d: Path, updates: str, run: str) -> Child:
+        """The measured hub, noting each view update in ``d / updates``."""
+        kafka = kafka_settings(self.bootstrap, prefix)
+        return await spawn(
             "hub",
             ["-m", "bench.kit.hub", "--updates", str(d / updates)],
             d / f"hub{run}.log",
-            env("hub", kafka, d, subscriber=HUB_SUBSCRIBER, api_port=0),
+            self.deployment.service_env("hub", kafka, d, subscriber=HUB_SUBSCRIBER, api_port=0),
         )
-        return broker, hub
 
     async def setup_applied(self, d: Path, topics: Topics, ends: dict[Any, int]) -> None:
-        await wait_until(caught_up(d / "broker.sqlite", ends), 120, "the broker to apply the assignments")
+        await wait_until(self.broker_caught_up(d, ends), 120, "the broker to apply the assignments")
         # The hub hears of the setup's decisions through its releases, which the broker has now published.
         kafka = kafka_settings(self.bootstrap, topics.prefix)
         hub_ends = await end_offsets(kafka, [topics.release(HUB_SUBSCRIBER)])
@@ -213,13 +229,13 @@ class Run:
         say(f"jigsaw {label}: topics, keys and {self.plan.pool} assigned referrals")
         kafka, topics, ends = await self.jigsaw_setup(prefix)
         say("jigsaw: starting connector, broker and hub processes")
-        broker, hub = await self.broker_and_hub(prefix, d, "updates.txt", "")
+        stages = await self.broker_and_hub(prefix, d, "updates.txt", "")
         connector = await spawn(
             "connector", self.connector_args(prefix, d, *load), d / "connector.log", self.connector_env
         )
-        children = [connector, broker, hub]
+        children = [connector, *stages]
         try:
-            await asyncio.gather(hub.expect("ready"), connector.expect("ready"))
+            await asyncio.gather(stages[-1].expect("ready"), connector.expect("ready"))
             await self.setup_applied(d, topics, ends)
             return await measure(children, d, prefix)
         finally:
@@ -233,11 +249,11 @@ class Run:
         kafka, topics, ends = await self.jigsaw_setup(prefix)
         try:
             # Broker and hub apply the setup first, and stop: the backlog is then returns alone.
-            broker, hub = await self.broker_and_hub(prefix, d, "setup.txt", "")
+            stages = await self.broker_and_hub(prefix, d, "setup.txt", "")
             try:
                 await self.setup_applied(d, topics, ends)
             finally:
-                await asyncio.gather(broker.stop(), hub.stop())
+                await asyncio.gather(*(c.stop() for c in stages))
             connector = await spawn(
                 "connector",
                 self.connector_args(prefix, d, "--preload", str(n)),
@@ -245,8 +261,8 @@ class Run:
                 self.connector_env,
             )
             preload = await self.preload(connector)
-            broker, hub = await self.broker_and_hub(prefix, d, "updates.txt", "2")
-            return await self.drain("jigsaw", n, [broker, hub], d, preload)
+            stages = await self.broker_and_hub(prefix, d, "updates.txt", "2")
+            return await self.drain("jigsaw", n, stages, d, preload)
         finally:
             await drop_topics(kafka, prefix)
 
@@ -616,8 +632,7 @@ async def main_async(a: argparse.Namespace) -> None:
         "wall_s": round(time.monotonic() - started, 1),
     }
     print(tables(result))
-    out = a.out or report.RESULTS / ("e2e-quick.json" if a.quick else "e2e.json")
-    print(f"\nwritten to {report.shown(report.write(out, result))} ({result['wall_s']:.0f} s)")
+    report.save("e2e", result, a.quick, a.out)
 
 
 def main() -> None:

@@ -202,8 +202,7 @@ def main() -> None:
         "wall_s": round(time.monotonic() - started, 1),
     }
     print(table(results, rat))
-    path = a.out or report.RESULTS / ("transport-quick.json" if a.quick else "transport.json")
-    print(f"\nwritten to {report.shown(report.write(path, result))} ({result['wall_s']:.0f} s)")
+    report.save("transport", result, a.quick, a.out)
 
 
 if __name__ == "__main__":

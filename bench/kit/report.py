@@ -65,6 +65,13 @@ def write(path: Path, data: dict[str, Any]) -> Path:
     return path
 
 
+def save(name: str, result: dict[str, Any], quick: bool = False, out: Path | None = None) -> None:
+    """Write ``result`` to ``out``, or to bench/results/<name>.json (<name>-quick.json for a ``--quick``
+    run), and say where, with the run's wall time."""
+    path = out or RESULTS / (f"{name}-quick.json" if quick else f"{name}.json")
+    print(f"\nwritten to {shown(write(path, result))} ({result['wall_s']:.0f} s)")
+
+
 def shown(path: Path) -> str:
     try:
         return str(path.resolve().relative_to(Path.cwd()))
