@@ -389,6 +389,23 @@ class ConsumeLoop(Component):
                 except Exception:  # the partitions are gone either way; the next owner recovers them
                     log.exception("a revocation listener failed on %d partition(s)", len(parts))
 
+    async def _seek_to_stored(self, assigned: Sequence[TopicPartition]) -> None:
+        if self._positions is None:
+            return
+        stored = self._positions()
+        fresh = []
+        for tp in assigned:
+            offset = stored.get((tp.topic, tp.partition))
+            if offset is None:
+                fresh.append(tp)
+            else:
+                self._client.seek(tp, offset)
+        if fresh:
+            # One reset for all: each call waits for a fetcher round trip, and aiokafka sends no heartbeat
+            # until this listener returns, so one call per partition could outlast the session timeout and
+            # get a healthy instance evicted (and then fenced).
+            await self._client.seek_to_beginning(*fresh)
+
     async def _on_assigned(self, assigned: Sequence[TopicPartition]) -> None:
         async with self._lock:
             # A batch fetched before these seeks is stale: end it, as a revocation does.
@@ -397,25 +414,13 @@ class ConsumeLoop(Component):
             try:
                 for listener in self._listeners:
                     listener.assigned(parts)
+                await self._seek_to_stored(assigned)
             except Exception as exc:
-                # Unclaimed partitions must not be processed: stop, and let a restart claim them afresh.
-                log.critical("claiming %d assigned partition(s) failed: %s", len(parts), type(exc).__name__)
-                self._failed = FatalError(f"claiming the assigned partitions failed: {type(exc).__name__}")
+                # Unclaimed or unpositioned partitions must not be processed, and aiokafka would swallow
+                # this: stop, and let a restart claim them afresh.
+                log.critical("taking %d assigned partition(s) failed: %s", len(parts), type(exc).__name__)
+                self._failed = FatalError(f"taking the assigned partitions failed: {type(exc).__name__}")
                 self._client.pause(*assigned)
                 return
-            if self._positions is not None:
-                stored = self._positions()
-                fresh = []
-                for tp in assigned:
-                    offset = stored.get((tp.topic, tp.partition))
-                    if offset is None:
-                        fresh.append(tp)
-                    else:
-                        self._client.seek(tp, offset)
-                if fresh:
-                    # One reset for all: each call waits for a fetcher round trip, and aiokafka sends no
-                    # heartbeat until this listener returns, so one call per partition could outlast the
-                    # session timeout and get a healthy instance evicted (and then fenced).
-                    await self._client.seek_to_beginning(*fresh)
             self._owned.update(assigned)
         self.assigned.set()

@@ -19,7 +19,7 @@ import asyncio
 import functools
 import logging
 import re
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -43,6 +43,8 @@ _TYPES = (
     (re.compile(r"\bINTEGER\b", re.I), "BIGINT"),
     (re.compile(r"\bREAL\b", re.I), "DOUBLE PRECISION"),
     (re.compile(r"\bBLOB\b", re.I), "BYTEA"),
+    # SQLite compares text bytewise; so does the C collation, whatever the database's default.
+    (re.compile(r"\bTEXT\b", re.I), 'TEXT COLLATE "C"'),
     (re.compile(r"\)\s*WITHOUT\s+ROWID", re.I), ")"),
 )
 
@@ -118,12 +120,66 @@ class _Conn:
         self.raw.close()
 
 
+def _connect(url: str, name: str) -> psycopg.Connection[Any]:
+    """A session that cannot hang the service: a stopped or partitioned instance's open transaction is
+    ended by the server after a few seconds, freeing its locks for the partitions' new owner, and a lock or
+    statement wait ends in an error (the batch is retried) rather than holding the event loop. These take
+    precedence over the same settings in the URL."""
+    raw = psycopg.connect(
+        url, autocommit=True, application_name=name, connect_timeout=10, keepalives=1, keepalives_idle=30
+    )
+    for setting, value in _SESSION.items():
+        raw.execute(sql.SQL("SET {} = {}").format(sql.Identifier(setting), sql.Literal(value)))
+    return raw
+
+
+_SESSION = {
+    "idle_in_transaction_session_timeout": "5s",
+    "lock_timeout": "8s",
+    "statement_timeout": "30s",
+}
+
+
+class _Reader(_Conn):
+    """A reader's connection, opened again when PostgreSQL restarted or the network dropped it."""
+
+    def __init__(self, connect: Callable[[], psycopg.Connection[Any]], keys: dict[str, Any]) -> None:
+        super().__init__(connect(), keys)
+        self._connect = connect
+        self._closed = False
+
+    def execute(
+        self, statement: str, params: Sequence[object] | Mapping[str, object] = ()
+    ) -> psycopg.Cursor[Any]:
+        if self._closed:
+            raise ClosedError("the store's reader is closed")
+        if self.raw.broken or self.raw.closed:
+            self._reconnect()
+        try:
+            return super().execute(statement, params)
+        except psycopg.OperationalError:
+            if not self.raw.broken:
+                raise
+        # The server went since the last read (a restart, a failover): a read may simply be asked again.
+        self._reconnect()
+        return super().execute(statement, params)
+
+    def _reconnect(self) -> None:
+        log.warning("the store's reader connection was lost; reconnecting")
+        self.raw = self._connect()
+
+    def close(self) -> None:
+        self._closed = True
+        self.raw.close()
+
+
 class PgStore(BaseStore):
     """PostgreSQL at ``url``, the service's tables in ``schema_name``. ``schema`` is the same SQLite DDL
     the service gives ``Store``."""
 
     _lock_clause = " FOR UPDATE"
     shared = True
+    transient = (psycopg.OperationalError, psycopg.InterfaceError)
 
     def __init__(self, url: str, schema_name: str, schema: str = "", owner: str = "jigsaw") -> None:
         super().__init__()
@@ -140,7 +196,7 @@ class PgStore(BaseStore):
         if self._conn is not None:
             return
         try:
-            raw = psycopg.connect(self._url, autocommit=True, application_name=f"jigsaw {self.owner}")
+            raw = _connect(self._url, f"jigsaw {self.owner}")
         except psycopg.Error as exc:
             raise ConfigError(f"the store's PostgreSQL cannot be reached: {type(exc).__name__}") from exc
         raw.adapters.register_dumper(bool, _BoolAsInt)
@@ -156,18 +212,17 @@ class PgStore(BaseStore):
         raw.execute(sql.SQL("SET search_path TO {}").format(name))
         self._conn = _Conn(raw, self._keys(raw))
 
-    def _session(self, role: str) -> psycopg.Connection[Any]:
-        raw = psycopg.connect(self._url, autocommit=True, application_name=f"jigsaw {self.owner} {role}")
+    def _reader_session(self) -> psycopg.Connection[Any]:
+        raw = _connect(self._url, f"jigsaw {self.owner} reader")
         raw.adapters.register_dumper(bool, _BoolAsInt)
         raw.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema_name)))
-        return raw
-
-    def reader(self) -> _Conn:
-        raw = self._session("reader")
         # Values bound in the client: the readers' queries test optional filters with ``:rag IS NULL``,
         # whose type PostgreSQL cannot infer from a parameter sent apart from the statement.
         raw.cursor_factory = psycopg.ClientCursor
-        return _Conn(raw, self.conn.keys)
+        return raw
+
+    def reader(self) -> _Conn:
+        return _Reader(self._reader_session, self.conn.keys)
 
     # -- updates across instances: NOTIFY on commit, LISTEN in every instance -------------------------
     @property

@@ -203,6 +203,9 @@ class BaseStore:
     _lock_clause = ""
     # A store others share starts scoped: its outbox rows of unclaimed partitions are another instance's.
     shared = False
+    # Errors of the store itself, not of a record (a lost connection, a lock or statement timeout, a busy
+    # file): the record is tried again later, never dead-lettered for them.
+    transient: tuple[type[BaseException], ...] = ()
     where = "store"
 
     def __init__(self) -> None:
@@ -342,6 +345,8 @@ class BaseStore:
 
 class Store(BaseStore):
     """SQLite in WAL mode. ``schema`` holds the owning service's own ``CREATE TABLE`` statements."""
+
+    transient = (sqlite3.OperationalError,)
 
     def __init__(self, path: Path, schema: str = "") -> None:
         super().__init__()

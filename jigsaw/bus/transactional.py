@@ -28,6 +28,12 @@ log = logging.getLogger(__name__)
 StatefulHandler = Callable[[Record, Tx], Outcome]
 
 
+def _store_failed(exc: BaseException) -> RetryLater:
+    # The type alone: a driver's message may quote the statement's values.
+    log.warning("the store failed (%s); the record is tried again", type(exc).__name__)
+    return RetryLater(f"the store failed: {type(exc).__name__}")
+
+
 class _Rollback(Exception):
     pass
 
@@ -68,6 +74,8 @@ class TransactionalHandler:
                 enqueued = tx.enqueued
         except _Rollback:
             return outcome
+        except self._store.transient as exc:
+            return _store_failed(exc)
         if enqueued:
             self._on_enqueue()
         # The DLQ record is already durable in the outbox: to the loop this record is simply done.
@@ -78,12 +86,15 @@ class TransactionalHandler:
         and the offset after it commit together, as a handler's own rejection would."""
         if self._room is not None:
             await self._room()
-        with self._store.transaction() as tx:
-            tx.source = record.partition
-            if self._done_before(tx, record):
-                return COMMIT
-            self._enqueue_dead_letter(tx, record, letter)
-            tx.set_offset(record.topic, record.partition, record.offset + 1)
+        try:
+            with self._store.transaction() as tx:
+                tx.source = record.partition
+                if self._done_before(tx, record):
+                    return COMMIT
+                self._enqueue_dead_letter(tx, record, letter)
+                tx.set_offset(record.topic, record.partition, record.offset + 1)
+        except self._store.transient as exc:
+            return _store_failed(exc)
         self._on_enqueue()
         return COMMIT
 
@@ -138,6 +149,8 @@ class TransactionalHandler:
             outcome = self._handler(record, tx)
         except FatalError:
             raise
+        except self._store.transient:
+            raise  # the store failed, not the record: the whole transaction is tried again
         except Exception as exc:
             outcome = outcome_for(exc, record)
         if not isinstance(outcome, type(COMMIT)):

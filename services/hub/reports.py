@@ -35,7 +35,7 @@ from jigsaw.bus.clients import Producer
 from jigsaw.bus.dlq import DeadLetterCodec
 from jigsaw.bus.loop import ConsumeLoop, outcome_for
 from jigsaw.bus.outbox import OutboxPublisher
-from jigsaw.bus.records import COMMIT, DeadLetter, Outcome, Record
+from jigsaw.bus.records import COMMIT, DeadLetter, Outcome, Record, RetryLater
 from jigsaw.bus.store import BaseStore, Conn, Tx
 from jigsaw.bus.stores import schema_name, store_for
 from jigsaw.errors import FatalError, PayloadInvalid, RejectedInput, UnauthorizedSender
@@ -128,6 +128,9 @@ class ReportIntake:
             return await self._handle(record)
         except FatalError:
             raise
+        except self._store.transient as exc:
+            # The store failed, not the report: try it again, never dead-letter it for that.
+            return RetryLater(f"the store failed: {type(exc).__name__}")
         except Exception as exc:
             outcome = outcome_for(exc, record)
         if isinstance(outcome, DeadLetter):
@@ -136,10 +139,14 @@ class ReportIntake:
 
     async def dead_letter(self, record: Record, letter: DeadLetter) -> Outcome:
         """The dead letter and the offset after it commit together, so a restart does not repeat it."""
-        with self._store.transaction() as tx:
-            value = self._dead_letters.encode(record, letter.reason, letter.detail)
-            tx.enqueue(self._topics.dlq, value, key=self._dead_letters.key(record))
-            tx.set_offset(record.topic, record.partition, record.offset + 1)
+        try:
+            with self._store.transaction() as tx:
+                tx.source = record.partition  # its owner's to publish, as every row of this partition
+                value = self._dead_letters.encode(record, letter.reason, letter.detail)
+                tx.enqueue(self._topics.dlq, value, key=self._dead_letters.key(record))
+                tx.set_offset(record.topic, record.partition, record.offset + 1)
+        except self._store.transient as exc:
+            return RetryLater(f"the store failed: {type(exc).__name__}")
         self._metrics.dead_lettered(letter.reason)
         log.warning(
             "refused a report at %s[%d]@%d: %s",
@@ -157,6 +164,7 @@ class ReportIntake:
             return COMMIT
         if self._kind(value) != "REPORT":
             with self._store.transaction() as tx:
+                tx.source = record.partition
                 tx.set_offset(record.topic, record.partition, record.offset + 1)
             return COMMIT
         # Authority before decrypting anything, and before the duplicate check: a sender that may not
@@ -175,6 +183,7 @@ class ReportIntake:
         elif prior[0] != opened.msg_id:
             raise PayloadInvalid(f"referral {rid} was opened by an earlier report")
         with self._store.transaction() as tx:
+            tx.source = record.partition
             fresh = tx.first_seen(opened.msg_id, value, opened.sender) and prior is None
             if fresh:
                 self._commit(tx, opened, held)

@@ -1,5 +1,6 @@
 """The PostgreSQL store across a restart of a private PostgreSQL: the batch in hand when the server went
-fails as a whole, the next one reconnects and commits, and the instance's claims still hold."""
+fails as a whole, the next one reconnects and commits, the instance's claims still hold, and a reader
+answers its next read on a new session."""
 
 from __future__ import annotations
 
@@ -45,9 +46,15 @@ def test_a_restart_fails_the_batch_in_hand_and_the_next_reconnects_with_the_clai
     try:
         (generation,) = store.claim([("in", 0)]).values()
         _apply(store, "a", 1, 10)
+        reader = store.reader()
+        assert reader.execute("SELECT v FROM facts WHERE k = ?", ("a",)).fetchone() == (1,)
 
         pg.down()
         pg.up()
+
+        # The API's reader: the read after a restart is answered, on a new session.
+        assert reader.execute("SELECT v FROM facts WHERE k = ?", ("a",)).fetchone() == (1,)
+        reader.close()
 
         with pytest.raises(psycopg.OperationalError):
             _apply(store, "b", 2, 11)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,8 @@ def _handler(record: Record, tx: Tx) -> Outcome:
         return RetryLater("not yet")
     if record.value == b"bug":
         raise ZeroDivisionError("a bug")
+    if record.value == b"store-down":
+        raise sqlite3.OperationalError("disk I/O error")  # the store's, not the record's
     return COMMIT
 
 
@@ -72,7 +75,7 @@ async def test_rejection_rolls_back_state_and_dead_letters_in_the_same_transacti
     assert reg.get_sample_value("jigsaw_dead_letters_total", {"service": "t", "reason": "BAD_SIGNATURE"}) == 1
 
 
-@pytest.mark.parametrize("value", [b"busy", b"later"])
+@pytest.mark.parametrize("value", [b"busy", b"later", b"store-down"])
 async def test_retry_commits_nothing(store: Store, registry: SchemaRegistry, value: bytes) -> None:
     adapter, _ = _adapter(store, registry)
     outcome = await adapter(_record(value))
@@ -159,3 +162,17 @@ async def test_a_batch_that_fails_in_the_store_commits_nothing(
         await adapter.batch([_record(b"a", offset=0), _record(b"fatal", offset=1)])
     assert store.conn.execute("SELECT count(*) FROM seen").fetchone()[0] == 0
     assert store.offsets() == {}
+
+
+async def test_a_store_failure_around_a_record_is_retried_not_dead_lettered(
+    store: Store, registry: SchemaRegistry
+) -> None:
+    """A lost connection or a lock timeout is the store's failure: the record is tried again, never parked
+    on the DLQ (where, once the next record commits past it, it would be lost to the case)."""
+    adapter, _ = _adapter(store, registry)
+    store.conn.execute("DROP TABLE kernel_offsets")  # the commit's own write now fails in the store
+    outcome = await adapter(_record(b"ok", offset=5))
+    assert isinstance(outcome, RetryLater)
+    assert "OperationalError" in outcome.why
+    assert store.conn.execute("SELECT count(*) FROM seen").fetchone()[0] == 0
+    assert store.conn.execute("SELECT count(*) FROM kernel_outbox").fetchone()[0] == 0
