@@ -58,15 +58,46 @@ def refused(settings: KafkaSettings, doing: str, exc: BaseException) -> FatalErr
 
 
 async def preflight(settings: KafkaSettings) -> None:
-    """Sign in to the first bootstrap server once, so that a wrong password, a TLS mismatch or a protocol
-    mismatch stops the service at start with a plain reason, rather than as endless bootstrap retries."""
-    host, _, port = settings.bootstrap.split(",")[0].strip().rpartition(":")
+    """Sign in to a bootstrap server once, so that a wrong password, a TLS mismatch or a protocol mismatch
+    stops the service at start with a plain reason, rather than as endless bootstrap retries. The servers
+    are tried in turn: one node down must not keep a service of a healthy cluster from starting."""
+    servers = [s.strip() for s in settings.bootstrap.split(",") if s.strip()]
+    if not servers:
+        raise ConfigError("kafka.bootstrap names no server")
+    who = settings.principal() or "an anonymous client"
+    unreachable: Exception | None = None
+    for server in servers:
+        try:
+            conn = await _sign_in(settings, server)
+        except TransientError as exc:
+            unreachable = exc
+            continue
+        break
+    else:
+        cause = type(unreachable.__cause__ if unreachable else None).__name__
+        raise TransientError(f"Kafka at {settings.bootstrap} is not reachable ({cause})") from unreachable
+    try:
+        # A SASL listener answers ApiVersions before anyone signs in; a real request shows whether we did.
+        await conn.send(MetadataRequest([]))
+    except (KafkaError, OSError) as exc:
+        raise FatalError(
+            f"Kafka at {settings.bootstrap} closed the connection when {who} asked for metadata with "
+            f"{settings.security_protocol}: does the listener expect SASL_SSL and a credential? "
+            f"({type(exc).__name__})"
+        ) from exc
+    finally:
+        conn.close()
+
+
+async def _sign_in(settings: KafkaSettings, server: str) -> Any:
+    """A connection to ``server``, signed in; ``TransientError`` when nothing answers there."""
+    host, _, port = server.rpartition(":")
     kw = settings.client_kwargs()
     for key in ("bootstrap_servers", "client_id"):
         kw.pop(key)
     who = settings.principal() or "an anonymous client"
     try:
-        conn = await create_conn(host.strip("[]"), int(port), **kw)
+        return await create_conn(host.strip("[]"), int(port), **kw)
     except SaslAuthenticationFailed as exc:
         raise FatalError(
             f"Kafka at {settings.bootstrap} refused the credential of {who} ({settings.sasl_mechanism}): "
@@ -80,9 +111,7 @@ async def preflight(settings: KafkaSettings) -> None:
     except (KafkaError, OSError) as exc:
         unreachable = (ConnectionRefusedError, TimeoutError, socket.gaierror)
         if isinstance(exc, unreachable) or "refused" in str(exc).lower():
-            raise TransientError(
-                f"Kafka at {settings.bootstrap} is not reachable ({type(exc).__name__})"
-            ) from exc
+            raise TransientError(f"Kafka at {server} is not reachable ({type(exc).__name__})") from exc
         raise FatalError(
             f"Kafka at {settings.bootstrap} closed the connection while {who} signed in with "
             f"{settings.security_protocol}: does the listener expect another security_protocol or a client "
@@ -90,17 +119,6 @@ async def preflight(settings: KafkaSettings) -> None:
         ) from exc
     except ValueError as exc:
         raise ConfigError(f"kafka.bootstrap {settings.bootstrap!r} is not host:port") from exc
-    try:
-        # A SASL listener answers ApiVersions before anyone signs in; a real request shows whether we did.
-        await conn.send(MetadataRequest([]))
-    except (KafkaError, OSError) as exc:
-        raise FatalError(
-            f"Kafka at {settings.bootstrap} closed the connection when {who} asked for metadata with "
-            f"{settings.security_protocol}: does the listener expect SASL_SSL and a credential? "
-            f"({type(exc).__name__})"
-        ) from exc
-    finally:
-        conn.close()
 
 
 def new_producer(settings: KafkaSettings, **overrides: Any) -> AIOKafkaProducer:

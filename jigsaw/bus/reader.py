@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import NodeNotReadyError
 from aiokafka.structs import TopicPartition
 
 from jigsaw.bus.records import Record
 from jigsaw.config import KafkaSettings
 from jigsaw.errors import ConfigError
 
+_TRIES = 10
+
 
 async def partitions(kafka: KafkaSettings, topic: str) -> list[int]:
     admin = AIOKafkaAdminClient(**kafka.client_kwargs())
     await admin.start()
     try:
-        (described,) = await admin.describe_topics([topic])
+        for attempt in range(_TRIES):
+            try:
+                (described,) = await admin.describe_topics([topic])
+                break
+            except NodeNotReadyError:
+                # The admin client asks a node at random, and on a cluster one may be down: another.
+                if attempt == _TRIES - 1:
+                    raise
+                await asyncio.sleep(0.2)
     finally:
         await admin.close()
     if described["error_code"] != 0:

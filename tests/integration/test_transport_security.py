@@ -39,9 +39,10 @@ from jigsaw.bus.admin import ensure_topics
 from jigsaw.bus.clients import Producer, preflight
 from jigsaw.bus.reader import read_to_end
 from jigsaw.config import KafkaSettings, TlsSettings
-from jigsaw.errors import ConfigError, FatalError
+from jigsaw.errors import ConfigError, FatalError, TransientError
 from jigsaw.roster import load_roster
 from jigsaw.service_env import service_env
+from jigsaw.serving import free_port
 from jigsaw.topics import TopicName, Topics, TopicSpec
 from jigsaw.wire.codec import SchemaRegistry
 from tests.integration import kafkautil as ku
@@ -503,3 +504,24 @@ async def test_a_hub_refused_its_release_topic_stops_with_a_clear_error(
     finally:
         if refused.proc.poll() is None:
             refused.kill9()
+
+
+async def test_preflight_tries_the_next_bootstrap_server_when_the_first_is_down(
+    local_kafka: LocalKafka,
+) -> None:
+    """One node of a cluster down must not keep a service from starting; none up is a transient error."""
+    scram = local_kafka.client("police.devon")
+    dead = f"127.0.0.1:{free_port()}"
+    await preflight(scram.model_copy(update={"bootstrap": f"{dead},{scram.bootstrap}"}))
+    with pytest.raises(TransientError, match="not reachable"):
+        await preflight(scram.model_copy(update={"bootstrap": f"{dead},127.0.0.1:{free_port()}"}))
+    # A refused credential is still refused outright, whichever server answers.
+    wrong = KafkaSettings(
+        bootstrap=f"{dead},{scram.bootstrap}",
+        security_protocol="SASL_SSL",
+        sasl_username="police.devon",
+        sasl_password=SecretStr("not-the-password"),
+        tls=TlsSettings(cafile=local_kafka.tls.ca),
+    )
+    with pytest.raises(FatalError, match="refused the credential"):
+        await preflight(wrong)

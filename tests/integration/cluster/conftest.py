@@ -23,6 +23,14 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
     lk.down()
 
 
+@pytest.fixture(autouse=True)
+def _every_node_up(cluster: LocalKafka) -> None:
+    """Each test starts on three running nodes: one that failed with a node down must not fail the rest."""
+    down = [n for n in cluster.node_ids() if not cluster.node_status(n, probe_it=False).running]
+    if down:
+        cluster.start(*down)
+
+
 @pytest.fixture
 def cluster_prefix() -> str:
     return f"c{uuid.uuid4().hex[:10]}"
