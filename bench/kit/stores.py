@@ -13,8 +13,11 @@ from typing import Any, LiteralString
 
 import psycopg
 from psycopg import sql
+from pydantic import SecretStr
 
+from devkit.testkit.broker import kernel_state
 from jigsaw.bus.pgstore import PgStore
+from jigsaw.config import StoreSettings
 
 
 def backlog(d: Path) -> str:
@@ -56,15 +59,7 @@ def _caught_up(
 
 def caught_up(db: Path, ends: dict[Any, int], outbox_empty: bool = True) -> Callable[[], bool]:
     def read() -> Progress | None:
-        if not db.exists():
-            return None
-        try:
-            with contextlib.closing(sqlite3.connect(db, timeout=5)) as conn:
-                stored = {(t, p): o for t, p, o in conn.execute("SELECT * FROM kernel_offsets")}
-                queued = conn.execute("SELECT count(*) FROM kernel_outbox").fetchone()[0]
-        except sqlite3.OperationalError:
-            return None
-        return stored, queued
+        return kernel_state(StoreSettings(), db, "")
 
     return _caught_up(read, ends, outbox_empty)
 
@@ -88,11 +83,7 @@ def pg_caught_up(
     """``caught_up`` for the services that keep their store in PostgreSQL's ``schema``."""
 
     def read() -> Progress | None:
-        offsets = _pg_rows(url, schema, "SELECT topic, partition, next_offset FROM kernel_offsets")
-        queued = _pg_rows(url, schema, "SELECT count(*) FROM kernel_outbox")
-        if offsets is None or queued is None:
-            return None
-        return {(t, p): o for t, p, o in offsets}, int(queued[0][0])
+        return kernel_state(StoreSettings(url=SecretStr(url), schema_name=schema), Path(), "")
 
     return _caught_up(read, ends, outbox_empty)
 

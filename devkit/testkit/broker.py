@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import shutil
 import sqlite3
 import uuid
@@ -171,10 +172,11 @@ def kernel_state(
         return stored, row[0] if row else 0
     if not sqlite_path.exists():
         return None
-    with sqlite3.connect(sqlite_path) as lite:
+    # closing(): a sqlite3 connection's own context manager ends a transaction, not the connection.
+    with contextlib.closing(sqlite3.connect(sqlite_path, timeout=5)) as lite:
         try:
             return {(t, p): o for t, p, o in lite.execute(offsets)}, lite.execute(depth).fetchone()[0]
-        except sqlite3.OperationalError:
+        except sqlite3.OperationalError:  # not created yet, or busy past the timeout: ask again later
             return None
 
 
