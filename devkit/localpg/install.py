@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+from devkit import apt
 from devkit.localpg.errors import PgLocalError
 
 PG_ROOT = Path("/usr/lib/postgresql")
@@ -33,22 +32,13 @@ def find_bindir(version: str | None) -> Path | None:
 
 
 def install(package: str, timeout_s: float, progress: Callable[[str], None]) -> None:
-    """``apt-get install package``, non-interactively; a ``PgLocalError`` with apt's output if it fails.
+    """``apt-get install package``; a ``PgLocalError`` with apt's output if it fails.
 
     Debian's postinst also creates (and, where services run, starts) its own ``main`` cluster on port 5432;
     the local PostgreSQL never uses it.
     """
-    progress(f"PostgreSQL is not installed: installing Debian's {package} with apt (first run only)…")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", package]):
-        try:
-            result = subprocess.run(  # noqa: S603
-                cmd, capture_output=True, text=True, check=False, env=env, timeout=timeout_s
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise PgLocalError(f"`{' '.join(cmd)}` failed ({exc}): run `{INSTALL_HINT}` by hand") from exc
-        if result.returncode != 0:
-            raise PgLocalError(
-                f"`{' '.join(cmd)}` failed (exit {result.returncode}):\n"
-                f"{(result.stdout + result.stderr)[-2000:]}"
-            )
+    progress("PostgreSQL is not installed (first run only)")
+    try:
+        apt.install(package, progress, timeout_s)
+    except apt.AptError as exc:
+        raise PgLocalError(f"{exc}\nrun `{INSTALL_HINT}` by hand") from exc
