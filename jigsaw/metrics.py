@@ -6,13 +6,22 @@ bounded sets (service names, configured topics, reason codes), never a referral 
 
 from __future__ import annotations
 
+import contextlib
+import json
+import math
 import threading
-from wsgiref.simple_server import WSGIServer
+import time
+from collections.abc import Iterable
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.types import StartResponse
+from wsgiref.types import WSGIApplication as WSGIApp
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
+from prometheus_client.exposition import ThreadingWSGIServer
 
 from jigsaw.config import MetricsSettings
 from jigsaw.errors import DeadLetterReason
+from jigsaw.health import Health
 from jigsaw.lifecycle import Component, require
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
@@ -24,6 +33,7 @@ class KernelMetrics:
     def __init__(self, registry: CollectorRegistry, service: str) -> None:
         self.registry = registry
         self.service = service
+        self._failed_tasks: set[str] = set()
         self._consumed = Counter(
             "jigsaw_records_consumed",
             "Records taken from Kafka.",
@@ -72,8 +82,8 @@ class KernelMetrics:
         )
         self._lag = Gauge(
             "jigsaw_consumer_lag",
-            "Records behind the end of the topic.",
-            ["service", "topic"],
+            "Records behind the end of a partition: its high watermark less the next offset to handle.",
+            ["service", "topic", "partition"],
             registry=registry,
         )
         self._oversized = Counter(
@@ -100,6 +110,18 @@ class KernelMetrics:
             ["service", "task"],
             registry=registry,
         )
+        self._readiness_metrics(registry)
+
+    def _readiness_metrics(self, registry: CollectorRegistry) -> None:
+        self._ready = Gauge(
+            "jigsaw_ready", "1 while /health/ready says the service is ready.", ["service"], registry=registry
+        )
+        self._key_expiry = Gauge(
+            "jigsaw_key_expiry_days",
+            "Days until the participant's newest published key expires, as this service's directory has it.",
+            ["service", "participant"],
+            registry=registry,
+        )
 
     def consumed(self, topic: str) -> None:
         self._consumed.labels(self.service, topic).inc()
@@ -123,8 +145,28 @@ class KernelMetrics:
     def outbox_published(self, n: int) -> None:
         self._outbox_published.labels(self.service).inc(n)
 
-    def lag(self, topic: str, records: int) -> None:
-        self._lag.labels(self.service, topic).set(records)
+    def lag(self, topic: str, partition: int, records: int) -> None:
+        self._lag.labels(self.service, topic, str(partition)).set(records)
+
+    def lag_gone(self, topic: str, partition: int) -> None:
+        """A partition revoked: its lag is another instance's to report now."""
+        with contextlib.suppress(KeyError):
+            self._lag.remove(self.service, topic, str(partition))
+
+    def readiness(self, health: Health) -> None:
+        """``jigsaw_ready`` answers as ``/health/ready`` does, when scraped."""
+        self._ready.labels(self.service).set_function(lambda: 1.0 if health.ready()[0] else 0.0)
+
+    def key_expiry(self, participant: str, not_after_us: int | None) -> None:
+        """Days left on ``participant``'s newest key, counted at each scrape; +Inf for a key issued without
+        an expiry, so the series exists for every participant in the directory."""
+        if not_after_us is None:
+            self._key_expiry.labels(self.service, participant).set(math.inf)
+            return
+        expires = not_after_us / 1e6
+        self._key_expiry.labels(self.service, participant).set_function(
+            lambda: (expires - time.time()) / 86400
+        )
 
     def oversized(self, topic: str, part: str) -> None:
         self._oversized.labels(self.service, topic, part).inc()
@@ -137,14 +179,54 @@ class KernelMetrics:
 
     def task_up(self, task: str, up: bool) -> None:
         self._task_up.labels(self.service, task).set(1 if up else 0)
+        if up:
+            self._failed_tasks.discard(task)
+        else:
+            self._failed_tasks.add(task)
+
+    def failed_tasks(self) -> str | None:
+        """A readiness check: the supervised tasks that failed for good, if any."""
+        failed = sorted(self._failed_tasks)
+        return f"failed: {', '.join(failed)}" if failed else None
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        """Probes and scrapes arrive every few seconds; a line each would bury the service's own."""
+
+
+def _wsgi(registry: CollectorRegistry, health: Health | None) -> WSGIApp:
+    metrics = make_wsgi_app(registry)
+
+    def app(environ: dict[str, object], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path in ("/health/live", "/health/ready"):
+            detail: dict[str, str] = {}
+            ok = True
+            if health is not None:
+                ok, detail = health.live() if path == "/health/live" else health.ready()
+            body = json.dumps({"status": "ok" if ok else "fail", "checks": detail}).encode()
+            status = "200 OK" if ok else "503 Service Unavailable"
+            start_response(status, [("Content-Type", "application/json"), ("Cache-Control", "no-store")])
+            return [body]
+        if path == "/metrics":
+            return metrics(environ, start_response)  # type: ignore[no-any-return]
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"not found: /metrics, /health/live, /health/ready\n"]
+
+    return app
 
 
 class MetricsServer(Component):
-    """Serves ``/metrics`` for one registry on a loopback port (0 picks a free one)."""
+    """Serves ``/metrics``, ``/health/live`` and ``/health/ready`` for one service on one port (0 picks a
+    free one), from its own thread, so a scrape or a probe is answered even while the event loop is busy."""
 
-    def __init__(self, settings: MetricsSettings, registry: CollectorRegistry) -> None:
+    def __init__(
+        self, settings: MetricsSettings, registry: CollectorRegistry, health: Health | None = None
+    ) -> None:
         self._settings = settings
         self._registry = registry
+        self._health = health
         self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -155,9 +237,16 @@ class MetricsServer(Component):
 
     async def _start(self) -> None:
         if self._settings.enabled:
-            self._server, self._thread = start_http_server(
-                self._settings.port, addr=self._settings.host, registry=self._registry
+            server = make_server(
+                self._settings.host,
+                self._settings.port,
+                _wsgi(self._registry, self._health),
+                ThreadingWSGIServer,
+                handler_class=_Quiet,
             )
+            self._thread = threading.Thread(target=server.serve_forever, name="metrics", daemon=True)
+            self._thread.start()
+            self._server = server
 
     async def _stop(self) -> None:
         if self._server is not None:

@@ -89,8 +89,16 @@ async def _publish(bootstrap: str | None, records: list[tuple[bytes, bytes]]) ->
             await producer.send_and_wait(topic, value, key=key)
 
 
+DAY_US = 86_400 * 1_000_000
+VALID_DAYS = 365
+
+
 def _issue(
-    participant: str, epoch: int | None, revoke_reason: str | None, public_file: Path | None = None
+    participant: str,
+    epoch: int | None,
+    revoke_reason: str | None,
+    public_file: Path | None = None,
+    valid_days: int | None = VALID_DAYS,
 ) -> list[tuple[bytes, bytes]]:
     settings = KeysSettings()
     store = settings.keystore()
@@ -112,6 +120,7 @@ def _issue(
             agency=public["agency"],
             revoked=revoke_reason is not None,
             revocation_reason=revoke_reason,
+            not_after=None if valid_days is None else int(g["created_at"]) + valid_days * DAY_US,
         )
         for g in gens
     ]
@@ -122,10 +131,14 @@ def _issue(
 @click.option("--epoch", type=int, default=None, help="This epoch (default: the newest).")
 @click.option("--public", "public_file", type=click.Path(path_type=Path), default=None,
               help="The `keys show` output, when the keystore is on another machine.")  # fmt: skip
+@click.option("--valid-days", type=click.IntRange(min=1), default=VALID_DAYS, show_default=True,
+              help="Days from the key's creation until it expires.")  # fmt: skip
 @click.option("--bootstrap", default=None, help="Kafka bootstrap (default: the local Kafka).")
-def publish(participant: str, epoch: int | None, public_file: Path | None, bootstrap: str | None) -> None:
+def publish(
+    participant: str, epoch: int | None, public_file: Path | None, valid_days: int, bootstrap: str | None
+) -> None:
     """Sign PARTICIPANT's public keys with the admin root and publish them to the key directory."""
-    records = _issue(participant, epoch, None, public_file)
+    records = _issue(participant, epoch, None, public_file, valid_days)
     asyncio.run(_publish(bootstrap, records))
     click.echo(f"published {len(records)} key record(s) for {participant}")
 

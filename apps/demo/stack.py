@@ -62,6 +62,7 @@ def hub_participant(subscriber: str) -> str:
 
 
 ROOT_ID = "admin.root"
+KEY_VALID_US = 365 * 86_400 * 1_000_000  # as `jigsaw keys publish` issues them
 READY_S = 120.0
 Progress = Callable[[str], None]
 
@@ -209,7 +210,15 @@ class Stack:
             store.save(keys)
             for gen in store.public(pid)["generations"]:
                 records.append(
-                    issue_key_record(registry, root, gen, participant_id=pid, role=role, agency=agency)
+                    issue_key_record(
+                        registry,
+                        root,
+                        gen,
+                        participant_id=pid,
+                        role=role,
+                        agency=agency,
+                        not_after=int(gen["created_at"]) + KEY_VALID_US,
+                    )
                 )
         async with Producer(self.kafka) as producer:
             for key, value in records:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -27,6 +27,7 @@ from jigsaw.bus.loop import ConsumeLoop
 from jigsaw.bus.outbox import OutboxPublisher
 from jigsaw.bus.store import Store
 from jigsaw.config import masked
+from jigsaw.health import Health
 from jigsaw.lifecycle import until_stopped
 from jigsaw.metrics import KernelMetrics
 from jigsaw.serving import serve
@@ -38,8 +39,21 @@ from jigsaw.wire.envelope import Envelopes
 log = logging.getLogger(__name__)
 
 
+def _probe(answer: Callable[[], tuple[bool, dict[str, str]]]) -> Callable[[Request], Awaitable[JSONResponse]]:
+    async def probe(_: Request) -> JSONResponse:
+        ok, checks = answer()
+        body = {"status": "ok" if ok else "fail", "checks": checks}
+        return JSONResponse(body, status_code=200 if ok else 503, headers={"Cache-Control": "no-store"})
+
+    return probe
+
+
 def health_app(
-    config: ConnectorConfig, store: Store, adapter: SourceAdapter, prom: CollectorRegistry
+    config: ConnectorConfig,
+    store: Store,
+    adapter: SourceAdapter,
+    prom: CollectorRegistry,
+    probes: Health | None = None,
 ) -> Starlette:
     async def health(_: Request) -> JSONResponse:
         depth, oldest = store.outbox_stats()
@@ -53,7 +67,14 @@ def health_app(
             }
         )
 
-    return Starlette(routes=[Route("/health", health), Mount("/metrics", app=make_asgi_app(prom))])
+    probes = probes or Health()
+    routes = [
+        Route("/health", health),
+        Route("/health/live", _probe(probes.live)),
+        Route("/health/ready", _probe(probes.ready)),
+        Mount("/metrics", app=make_asgi_app(prom)),
+    ]
+    return Starlette(routes=routes)
 
 
 class _Parts:
@@ -73,6 +94,9 @@ class _Parts:
         self.connector = connector(self.adapter)
         self.store = Store(config.state_dir / f"connector-{config.participant_id}.sqlite")
         self.dead_letters = DeadLetterCodec(self.registry, f"connector-{config.agency}")
+        self.health = Health(pending=("keys", "store", "consumer"))
+        self.health.check("tasks", self.kernel_metrics.failed_tasks)
+        self.kernel_metrics.readiness(self.health)
 
 
 def _warn_of_old_intake_queue(store: Store) -> None:
@@ -100,10 +124,12 @@ async def _runtime(
     producer = await stack.enter_async_context(Producer(config.kafka))
     dlq = DeadLetterPublisher(producer, parts.dead_letters, parts.topics.dlq, kernel_metrics)
     follower = KeyDirectoryFollower(config.kafka, parts.topics.keys, parts.directory, kernel_metrics, dlq)
+    parts.health.check("keys", follower.not_ready)
     await stack.enter_async_context(follower)
     await follower.wait_loaded()
     store.open()
     stack.callback(store.close)
+    parts.health.check("store", store.not_ready)
     _warn_of_old_intake_queue(store)
     outbox = await stack.enter_async_context(OutboxPublisher(store, producer, kernel_metrics))
     runtime = ConnectorRuntime(
@@ -141,6 +167,7 @@ async def run(
         config.kafka, [s for s in topics.specs([config.agency], [], config.partitions) if s.name in mine]
     )
     async with AsyncExitStack() as stack:
+        await stack.enter_async_context(parts.health)
         await stack.enter_async_context(parts.adapter)
         runtime, dlq, follower = await _runtime(stack, parts)
         loop = ConsumeLoop(
@@ -153,8 +180,9 @@ async def run(
             stop=stop,
             dlq=dlq,
         )
+        parts.health.check("consumer", loop.not_ready)
         await stack.enter_async_context(loop)
-        health = health_app(config, parts.store, parts.adapter, parts.prom)
+        health = health_app(config, parts.store, parts.adapter, parts.prom, parts.health)
         host = config.metrics.host
         web = await stack.enter_async_context(serve(health, host, config.metrics.port, "connector-health"))
         log.info("connector ready: %s; health http://%s:%d/health", config.participant_id, host, web.port)

@@ -86,6 +86,12 @@ class KeyDirectoryFollower(Component):
         """Return when the follower ends after a stop; raise ``FatalError`` if it failed for good."""
         await asyncio.shield(require(self._task, "key directory task"))
 
+    def not_ready(self) -> str | None:
+        """A readiness check: the directory has been read to the end it had at start-up."""
+        if self._task is not None and self._task.done():
+            return "the key directory follower has ended"
+        return None if self.loaded.is_set() else "the key directory is still loading"
+
     async def wait_loaded(self, timeout_s: float = 30.0) -> None:
         try:
             await asyncio.wait_for(self.loaded.wait(), timeout_s)
@@ -129,7 +135,8 @@ class KeyDirectoryFollower(Component):
         if record.value is None:
             return  # a tombstone: compaction's deletion marker, nothing to apply
         try:
-            self.directory.apply(record.value)
+            pid = self.directory.apply(record.value).participant_id
+            self._metrics.key_expiry(pid, self.directory.expires(pid))
         except RejectedInput as exc:
             log.warning(
                 "rejected a key record at %s[%d]@%d: %s",

@@ -44,6 +44,10 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Record], Awaitable[Outcome]]
 STOP_STEP_S = 10.0
 STORE_COMMIT_EVERY_S = 1.0
+# Lag is sampled on a clock, not only after a fetch: a consumer that is stuck fetches nothing, and its lag
+# is exactly what must keep growing on the dashboard.
+LAG_SAMPLE_S = 5.0
+LAG_TIMEOUT_S = 5.0
 Positions = Callable[[], dict[tuple[str, int], int]]
 
 
@@ -135,10 +139,42 @@ class ConsumeLoop(Component):
         # revoked partition until the next assignment arrives, and a store's claim on it is gone by then.
         self._owned: set[TopicPartition] = set()
         self.assigned = asyncio.Event()
+        self._next: dict[TopicPartition, int] = {}  # the next offset to hand over, for lag
+        self._fetch_error: str | None = None
+        self._lag_task: asyncio.Task[None] | None = None
 
     async def _start(self) -> None:
         await self._consumer.start()
         self._task = asyncio.create_task(self._run(), name="consume-loop")
+        self._lag_task = asyncio.create_task(self._sample_lag(), name="consumer-lag")
+
+    def not_ready(self) -> str | None:
+        """A readiness check: fetching from Kafka works, and this instance holds partitions."""
+        if self._task is not None and self._task.done():
+            return "the consume loop has ended"
+        if self._fetch_error is not None:
+            return f"fetching from Kafka failed ({self._fetch_error})"
+        if not self._owned:
+            return "no partitions assigned"
+        return None
+
+    async def _sample_lag(self) -> None:
+        while not await wait_or_stop(self.stopping, LAG_SAMPLE_S):
+            owned = sorted(self._owned)
+            if not owned:
+                continue
+            try:
+                ends = await asyncio.wait_for(self._client.end_offsets(owned), LAG_TIMEOUT_S)
+                for tp, end in ends.items():
+                    at = self._next.get(tp)
+                    if at is None:
+                        at = await asyncio.wait_for(self._client.position(tp), LAG_TIMEOUT_S)
+                    if tp in self._owned:
+                        self._metrics.lag(tp.topic, tp.partition, max(0, end - at))
+            except (KafkaError, TimeoutError) as exc:
+                self._metrics.consume_error(type(exc).__name__)
+            except Exception:  # a metric must never stop the service
+                log.exception("sampling consumer lag failed")
 
     async def wait(self) -> None:
         """Return when the loop ends; raises what ended it (a ``FatalError``)."""
@@ -147,6 +183,10 @@ class ConsumeLoop(Component):
 
     async def _stop(self) -> None:
         self.stopping.set()
+        if self._lag_task is not None:
+            self._lag_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._lag_task
         if self._task is not None:
             done, _ = await asyncio.wait({self._task}, timeout=self._settings.shutdown_grace_s)
             if not done:
@@ -193,9 +233,11 @@ class ConsumeLoop(Component):
                 raise refused(self._kafka, doing, exc) from exc
             except KafkaError as exc:
                 self._metrics.consume_error(type(exc).__name__)
+                self._fetch_error = type(exc).__name__
                 log.warning("fetch failed (%s); backing off", type(exc).__name__)
                 await wait_or_stop(self.stopping, self._settings.retry_backoff_s)
                 continue
+            self._fetch_error = None
             # A subscribed topic the principal may not even describe never raises: aiokafka logs it, leaves
             # it out of the assignment and fetches the rest, so the service would run on reading nothing.
             cluster = getattr(getattr(self._client, "_client", None), "cluster", None)
@@ -249,9 +291,9 @@ class ConsumeLoop(Component):
             # loop for its whole length: the outbox could publish nothing until the batch ended, and under
             # load its backlog, and with it every record's latency, would grow without bound. Yield.
             await asyncio.sleep(0)
-        lag_tp = self._client.highwater(tp)
-        if lag_tp is not None and tp in self._done:
-            self._metrics.lag(tp.topic, max(0, lag_tp - self._done[tp]))
+        high = self._client.highwater(tp)
+        if high is not None and tp in self._next and tp in self._owned:
+            self._metrics.lag(tp.topic, tp.partition, max(0, high - self._next[tp]))
 
     def _next_chunk(self, records: Sequence[Record], i: int, size: int) -> Sequence[Record]:
         """Up to ``size`` records from ``i``; a record past the bounds goes on its own, as a dead letter."""
@@ -303,7 +345,7 @@ class ConsumeLoop(Component):
         if isinstance(outcome, RetryLater):
             self._retry(tp, record, outcome)
             return False
-        self._done[tp] = record.offset + 1
+        self._done[tp] = self._next[tp] = record.offset + 1
         self._retries.pop(tp, None)
         return True
 
@@ -382,6 +424,8 @@ class ConsumeLoop(Component):
                 self._paused.pop(tp, None)
                 self._retries.pop(tp, None)
                 self._done.pop(tp, None)
+                self._next.pop(tp, None)
+                self._metrics.lag_gone(tp.topic, tp.partition)
             parts = [(tp.topic, tp.partition) for tp in revoked]
             for listener in reversed(self._listeners):
                 try:
@@ -400,6 +444,7 @@ class ConsumeLoop(Component):
                 fresh.append(tp)
             else:
                 self._client.seek(tp, offset)
+                self._next[tp] = offset
         if fresh:
             # One reset for all: each call waits for a fetcher round trip, and aiokafka sends no heartbeat
             # until this listener returns, so one call per partition could outlast the session timeout and

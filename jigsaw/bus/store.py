@@ -219,6 +219,10 @@ class BaseStore:
     def close(self) -> None:
         raise NotImplementedError
 
+    def not_ready(self) -> str | None:
+        """A readiness check: the store's connection is open (a lost PostgreSQL one is dropped)."""
+        return None if getattr(self, "_conn", None) is not None else f"store {self.where} is not open"
+
     @property
     def conn(self) -> Conn:
         raise NotImplementedError

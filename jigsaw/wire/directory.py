@@ -239,6 +239,14 @@ class KeyDirectory:
             raise UnknownSender(f"{participant_id} is not in the key directory")
         return epochs[max(epochs)].agency
 
+    def expires(self, participant_id: str) -> int | None:
+        """When the key new messages to ``participant_id`` are wrapped for stops being valid (µs), None for
+        a key issued without an expiry; now, when no key of theirs is usable any more."""
+        try:
+            return self.current(participant_id).not_after
+        except (UnknownSender, RevokedKey):
+            return self._clock()
+
     def current(self, participant_id: str) -> PublishedKey:
         """The newest epoch usable now: what new messages to this participant are wrapped for."""
         epochs = self._epochs.get(participant_id)

@@ -18,6 +18,7 @@ from jigsaw.bus.outbox import OutboxPublisher
 from jigsaw.bus.stores import store_for
 from jigsaw.bus.transactional import TransactionalHandler
 from jigsaw.config import masked
+from jigsaw.health import Health
 from jigsaw.lifecycle import until_stopped
 from jigsaw.metrics import KernelMetrics, MetricsServer
 from jigsaw.topics import Topics
@@ -44,6 +45,9 @@ async def run(settings: BrokerSettings, stop: asyncio.Event) -> None:
     topics = Topics(settings.kafka.topic_prefix)
     prom = CollectorRegistry()
     kernel_metrics, metrics = KernelMetrics(prom, "broker"), BrokerMetrics(prom)
+    health = Health(pending=("keys", "store", "consumer"))
+    health.check("tasks", kernel_metrics.failed_tasks)
+    kernel_metrics.readiness(health)
     decider = Decider(policy)
     processor = BrokerProcessor(
         Envelopes(registry, directory, keys),
@@ -62,14 +66,17 @@ async def run(settings: BrokerSettings, stop: asyncio.Event) -> None:
     store = store_for(settings.store, sqlite_path, settings.participant_id, state.SCHEMA)
 
     async with AsyncExitStack() as stack:
-        server = await stack.enter_async_context(MetricsServer(settings.metrics, prom))
+        await stack.enter_async_context(health)
+        server = await stack.enter_async_context(MetricsServer(settings.metrics, prom, health))
         producer = await stack.enter_async_context(Producer(settings.kafka))
         dlq = DeadLetterPublisher(producer, dead_letters, topics.dlq, kernel_metrics)
         follower = KeyDirectoryFollower(settings.kafka, topics.keys, directory, kernel_metrics, dlq)
+        health.check("keys", follower.not_ready)
         await stack.enter_async_context(follower)
         await follower.wait_loaded()
         store.open()
         stack.callback(store.close)
+        health.check("store", store.not_ready)
         outbox = await stack.enter_async_context(OutboxPublisher(store, producer, kernel_metrics))
         # Entered after the outbox and before the loop, so at shutdown it signs the last records once no
         # more can come, and the outbox then publishes that checkpoint with them.
@@ -89,6 +96,7 @@ async def run(settings: BrokerSettings, stop: asyncio.Event) -> None:
             listeners=[store, checkpointer],
             stop=stop,
         )
+        health.check("consumer", loop.not_ready)
         await stack.enter_async_context(loop)
         await stack.enter_async_context(
             PolicyWatcher(settings.policy, decider, metrics, settings.policy_poll_s)

@@ -44,9 +44,11 @@ class BrokerMetrics:
         )
         self.checkpoint_signed_at = Gauge(
             "jigsaw_broker_audit_checkpoint_timestamp_seconds",
-            "When the broker last signed an audit checkpoint (Unix time).",
+            "When the broker last signed an audit checkpoint (Unix time); its start until the first.",
             registry=registry,
         )
+        # From the start, so a broker that never signs one is overdue by the same alert as one that stopped.
+        self.checkpoint_signed_at.set(time.time())
         self._reloads = Counter(
             "jigsaw_broker_policy_reloads", "Policy reloads, by result.", ["result"], registry=registry
         )

@@ -25,6 +25,7 @@ from jigsaw.bus.store import BaseStore, Store
 from jigsaw.bus.stores import store_for
 from jigsaw.bus.transactional import TransactionalHandler
 from jigsaw.config import masked
+from jigsaw.health import Health
 from jigsaw.lifecycle import Component, supervise, until_stopped, wait_or_stop
 from jigsaw.metrics import KernelMetrics, MetricsServer
 from jigsaw.roster import load_roster
@@ -108,6 +109,9 @@ class _Parts:
         self.kernel_metrics = KernelMetrics(self.prom, f"hub-{settings.subscriber}")
         self.metrics = HubMetrics(self.prom, settings.subscriber)
         self.dead_letters = DeadLetterCodec(self.registry, f"hub-{settings.subscriber}")
+        self.health = Health(pending=("keys", "store", "consumer", "api"))
+        self.health.check("tasks", self.kernel_metrics.failed_tasks)
+        self.kernel_metrics.readiness(self.health)
 
     def processor(self, on_update: Callable[[str], None]) -> HubProcessor:
         envelopes = Envelopes(self.registry, self.directory, self.subscriber_keys)
@@ -149,11 +153,13 @@ async def _consumer(
     follower = KeyDirectoryFollower(
         parts.settings.kafka, parts.topics.keys, parts.directory, parts.kernel_metrics, dlq
     )
+    parts.health.check("keys", follower.not_ready)
     await stack.enter_async_context(follower)
     await follower.wait_loaded()
     parts.background.append(follower)
     store.open()
     stack.callback(store.close)
+    parts.health.check("store", store.not_ready)
     notify: Callable[[], None] = _nothing
     if publish:  # a rebuild replays inputs whose dead letters the live service published already
         outbox = await stack.enter_async_context(OutboxPublisher(store, producer, parts.kernel_metrics))
@@ -177,6 +183,7 @@ async def _consumer(
         listeners=[store],
         stop=stop,
     )
+    parts.health.check("consumer", loop.not_ready)
     await stack.enter_async_context(loop)
     return loop, processor
 
@@ -187,7 +194,8 @@ async def run(settings: HubSettings, stop: asyncio.Event, ready: Ready = lambda 
     await parts.topics_ready()
     broadcast = Broadcast()
     async with AsyncExitStack() as stack:
-        await stack.enter_async_context(MetricsServer(settings.metrics, parts.prom))
+        await stack.enter_async_context(parts.health)
+        await stack.enter_async_context(MetricsServer(settings.metrics, parts.prom, parts.health))
         producer = await stack.enter_async_context(Producer(settings.kafka))
         store = store_for(settings.store, settings.store_path(), settings.store_owner(), hub_store.SCHEMA)
         on_update: Callable[[str], None] = broadcast.publish
@@ -224,6 +232,7 @@ async def run(settings: HubSettings, stop: asyncio.Event, ready: Ready = lambda 
         log.info(
             "hub ready: subscriber %s, API http://%s:%d", settings.subscriber, settings.api_host, api.port
         )
+        parts.health.check("api", lambda: None if not api.task.done() else "the API server has ended")
         ready(api.port)
         # A background task that fails for good (the outbox, the key directory) stops the hub loudly.
         background = [b.wait() for b in parts.background]
