@@ -81,6 +81,7 @@ def demo(
         say(driver.summary())
         _show_hubs(console, stack, subscribers, driver.progress[0].referral_id)
         if once:
+            _observed(console, stack)
             ok = _scan(console, stack, the_scenarios) and ok
         else:
             say("Running until Ctrl-C.")
@@ -135,11 +136,40 @@ def _show_hubs(console: Console, stack: Stack, subscribers: tuple[str, ...], ref
     from apps.demo.stack import scopes, token
 
     console.print("\nThe hub APIs (one per subscriber; each token sees only its own subscriber's views):")
+    wide = console.width >= 120
     for sub in subscribers:
-        console.print(
-            f"  {sub:12} {stack.hub_url(sub)}/docs   token {token(sub)}   scopes {','.join(scopes(sub))}"
-        )
+        where = f"  {sub:12} {stack.hub_url(sub)}/docs"
+        who = f"token {token(sub)}   scopes {','.join(scopes(sub))}"
+        console.print(f"{where}   {who}" if wide else f"{where}\n  {'':12} {who}")
     console.print(f"\n  {curl_example(stack, referral_id)}\n")
+    if stack.prometheus is not None:
+        console.print(
+            f"Prometheus: {stack.prometheus.url}  ({len(stack.targets)} services scraped; alerts at"
+            f" {stack.prometheus.url}/alerts; dashboards to import in deploy/grafana/)\n"
+        )
+
+
+def _observed(console: Console, stack: Stack) -> None:
+    """The last scrape's answers, and where a test (or a person) finds the run's Prometheus data after."""
+    from apps.demo import observe
+    from devkit.localprom.server import SCRAPE_S
+
+    prom = stack.prometheus
+    if prom is None:
+        return
+    time.sleep(2 * SCRAPE_S)  # a scrape after the last case view changed
+    at = time.time()
+    console.print(observe.table(prom, observe.answers(prom, at), wide=console.width >= 120))
+    alerts = observe.firing(prom, at)
+    console.print(
+        f"alerts firing: {', '.join(alerts)} (what each means: docs/runbook.md)"
+        if alerts
+        else "no alerts firing"
+    )
+    run_file = stack.dir / "run.json"
+    run = json.loads(run_file.read_text())
+    run["prometheus"] = {"data": str(prom.dir), "observed_at": at}
+    run_file.write_text(json.dumps(run, indent=2))
 
 
 def _bar(console: Console) -> Progress:

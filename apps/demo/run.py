@@ -27,6 +27,8 @@ from jigsaw.errors import JigsawError
 from town.scenarios import CSC, Scenario
 
 POLL_S = 0.5
+# Below this many columns the tables drop what does not fit and stack what would be side by side.
+WIDE = 120
 
 
 class DemoFailed(JigsawError):
@@ -157,12 +159,16 @@ class Driver:
         return all(p.done for p in self.progress)
 
     # -- display ----------------------------------------------------------------------------------------
+    @property
+    def wide(self) -> bool:
+        return self.console.width >= WIDE
+
     def board(self) -> Table:
         table = Table(title="Case views filling in (released / withheld sections, enquiries answered)")
         table.add_column("scenario")
         table.add_column("RAG")
         for sub in self.stack.subscribers:
-            table.add_column(sub)
+            table.add_column(sub if self.wide else sub.replace("-", "\n"))
         table.add_column("")
         for p in self.progress:
             cells = []
@@ -174,7 +180,8 @@ class Driver:
                     )
                     continue
                 c = view["completeness"]
-                flags = ", ".join(sorted(expect.flags(view)))
+                # Narrow, the flags are left to the details below, which print each in full.
+                flags = ", ".join(sorted(expect.flags(view))) if self.wide else ""
                 cells.append(
                     f"{c['sections_released']} / {c['sections_withheld']}"
                     f"  {c['enquiries_answered']}/{c['enquiries_total']}"
@@ -186,30 +193,39 @@ class Driver:
 
     def details(self) -> Group:
         """Per scenario, what each subscriber sees (late information marked), what is withheld from it and
-        why, and the rule the scenario gives for it."""
+        why, and the rule the scenario gives for it. Narrow, the four columns are stacked in one."""
         tables = []
         for p in self.progress:
             t = Table(title=f"{p.scenario.title}  {p.referral_id}", title_justify="left", show_lines=True)
             t.add_column("subscriber")
-            t.add_column("sees (* late)")
-            t.add_column("withheld, and why")
-            t.add_column("flags")
+            if self.wide:
+                t.add_column("sees (* late)")
+                t.add_column("withheld, and why")
+                t.add_column("flags")
+            else:
+                t.add_column("sees (* late); withheld, and why; flags")
             for sub in self.stack.subscribers:
                 view = p.views.get(sub)
                 if view is None:
-                    t.add_row(sub, "[dim]nothing: not assigned (need to know)[/]", "", "")
+                    nothing = "[dim]nothing: not assigned (need to know)[/]"
+                    t.add_row(sub, nothing, *(["", ""] if self.wide else []))
                     continue
                 reasons = {
                     (w["category"], w["rule_id"] or w["status"]): w["reason"] for w in view["withheld"]
                 }
                 late = expect.late(view)
                 why = p.scenario.expect[sub].why if sub in p.scenario.expect else ""
-                t.add_row(
-                    sub + (f"\n[dim]{why}[/]" if why else ""),
-                    ", ".join(c + ("*" if c in late else "") for c in sorted(expect.released(view))),
-                    "\n".join(f"{c}: {r} ({why})" for (c, r), why in sorted(reasons.items())),
-                    "\n".join(f["flag"] for f in view["flags"]),
-                )
+                sees = ", ".join(c + ("*" if c in late else "") for c in sorted(expect.released(view)))
+                withheld = "\n".join(f"{c}: {r} ({why})" for (c, r), why in sorted(reasons.items()))
+                flags = "\n".join(f["flag"] for f in view["flags"])
+                if self.wide:
+                    t.add_row(sub + (f"\n[dim]{why}[/]" if why else ""), sees, withheld, flags)
+                    continue
+                parts = [f"[dim]{why}[/]"] if why else []
+                parts += [f"[bold]sees[/] {sees}"]
+                parts += [f"[bold]withheld[/]\n{withheld}"] if withheld else []
+                parts += [f"[bold]flags[/] {flags.replace(chr(10), ', ')}"] if flags else []
+                t.add_row(sub, "\n".join(parts))
             tables.append(t)
         return Group(*tables)
 

@@ -29,6 +29,7 @@ import httpx
 import yaml
 from pydantic import SecretStr
 
+from devkit.localprom import LocalPrometheus, Target
 from jigsaw.access import cluster
 from jigsaw.access.plan import plan
 from jigsaw.bus.admin import ensure_topics
@@ -156,6 +157,8 @@ class Stack:
     progress: Progress = print
     procs: list[Proc] = field(default_factory=list)
     hub_ports: dict[str, int] = field(default_factory=dict)
+    targets: list[Target] = field(default_factory=list)
+    prometheus: LocalPrometheus | None = None
 
     @property
     def topics(self) -> Topics:
@@ -176,7 +179,7 @@ class Stack:
     def prepare(self, town_progress: Callable[[int, int], None] | None = None) -> Summary:
         """A fresh run directory: the town, the keys, the topics. Returns the town's summary."""
         roster = load_roster(POLICY)
-        for sub in ("sources", "keys", "state", "logs", "config"):
+        for sub in ("sources", "keys", "state", "logs", "config", "prometheus"):
             shutil.rmtree(self.dir / sub, ignore_errors=True)
             (self.dir / sub).mkdir(parents=True)
         self.progress(f"writing the synthetic town ({self.households:,} households) to {self.sources}")
@@ -263,17 +266,27 @@ class Stack:
         raw["kafka"] = self.participant_kafka(raw["participant_id"]).model_dump(
             mode="json", exclude_unset=True
         )
-        raw["metrics"] = {"host": "127.0.0.1", "port": free_port()}
+        raw["metrics"] = {
+            "host": "127.0.0.1",
+            "port": self._target("jigsaw-connector", f"connector-{agency}"),
+        }
         if raw["source"]["kind"] == "http":
             raw["source"]["base_url"] = health_url
         path = self.dir / "config" / f"{agency}.yaml"
         path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
         return path
 
+    def _target(self, job: str, service: str) -> int:
+        """A free port for ``service``'s metrics, and the target Prometheus scrapes it at."""
+        port = free_port()
+        self.targets.append(Target(job, service, f"127.0.0.1:{port}"))
+        return port
+
     def plan(self) -> list[Proc]:
         logs = self.dir / "logs"
         health_port = free_port()
         health_url = f"http://127.0.0.1:{health_port}"
+        broker_metrics = self._target("jigsaw-broker", "broker")
         procs = [
             Proc(
                 "health system API",
@@ -294,7 +307,7 @@ class Stack:
             Proc(
                 "broker",
                 ["-m", "apps.cli", "broker", "run"],
-                self._service_env("JIGSAW_BROKER__", "broker", {"metrics": {"port": free_port()}}),
+                self._service_env("JIGSAW_BROKER__", "broker", {"metrics": {"port": broker_metrics}}),
                 logs / "broker.log",
                 ready_line="broker ready",
             ),
@@ -312,7 +325,7 @@ class Stack:
                         {
                             "api_port": port,
                             "api_tokens": json.dumps(tokens),
-                            "metrics": {"port": free_port()},
+                            "metrics": {"port": self._target("jigsaw-hub", f"hub-{sub}")},
                             "hub_participant": hub_participant(sub),
                         },
                     ),
@@ -334,8 +347,12 @@ class Stack:
         return procs
 
     def start(self, on_ready: Callable[[Proc, int, int], None] | None = None) -> None:
-        """Start every process and wait until each says it is ready; stop them all if one fails."""
+        """Start Prometheus, then every process, and wait until each says it is ready; stop them all if
+        one fails. Prometheus comes first so that it scrapes each service from its start."""
+        self.targets = []
         self.procs = self.plan()
+        self.prometheus = LocalPrometheus(self.dir / "prometheus", progress=self.progress)
+        self.prometheus.start(self.targets)
         for proc in self.procs:
             proc.start(ROOT)
         waiting = list(self.procs)
@@ -361,7 +378,10 @@ class Stack:
         order = list(reversed(self.procs))
         for proc in order:
             proc.terminate()
-        return {proc.name: proc.wait(30.0) for proc in order}
+        codes = {proc.name: proc.wait(30.0) for proc in order}
+        if self.prometheus is not None:
+            codes["prometheus"] = self.prometheus.stop()
+        return codes
 
     def failed(self) -> list[Proc]:
         return [p for p in self.procs if p.exited() is not None]

@@ -25,10 +25,13 @@ import pytest
 
 from apps.demo import expect
 from apps.demo.scan import Needles, scan, scan_sync
+from apps.demo.stack import POLICY
+from devkit.localprom import LocalPrometheus
 from jigsaw.bus.admin import ensure_topics
 from jigsaw.bus.clients import Producer
 from jigsaw.bus.reader import read_to_end
 from jigsaw.config import KafkaSettings
+from jigsaw.roster import load_roster
 from jigsaw.topics import Topics, TopicSpec
 from jigsaw.wire.codec import SchemaRegistry
 from jigsaw.wire.framing import micros, now_micros
@@ -493,3 +496,35 @@ async def test_the_scan_finds_a_name_that_leaks(run: Run) -> None:
         await producer.send_and_wait(topic, f"note: {person.given_names} {person.family_name}".encode())
     result = await scan(leak, _needles(run))
     assert [h.where for h in result.hits] == ["value"]
+
+
+def test_prometheus_scraped_every_service_of_the_run(run: Run) -> None:
+    """The demo's Prometheus, started again on the run's data, answers for the run through its HTTP API."""
+    info = json.loads((run.dir / "run.json").read_text())["prometheus"]
+    at = info["observed_at"]
+    prom = LocalPrometheus(Path(info["data"]), progress=lambda _: None)
+    prom.start([])
+    try:
+        up = {s["metric"]["jigsaw_service"]: s["value"][1] for s in prom.query('up{job=~"jigsaw-.*"}', at)}
+        services = {"broker", *(f"hub-{s}" for s in SUBSCRIBERS), *(f"connector-{a}" for a in AGENCIES)}
+        assert up == dict.fromkeys(services, "1")
+        ready = {s["metric"]["service"]: s["value"][1] for s in prom.query("jigsaw_ready", at)}
+        assert ready == dict.fromkeys(services, "1")
+        # The series the dashboards and alerts stand on, each with the run's data in it.
+        assert prom.value("sum(jigsaw_hub_end_to_end_seconds_count)", at) >= len(run.referrals)
+        outcomes = {s["metric"]["outcome"] for s in prom.query("jigsaw_broker_decisions_total", at)}
+        assert {"RELEASE", "WITHHOLD"} <= outcomes
+        lag = prom.query('jigsaw_consumer_lag{service="broker"}', at)
+        assert {s["metric"]["partition"] for s in lag} >= {"0"}
+        assert all(s["value"][1] == "0" for s in lag)  # caught up by the end
+        days = prom.query("jigsaw_key_expiry_days", at)
+        participants = set(load_roster(POLICY).participants)
+        assert {
+            s["metric"]["participant"] for s in days if s["metric"]["service"] == "broker"
+        } >= participants
+        assert all(364 < float(s["value"][1]) <= 365 for s in days)
+        routes = {s["metric"]["route"] for s in prom.query("jigsaw_hub_outcomes_total", at)}
+        assert routes
+        assert prom.value("max(time() - jigsaw_broker_audit_checkpoint_timestamp_seconds)", at) < 600
+    finally:
+        prom.stop()
