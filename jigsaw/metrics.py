@@ -65,6 +65,10 @@ class KernelMetrics:
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
+        self._progress_metrics(registry)
+        self._readiness_metrics(registry)
+
+    def _progress_metrics(self, registry: CollectorRegistry) -> None:
         self._outbox_depth = Gauge(
             "jigsaw_outbox_depth", "Records waiting in the outbox.", ["service"], registry=registry
         )
@@ -110,7 +114,6 @@ class KernelMetrics:
             ["service", "task"],
             registry=registry,
         )
-        self._readiness_metrics(registry)
 
     def _readiness_metrics(self, registry: CollectorRegistry) -> None:
         self._ready = Gauge(

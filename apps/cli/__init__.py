@@ -16,6 +16,7 @@ from apps.cli.keys import keys
 from apps.cli.pg import pg
 from apps.cli.schemas import schemas
 from apps.cli.synth import synth
+from jigsaw import logs
 from jigsaw.errors import JigsawError
 
 
@@ -32,16 +33,18 @@ class _Group(click.Group):
 
 @click.group(cls=_Group)
 @click.option("-v", "--verbose", is_flag=True, help="Log at DEBUG level.")
-def cli(verbose: bool) -> None:
+@click.option(
+    "--log-format",
+    type=click.Choice(logs.FORMATS),
+    default="text",
+    show_default=True,
+    envvar="JIGSAW_LOG_FORMAT",
+    show_envvar=True,
+    help="text for people; json, one object a line, for a log shipper.",
+)
+def cli(verbose: bool, log_format: logs.Format) -> None:
     """Jigsaw: secure multi-agency safeguarding information sharing over Apache Kafka."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
-    # httpx logs every request's URL at INFO, and a query string can hold a name or a date of birth.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    # kafka-python (the ACL and SCRAM admin calls) narrates every connection at INFO.
-    logging.getLogger("kafka").setLevel(logging.WARNING)
+    logs.configure(log_format, logging.DEBUG if verbose else logging.INFO)
 
 
 cli.add_command(kafka)

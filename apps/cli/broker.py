@@ -1,4 +1,4 @@
-"""``jigsaw broker run``, ``jigsaw policy check | explain`` and ``jigsaw audit verify | trail``."""
+"""``jigsaw broker run``, ``jigsaw policy check | explain`` and ``jigsaw audit verify | prove | trail``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import click
 
 from apps.cli.audit_subject import subject
 from apps.cli.common import kafka_for
+from jigsaw import logs
 from jigsaw.config import KafkaSettings, KeystoreSettings
 from jigsaw.errors import JigsawError, RejectedInput
 from jigsaw.lifecycle import install_stop_signals
@@ -35,6 +36,7 @@ def run(policy: Path | None, bootstrap: str | None) -> None:
     if policy is not None:
         update["policy"] = policy
     settings = settings.model_copy(update=update)
+    logs.bind("broker", settings.participant_id)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -162,8 +164,13 @@ def explain(
 
 
 @click.group()
-def audit() -> None:
+@click.pass_context
+def audit(ctx: click.Context) -> None:
     """The hash-chained, signed audit log of every decision."""
+    # What these commands print is their report: the Kafka client's narration of each connection (at INFO)
+    # would be interleaved with it. -v asks for everything.
+    if not ctx.find_root().params.get("verbose"):
+        logs.quiet("aiokafka", "kafka")
 
 
 audit.add_command(subject)

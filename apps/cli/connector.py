@@ -10,6 +10,7 @@ import click
 from pydantic import SecretStr
 
 from apps.cli.common import kafka_for
+from jigsaw import logs
 from jigsaw.lifecycle import install_stop_signals
 
 
@@ -35,6 +36,7 @@ def run(path: Path, bootstrap: str | None) -> None:
     keys = config.keys.model_copy(update={"passphrase": SecretStr(passphrase)}) if passphrase else config.keys
     kafka = kafka_for(config.kafka, bootstrap, config.participant_id)
     config = config.model_copy(update={"keys": keys, "kafka": kafka})
+    logs.bind(f"connector-{config.agency}", config.participant_id)
 
     async def main() -> None:
         stop = asyncio.Event()

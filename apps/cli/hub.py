@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from apps.cli.common import kafka_for
+from jigsaw import logs
 from jigsaw.lifecycle import install_stop_signals
 from jigsaw.roster import load_roster
 from jigsaw.wire.framing import now_micros
+
+if TYPE_CHECKING:
+    from jigsaw.bus.store import Conn
 
 
 def _settings(subscriber: str, bootstrap: str | None, **update: Any):  # type: ignore[no-untyped-def]
@@ -43,6 +49,7 @@ def run(subscriber: str, port: int | None, bootstrap: str | None) -> None:
     from services.hub.app import run as run_hub
 
     settings = _settings(subscriber, bootstrap, **({"api_port": port} if port is not None else {}))
+    logs.bind(f"hub-{subscriber}", settings.hub_participant)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -93,21 +100,82 @@ def case() -> None:
 @case.command()
 @click.argument("referral")
 @click.option("--subscriber", required=True)
-@click.option("--json", "as_json", is_flag=True, help="Print the view as JSON.")
-def show(referral: str, subscriber: str, as_json: bool) -> None:
-    """Render REFERRAL as SUBSCRIBER sees it."""
+@click.option(
+    "--state-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="The hub's state directory, which holds hub-<subscriber>.sqlite (default: JIGSAW_HUB__STATE_DIR,"
+    " else .jigsaw/state).",
+)
+@click.option(
+    "--store",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="The case store file itself (instead of --state-dir).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the view as JSON (UTF-8).")
+def show(referral: str, subscriber: str, state_dir: Path | None, store: Path | None, as_json: bool) -> None:
+    """Render REFERRAL as SUBSCRIBER sees it, from its hub's case store, names included.
+
+    The store is --store, else hub-SUBSCRIBER.sqlite under --state-dir, else the hub's own settings: the
+    shared PostgreSQL store when JIGSAW_HUB__STORE__URL is set, or the SQLite file under
+    JIGSAW_HUB__STATE_DIR (default .jigsaw/state)."""
     from services.hub.view import render
 
-    path = _settings(subscriber, "unused:0").store_path()
-    if not path.exists():
-        raise click.ClickException(
-            f"no case store at {path}: is `jigsaw hub run --subscriber {subscriber}` running?"
-        )
-    with sqlite3.connect(path) as conn:
+    with _case_store(subscriber, state_dir, store) as (conn, where):
         view = render(conn, referral, now_micros())
     if view is None:
-        raise click.ClickException(f"{subscriber} has no case {referral}")
-    click.echo(json.dumps(view, indent=2) if as_json else format_case(view))
+        raise click.ClickException(f"{subscriber} has no case {referral} in {where}")
+    # The subscriber's own desk tool on its own store: the names it may see are printed as written.
+    click.echo(json.dumps(view, indent=2, ensure_ascii=False) if as_json else format_case(view))
+
+
+@contextlib.contextmanager
+def _case_store(subscriber: str, state_dir: Path | None, store: Path | None) -> Iterator[tuple[Conn, str]]:
+    """A connection to the case store ``case show`` reads, and where that is, to name in a message."""
+    from jigsaw.bus.stores import store_for
+    from services.hub import store as hub_store
+    from services.hub.config import HubSettings
+
+    if store is None:
+        settings = HubSettings().model_copy(update={"subscriber": subscriber})
+        if state_dir is None and settings.store.url is not None:
+            shared = store_for(
+                settings.store, settings.store_path(), settings.store_owner(), hub_store.SCHEMA
+            )
+            shared.open()
+            try:
+                reader = shared.reader()
+                try:
+                    yield reader, shared.where
+                finally:
+                    reader.close()
+            finally:
+                shared.close()
+            return
+        store = settings.model_copy(update={"state_dir": state_dir or settings.state_dir}).store_path()
+    if not store.is_file():
+        raise click.ClickException(
+            f"no case store at {store.absolute()}: give the hub's --state-dir (its JIGSAW_HUB__STATE_DIR)"
+            f" or the --store file itself; `jigsaw hub run --subscriber {subscriber}` creates it"
+        )
+    with contextlib.closing(sqlite3.connect(store)) as conn:
+        yield conn, str(store)
+
+
+def _names(v: dict[str, Any]) -> dict[str, list[str]]:
+    """Each subject's names, as the identity sections released to this subscriber give them."""
+    out: dict[str, list[str]] = {}
+    for items in v["contributions"].values():
+        for item in items:
+            if item["category"] != "identity" or not item["subject_ref"]:
+                continue
+            for n in (item["payload"] or {}).get("names") or []:
+                name = " ".join(part for part in (n.get("given_names"), n.get("family_name")) if part)
+                known = out.setdefault(item["subject_ref"], [])
+                if name and name not in known:
+                    known.append(name)
+    return out
 
 
 def format_case(v: dict[str, Any]) -> str:
@@ -115,11 +183,13 @@ def format_case(v: dict[str, Any]) -> str:
         f"{v['referral_id']}  RAG {v['rag'] or '-'}  outcome {v['outcome'] or '-'}  updated {v['updated_at']}"
     ]
     out.append(f"concerns: {', '.join(v['concerns']) or '-'}")
+    names = _names(v)
     for s in v["subjects"]:
         found = (
             ", ".join(f"{m['agency']} {m['method']} {m['confidence']}" for m in s["matches"]) or "no matches"
         )
-        out.append(f"  subject {s['subject_ref']} ({s['role'] or '?'}): {found}")
+        known = " / ".join(names.get(s["subject_ref"], [])) or "no name released"
+        out.append(f"  subject {s['subject_ref']} ({s['role'] or '?'}) {known}: {found}")
     out.append("contributions:")
     for agency, items in sorted(v["contributions"].items()):
         out.append(f"  {agency}: " + ", ".join(f"{i['category']}[{i['subject_ref'] or '-'}]" for i in items))

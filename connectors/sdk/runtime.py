@@ -36,7 +36,7 @@ from connectors.sdk.returns import (
     split_scoped,
     wanted_categories,
 )
-from jigsaw.bus.dlq import DeadLetterCodec
+from jigsaw.bus.dlq import DeadLetterCodec, log_dead_letter
 from jigsaw.bus.outbox import OutboxPublisher
 from jigsaw.bus.records import COMMIT, HEADER_KIND, HEADER_MSG_ID, Outcome, Record
 from jigsaw.bus.store import Store
@@ -45,6 +45,7 @@ from jigsaw.errors import (
     FatalError,
     PayloadInvalid,
     RejectedInput,
+    SourceRecordInvalid,
     UnauthorizedSender,
 )
 from jigsaw.ids import derived_id, keyed_id, new_msg_id, new_referral_id
@@ -114,6 +115,7 @@ class ConnectorRuntime:
                 )
                 tx.set_offset(record.topic, record.partition, record.offset + 1)
             self.kernel_metrics.dead_lettered(exc.reason)
+            log_dead_letter(log, record, exc.reason, detail_code=type(exc).__name__)
             self.outbox.notify()
             return COMMIT
 
@@ -139,6 +141,7 @@ class ConnectorRuntime:
         answer = await self._answer(matched, asked)
         self.metrics.lookup_seconds.observe(time.perf_counter() - started)
         messages = self._seal_answer(opened, matched, answer, asked)
+        lettered: list[SourceRecordInvalid] = []
         with self.store.transaction() as tx:
             # The answer is its messages together: all are queued in this one transaction, with the
             # offset, or none is; the outbox then sends each until Kafka acknowledges it, and a re-send
@@ -154,7 +157,10 @@ class ConnectorRuntime:
                         key=record.key,
                     )
                     self.kernel_metrics.dead_lettered(bad.reason)
+                    lettered.append(bad)
             tx.set_offset(record.topic, record.partition, record.offset + 1)
+        for rejected in lettered:  # once committed: a transaction that failed wrote no dead letter
+            log_dead_letter(log, record, rejected.reason, detail_code=type(rejected).__name__)
         self.outbox.notify()
         return COMMIT
 

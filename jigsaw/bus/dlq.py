@@ -12,6 +12,7 @@ says which, with the full size and digest, so an operator can still match it to 
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from typing import Any
 
@@ -20,6 +21,8 @@ from jigsaw.bus.records import Record
 from jigsaw.errors import DeadLetterReason
 from jigsaw.metrics import KernelMetrics
 from jigsaw.wire.codec import SchemaRegistry
+
+log = logging.getLogger(__name__)
 
 DEAD_LETTER_SCHEMA = "jigsaw.body.DeadLetter"
 MAX_DETAIL = 500
@@ -38,6 +41,23 @@ def dead_letter_key(record: Record) -> bytes | None:
     if record.key is None or len(record.key) <= MAX_KEY_COPY:
         return record.key
     return f"sha256:{_digest(record.key)}".encode()
+
+
+def log_dead_letter(
+    logger: logging.Logger, record: Record, reason: DeadLetterReason, *, detail_code: str | None = None
+) -> None:
+    """The one WARNING line of a dead letter, where it is written: the reason code and where the record
+    came from, so an operator need not watch the DLQ to know. Never the key, the value or the detail:
+    a detail is often built from the input (a category, a field list) and a key is whatever was sent.
+    ``detail_code`` is a bounded code of the caller's, such as an exception's type name."""
+    logger.warning(
+        "dead-lettered %s[%d]@%d: %s%s",
+        record.topic,
+        record.partition,
+        record.offset,
+        reason.value,
+        f" ({detail_code})" if detail_code else "",
+    )
 
 
 class DeadLetterCodec:
@@ -99,3 +119,4 @@ class DeadLetterPublisher:
         value = self._codec.encode(record, reason, detail)
         await self._producer.send_and_wait(self._topic, value, key=dead_letter_key(record))
         self._metrics.dead_lettered(reason)
+        log_dead_letter(log, record, reason)

@@ -16,7 +16,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
 
 from jigsaw.bus.clients import AUTHORIZATION_REFUSED, refused
-from jigsaw.bus.dlq import DeadLetterPublisher
+from jigsaw.bus.dlq import DeadLetterPublisher, log_dead_letter
 from jigsaw.bus.reader import partitions
 from jigsaw.bus.records import Record
 from jigsaw.config import KafkaSettings
@@ -138,17 +138,11 @@ class KeyDirectoryFollower(Component):
             pid = self.directory.apply(record.value).participant_id
             self._metrics.key_expiry(pid, self.directory.expires(pid))
         except RejectedInput as exc:
-            log.warning(
-                "rejected a key record at %s[%d]@%d: %s",
-                record.topic,
-                record.partition,
-                record.offset,
-                exc.reason.value,
-            )
             if self._dlq is not None:
-                await self._dlq.publish(record, exc.reason, str(exc))
+                await self._dlq.publish(record, exc.reason, str(exc))  # which logs it
             else:
                 self._metrics.dead_lettered(exc.reason)
+                log_dead_letter(log, record, exc.reason)
 
     async def _stop(self) -> None:
         self._stopping.set()

@@ -371,10 +371,7 @@ class ConsumeLoop(Component):
             await self._dlq.publish(record, letter.reason, letter.detail)
         except KafkaError as exc:
             return RetryLater(f"DLQ publish failed: {type(exc).__name__}")
-        log.warning(
-            "dead-lettered %s[%d]@%d: %s", record.topic, record.partition, record.offset, letter.reason.value
-        )
-        return letter
+        return letter  # the publisher logged it
 
     def _retry(self, tp: TopicPartition, record: Record, outcome: RetryLater) -> None:
         n = self._retries.get(tp, 0)

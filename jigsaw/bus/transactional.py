@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
-from jigsaw.bus.dlq import DeadLetterCodec
+from jigsaw.bus.dlq import DeadLetterCodec, log_dead_letter
 from jigsaw.bus.loop import outcome_for
 from jigsaw.bus.records import COMMIT, DeadLetter, Outcome, Record, RetryLater
 from jigsaw.bus.store import BaseStore, Tx
@@ -76,6 +76,8 @@ class TransactionalHandler:
             return outcome
         except self._store.transient as exc:
             return _store_failed(exc)
+        if isinstance(outcome, DeadLetter):
+            self._dead_lettered(record, outcome)
         if enqueued:
             self._on_enqueue()
         # The DLQ record is already durable in the outbox: to the loop this record is simply done.
@@ -95,6 +97,7 @@ class TransactionalHandler:
                 tx.set_offset(record.topic, record.partition, record.offset + 1)
         except self._store.transient as exc:
             return _store_failed(exc)
+        self._dead_lettered(record, letter)
         self._on_enqueue()
         return COMMIT
 
@@ -103,6 +106,7 @@ class TransactionalHandler:
         if self._room is not None:
             await self._room()
         outcomes: list[Outcome] = []
+        lettered: list[tuple[Record, DeadLetter]] = []
         with self._store.transaction() as tx:
             offsets: dict[tuple[str, int], int] = {}
             moved: set[tuple[str, int]] = set()
@@ -120,12 +124,15 @@ class TransactionalHandler:
                     break
                 if isinstance(outcome, DeadLetter):
                     self._enqueue_dead_letter(tx, record, outcome)
+                    lettered.append((record, outcome))
                 offsets[where] = record.offset + 1
                 moved.add(where)
                 outcomes.append(COMMIT)
             for where in moved:
                 tx.set_offset(*where, offsets[where])
             enqueued = tx.enqueued
+        for record, letter in lettered:
+            self._dead_lettered(record, letter)
         if enqueued:
             self._on_enqueue()
         return outcomes
@@ -140,7 +147,11 @@ class TransactionalHandler:
         # The codec bounds what it copies and the key it is sent under, so this row can always publish.
         value = self._dead_letters.encode(record, letter.reason, letter.detail)
         tx.enqueue(self._dlq_topic, value, key=self._dead_letters.key(record))
+
+    def _dead_lettered(self, record: Record, letter: DeadLetter) -> None:
+        # Counted and logged once committed: a transaction that rolls back wrote no dead letter.
         self._metrics.dead_lettered(letter.reason)
+        log_dead_letter(log, record, letter.reason)
 
     def _apply(self, record: Record, tx: Tx) -> Outcome:
         enqueued = tx.enqueued

@@ -32,7 +32,7 @@ from typing import Any, Protocol, cast
 from pydantic import ValidationError
 
 from jigsaw.bus.clients import Producer
-from jigsaw.bus.dlq import DeadLetterCodec
+from jigsaw.bus.dlq import DeadLetterCodec, log_dead_letter
 from jigsaw.bus.loop import ConsumeLoop, outcome_for
 from jigsaw.bus.outbox import OutboxPublisher
 from jigsaw.bus.records import COMMIT, DeadLetter, Outcome, Record, RetryLater
@@ -148,13 +148,7 @@ class ReportIntake:
         except self._store.transient as exc:
             return RetryLater(f"the store failed: {type(exc).__name__}")
         self._metrics.dead_lettered(letter.reason)
-        log.warning(
-            "refused a report at %s[%d]@%d: %s",
-            record.topic,
-            record.partition,
-            record.offset,
-            letter.reason.value,
-        )
+        log_dead_letter(log, record, letter.reason)
         self._notify()
         return COMMIT
 

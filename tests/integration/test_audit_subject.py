@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +109,8 @@ def _seal_v2(registry: SchemaRegistry, world: World, record: dict[str, Any]) -> 
     signature = signer.sign.sign(_signing_bytes(registry, schema, decoded))
     return registry.encode(schema, {**record, "signature": signature})
 
+
+_REPO = Path(__file__).resolve().parents[2]
 
 Chains = list[list[tuple[bytes, bytes]]]  # one chain of (key, value) per audit partition
 
@@ -240,3 +244,45 @@ async def test_the_brokers_own_records_about_a_child_and_her_mother(
     assert "S-MUM" not in shown.stdout
     assert not any(e["category"] == "mental_health" for e in entries)
     assert not any(e["kind"] == "CONSENT" for e in entries)
+
+
+def _cli(*argv: str) -> subprocess.CompletedProcess[str]:
+    """The command as an operator runs it, in a process of its own: its logging set up as in production,
+    not under the test runner's capture."""
+    return subprocess.run(
+        [sys.executable, "-m", "apps.cli", *argv],
+        cwd=_REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+async def test_the_audit_commands_print_their_report_without_the_kafka_clients_narration(
+    kafka: KafkaSettings, topics: Topics, registry: SchemaRegistry, tmp_path: Path
+) -> None:
+    world = make_world(registry)
+    keys = tmp_path / "keys"
+    write_keys(world, keys, "broker")
+    await _deployment(kafka, topics, world, [[(b"R-1", v) for v in _chain(registry, world, "R-1", _R1)]])
+    where = ("--bootstrap", kafka.bootstrap, "--prefix", topics.prefix, "--keys-dir", str(keys))
+
+    # -v asks for everything: the client's INFO lines are there to be kept out.
+    loud = await asyncio.to_thread(_cli, "-v", "audit", "verify", *where)
+    assert loud.returncode == 0, loud.stderr
+    assert " INFO aiokafka" in loud.stderr
+
+    runs = {
+        "verify": ("audit", "verify", *where),
+        "trail": ("audit", "trail", "R-1", *where),
+        "subject": ("audit", "subject", "S-CHILD", *where),
+    }
+    for name, argv in runs.items():
+        done = await asyncio.to_thread(_cli, *argv)
+        assert done.returncode == 0, (name, done.stderr)
+        output = done.stdout + done.stderr
+        assert "aiokafka" not in output, (name, output)
+        assert " INFO " not in output, (name, output)
+    done = await asyncio.to_thread(_cli, *runs["verify"])
+    assert done.stdout.startswith("6 records"), done.stdout

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from pathlib import Path
 from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
 
-from jigsaw.bus.dlq import MAX_KEY_COPY, VALUE_PREFIX, DeadLetterCodec, DeadLetterPublisher
+from jigsaw.bus.dlq import (
+    MAX_KEY_COPY,
+    VALUE_PREFIX,
+    DeadLetterCodec,
+    DeadLetterPublisher,
+    log_dead_letter,
+)
 from jigsaw.bus.loop import ConsumeLoop
 from jigsaw.bus.records import COMMIT, Bounds, DeadLetter, Outcome, Record
 from jigsaw.bus.store import Store, Tx
@@ -82,6 +89,37 @@ async def test_the_dlq_publisher_sends_under_a_bounded_key(registry: SchemaRegis
     assert key is not None
     assert len(key) < 100
     assert len(value) < 4096
+
+
+async def test_the_dlq_publisher_logs_each_dead_letter_it_writes_by_reason_and_place_only(
+    registry: SchemaRegistry, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="jigsaw.bus.dlq")
+    producer = _Producer()
+    dlq = DeadLetterPublisher(
+        producer,  # type: ignore[arg-type]
+        DeadLetterCodec(registry, "t"),
+        "dlq",
+        KernelMetrics(CollectorRegistry(), "t"),
+    )
+    # A detail is often built from the input: here it quotes a name the payload carried.
+    await dlq.publish(_record(b"S-Nowak", b"Zoe Nowak"), DeadLetterReason.PAYLOAD_INVALID, "name Zoe Nowak")
+    assert len(producer.sent) == 1
+    (line,) = [r for r in caplog.records if r.name == "jigsaw.bus.dlq"]
+    assert line.levelno == logging.WARNING
+    assert line.getMessage() == "dead-lettered in[0]@41: PAYLOAD_INVALID"
+    assert "Nowak" not in caplog.text
+
+
+def test_a_dead_letter_line_may_carry_a_bounded_code_of_the_callers(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="jigsaw.test")
+    log_dead_letter(
+        logging.getLogger("jigsaw.test"),
+        _record(b"k", b"v"),
+        DeadLetterReason.HANDLER_REJECTED,
+        detail_code="UnauthorizedSender",
+    )
+    assert caplog.messages == ["dead-lettered in[0]@41: HANDLER_REJECTED (UnauthorizedSender)"]
 
 
 @pytest.mark.parametrize(

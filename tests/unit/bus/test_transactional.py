@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from jigsaw.bus.dlq import DeadLetterCodec
-from jigsaw.bus.records import COMMIT, Outcome, Record, RetryLater
+from jigsaw.bus.records import COMMIT, DeadLetter, Outcome, Record, RetryLater
 from jigsaw.bus.store import Store, Tx
 from jigsaw.bus.transactional import TransactionalHandler
 from jigsaw.errors import BadSignature, DeadLetterReason, FatalError, TransientError
@@ -176,3 +177,55 @@ async def test_a_store_failure_around_a_record_is_retried_not_dead_lettered(
     assert "OperationalError" in outcome.why
     assert store.conn.execute("SELECT count(*) FROM seen").fetchone()[0] == 0
     assert store.conn.execute("SELECT count(*) FROM kernel_outbox").fetchone()[0] == 0
+
+
+def _dead_letter_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "jigsaw.bus.transactional" and "dead-lettered" in r.msg]
+
+
+async def test_a_dead_letter_is_logged_once_where_it_is_written_by_reason_and_place_only(
+    store: Store, registry: SchemaRegistry, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The service that writes a dead letter says so, not only the DLQ topic and a metric; never with the
+    record's content or the detail, which is built from the input."""
+    caplog.set_level(logging.WARNING, logger="jigsaw.bus.transactional")
+    adapter, _ = _adapter(store, registry)
+    for _ in range(2):  # fetched again: dead-lettered, and logged, once
+        await adapter(_record(b"forged", offset=4))
+    (line,) = _dead_letter_lines(caplog)
+    assert line.levelno == logging.WARNING
+    assert line.getMessage() == "dead-lettered in[1]@4: BAD_SIGNATURE"
+    assert "forged" not in caplog.text
+    assert "signature does not verify" not in caplog.text
+    assert "R-1" not in caplog.text, "the key is whatever was sent: not logged"
+
+
+async def test_each_dead_letter_of_a_batch_is_logged_after_the_batch_commits(
+    store: Store, registry: SchemaRegistry, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="jigsaw.bus.transactional")
+    adapter, _ = _adapter(store, registry)
+    batch = [_record(v, offset=i) for i, v in enumerate([b"a", b"forged", b"b", b"bug"])]
+    assert await adapter.batch(batch) == [COMMIT] * 4
+    assert [r.getMessage() for r in _dead_letter_lines(caplog)] == [
+        "dead-lettered in[1]@1: BAD_SIGNATURE",
+        "dead-lettered in[1]@3: UNHANDLED",
+    ]
+
+
+async def test_a_dead_letter_that_does_not_commit_is_not_logged(
+    store: Store, registry: SchemaRegistry, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="jigsaw.bus.transactional")
+    adapter, reg = _adapter(store, registry)
+    store.conn.execute("DROP TABLE kernel_offsets")  # the dead letter's transaction fails in the store
+    assert isinstance(await adapter(_record(b"forged", offset=5)), RetryLater)
+    assert (
+        await adapter.dead_letter(_record(b"x", offset=6), DeadLetter(DeadLetterReason.OVERSIZED, ""))
+        != COMMIT
+    )
+    assert store.conn.execute("SELECT count(*) FROM kernel_outbox").fetchone()[0] == 0
+    assert _dead_letter_lines(caplog) == []
+    assert (
+        reg.get_sample_value("jigsaw_dead_letters_total", {"service": "t", "reason": "BAD_SIGNATURE"}) is None
+    )
