@@ -14,6 +14,7 @@ from apps.cli.hub import case, hub
 from apps.cli.kafka import kafka
 from apps.cli.keys import keys
 from apps.cli.pg import pg
+from apps.cli.report import report
 from apps.cli.schemas import schemas
 from apps.cli.synth import synth
 from jigsaw import logs
@@ -57,6 +58,7 @@ cli.add_command(policy)
 cli.add_command(audit)
 cli.add_command(hub)
 cli.add_command(case)
+cli.add_command(report)
 cli.add_command(connector)
 cli.add_command(synth)
 

@@ -115,7 +115,9 @@ class _Parts:
 
     def processor(self, on_update: Callable[[str], None]) -> HubProcessor:
         envelopes = Envelopes(self.registry, self.directory, self.subscriber_keys)
-        return HubProcessor(envelopes, self.topics, self.metrics, on_update, self.persons)
+        return HubProcessor(
+            envelopes, self.topics, self.metrics, on_update, self.persons, self.settings.working_hours
+        )
 
     async def topics_ready(self) -> None:
         # Only the topics this hub's participant is granted: the others are invisible to it.

@@ -13,12 +13,13 @@ import asyncio
 from collections.abc import Callable
 
 from jigsaw.bus.records import COMMIT, Outcome, Record
-from jigsaw.bus.store import Tx
+from jigsaw.bus.store import Conn, Tx
 from jigsaw.errors import PayloadInvalid
 from jigsaw.topics import Topics
 from jigsaw.wire.envelope import Envelopes, Opened
 from jigsaw.wire.framing import micros, now_micros
-from services.hub import store
+from jigsaw.workhours import WorkingHours
+from services.hub import store, tally
 from services.hub.metrics import HubMetrics
 from services.hub.persons import PersonIndex
 
@@ -31,27 +32,51 @@ class HubProcessor:
         metrics: HubMetrics,
         on_update: Callable[[str], None] = lambda _: None,
         persons: PersonIndex | None = None,
+        clock: WorkingHours | None = None,
     ) -> None:
-        """``persons``: the front door's person index, which only the front door's hub keeps."""
+        """``persons``: the front door's person index, which only the front door's hub keeps. ``clock``:
+        the working day the one-working-day decision is measured on (the default's, unless given)."""
         self.envelopes = envelopes
         self.topics = topics
         self.metrics = metrics
         self._on_update = on_update
         self.subscriber = envelopes.me
         self.persons = persons
+        self.clock = clock or WorkingHours()
+        self.tally = tally.Tally(metrics)
+        self._facts: list[tally.Fact] = []
+        self._conn: Conn | None = None
+        self._settling = False
 
     @property
     def inputs(self) -> list[str]:
         return [self.topics.release(self.subscriber)]
 
     def __call__(self, record: Record, tx: Tx) -> Outcome:
-        if record.value is None:
-            raise PayloadInvalid("an empty record")
-        referral_id = self._release(record, tx)
+        self._facts = []
+        try:
+            if record.value is None:
+                raise PayloadInvalid("an empty record")
+            referral_id = self._release(record, tx)
+        except BaseException:
+            self.tally.hold(record, [])  # its writes are undone, so it taught this store nothing
+            raise
+        self.tally.hold(record, self._facts)
+        self._conn = tx.conn
+        loop = asyncio.get_running_loop()
+        if self.tally.held and not self._settling:
+            self._settling = True
+            loop.call_soon(self.settle)
         if referral_id is not None:
             # After this transaction commits: the handler is synchronous, so call_soon runs after it.
-            asyncio.get_running_loop().call_soon(self._on_update, referral_id)
+            loop.call_soon(self._on_update, referral_id)
         return COMMIT
+
+    def settle(self) -> int:
+        """Count the measures of the records committed since the last call (services.hub.tally); run
+        from the loop after the handler's transaction has ended, committed or not."""
+        self._settling = False
+        return self.tally.settle(self._conn) if self._conn is not None else 0
 
     def _release(self, record: Record, tx: Tx) -> str | None:
         opened = self.envelopes.open(record.value or b"", record.key, require_release=True)
@@ -65,17 +90,21 @@ class HubProcessor:
         agency = opened.agency or opened.sender
         if opened.kind == "REFERRAL":
             received = micros(opened.body["received_at"])
-            store.put_referral(tx, rid, opened.body, received)
+            first = store.put_referral(tx, rid, opened.body, received)
             store.put_referral_info(tx, rid, opened.body)
             roles = {s["subject_ref"]: s["role"] for s in opened.body["subject_refs"]}
             self._index(tx, opened, roles, received)
+            if first:
+                indexed = roles if self.persons is not None else None
+                self._facts += tally.referral(tx, rid, indexed, self.clock)
         elif opened.kind == "INTEL":
             store.put_matches(tx, rid, opened.msg_id, agency, opened.body["matches"])
             # Late information, as the broker's signed release record says (the view also judges it from
             # the facts it holds: a return made after the case's first outcome).
             store.put_return(tx, rid, opened.msg_id, opened.created_at, opened.release.late)
-            if opened.body["enquiry_id"]:
-                store.put_answer(tx, opened.body["enquiry_id"], opened.msg_id, opened.created_at)
+            eid = opened.body["enquiry_id"]
+            if eid and store.put_answer(tx, eid, opened.msg_id, opened.created_at):
+                self._facts += tally.answer(tx, eid)
         elif opened.kind == "DECISION":
             return self._decision(tx, opened, agency)
         elif opened.kind == "CONSENT":
@@ -85,7 +114,8 @@ class HubProcessor:
             addressed = opened.body["addressed_agencies"]
             asked = (self.envelopes.directory.agency(addressed[0]) or addressed[0]) if addressed else ""
             deadline = micros(opened.body["deadline"])
-            store.put_enquiry(tx, rid, asked, opened.body, opened.created_at, deadline)
+            if store.put_enquiry(tx, rid, asked, opened.body, opened.created_at, deadline):
+                self._facts += tally.enquiry(tx, opened.body["enquiry_id"])
             store.touch_case(tx, rid)
             return rid
         self._sections(tx, opened, agency)
@@ -96,9 +126,9 @@ class HubProcessor:
     def _decision(self, tx: Tx, opened: Opened, agency: str) -> str:
         rid, body = opened.referral_id, opened.body
         decided_at = micros(body["decided_at"])
-        store.put_decision(tx, rid, _with_notes(opened), decided_at)
-        if body["kind"] == "OUTCOME" and body["outcome"]:
-            self.metrics.outcome(body["outcome"])
+        first = store.put_decision(tx, rid, _with_notes(opened), decided_at)
+        if first and body["kind"] == "OUTCOME" and body["outcome"]:
+            self._facts += tally.outcome(tx, rid, body["outcome"], self.clock)
         if body["kind"] == "SUBJECT_ADDED" and body.get("subject_ref"):
             # The new person's sealed identity, identifiers and address, as the referral's are kept.
             self._sections(tx, opened, agency, skip=("case_notes",))

@@ -40,6 +40,14 @@ _CASES = (
 )
 
 
+# Unanswered enquiries by their RAG rating, and of those the ones whose deadline has passed by ``:now``
+# (the breached rule above, for an enquiry with no answer yet).
+_OUTSTANDING = (
+    "SELECT e.rag, count(*), sum(CASE WHEN :now > e.deadline THEN 1 ELSE 0 END) FROM enquiries e"
+    " WHERE NOT EXISTS (SELECT 1 FROM answers a WHERE a.enquiry_id = e.enquiry_id) GROUP BY e.rag"
+)
+
+
 class Enquiry(NamedTuple):
     enquiry_id: str
     agency: str
@@ -67,6 +75,20 @@ def enquiries(conn: Conn, referral_id: str, now_us: int) -> list[Enquiry]:
         Enquiry(eid, agency, cats, purpose, due, sent, answered, bool(late))
         for eid, agency, cats, purpose, due, sent, answered, late in rows
     ]
+
+
+def cases_by_rag(conn: Conn) -> dict[str, int]:
+    """The cases held, by their current RAG rating (UNKNOWN: not rated, or no referral released here)."""
+    rows = conn.execute(
+        "SELECT coalesce(rag, 'UNKNOWN'), count(*) FROM cases GROUP BY coalesce(rag, 'UNKNOWN')"
+    )
+    return {rag: int(n) for rag, n in rows}
+
+
+def outstanding_enquiries(conn: Conn, now_us: int) -> dict[str, tuple[int, int]]:
+    """For each RAG rating, the enquiries not yet answered and how many of them are past their deadline."""
+    rows = conn.execute(_OUTSTANDING, {"now": now_us})
+    return {rag: (int(n), int(late or 0)) for rag, n, late in rows}
 
 
 def cases(

@@ -43,3 +43,23 @@ def stage(rag: str | None, outcome: str | None, strategy_discussion: bool) -> st
 
 def purpose(rag: str | None, outcome: str | None = None, strategy_discussion: bool = False) -> str:
     return STAGE_PURPOSE[stage(rag, outcome, strategy_discussion)]
+
+
+# The split a MASH is judged on (an evaluation of Devon's MASH: 48% to children's social care, 24% to
+# early response): each outcome's route, shared by the metric and `jigsaw report` so the two agree.
+OUTCOME_ROUTE = {
+    "STRATEGY_DISCUSSION_S47": "childrens_social_care",
+    "IMMEDIATE_PROTECTION": "childrens_social_care",
+    "CSC_ASSESSMENT_S17": "childrens_social_care",
+    "EARLY_HELP": "early_help",
+    "STEP_DOWN_EARLY_HELP": "early_help",
+    "NO_FURTHER_ACTION": "no_further_action",
+    "INFORMATION_AND_ADVICE": "no_further_action",
+    "POLICE_OR_SINGLE_AGENCY": "single_agency",
+    "TRANSFER_OUT": "transfer_out",
+}
+ROUTES = ("childrens_social_care", "early_help", "no_further_action", "single_agency", "transfer_out")
+
+
+def route(outcome: str) -> str:
+    return OUTCOME_ROUTE.get(outcome, "other")

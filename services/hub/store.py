@@ -148,7 +148,10 @@ def put_matches(tx: Tx, referral_id: str, msg_id: str, agency: str, matches: lis
         )
 
 
-def put_referral(tx: Tx, referral_id: str, body: dict[str, Any], received_at: int) -> None:
+def put_referral(tx: Tx, referral_id: str, body: dict[str, Any], received_at: int) -> bool:
+    """Whether the referral was new to this store: a later release of it (re-released once a held
+    section is decided) replaces the row, and is not a second referral."""
+    known = tx.execute("SELECT 1 FROM referral_meta WHERE referral_id = ?", (referral_id,)).fetchone()
     tx.execute(
         "INSERT OR REPLACE INTO referral_meta VALUES (?, ?, ?, ?, ?, ?)",
         (
@@ -160,6 +163,7 @@ def put_referral(tx: Tx, referral_id: str, body: dict[str, Any], received_at: in
             body["rag"],
         ),
     )
+    return known is None
 
 
 def put_referral_info(tx: Tx, referral_id: str, body: dict[str, Any]) -> None:
@@ -226,9 +230,10 @@ def put_person(
     )
 
 
-def put_decision(tx: Tx, referral_id: str, body: dict[str, Any], decided_at: int) -> None:
+def put_decision(tx: Tx, referral_id: str, body: dict[str, Any], decided_at: int) -> bool:
+    """Whether the decision's row was new to this store (a decision released again is the same one)."""
     if body["kind"] in EVENT_KINDS:
-        tx.execute(
+        cur = tx.execute(
             "INSERT OR IGNORE INTO case_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 body["decision_id"],
@@ -245,7 +250,7 @@ def put_decision(tx: Tx, referral_id: str, body: dict[str, Any], decided_at: int
             ),
         )
     elif body["kind"] == "RAG_CHANGE" and body["rag_to"]:
-        tx.execute(
+        cur = tx.execute(
             "INSERT OR IGNORE INTO rag_history VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 body["decision_id"],
@@ -258,7 +263,7 @@ def put_decision(tx: Tx, referral_id: str, body: dict[str, Any], decided_at: int
             ),
         )
     elif body["kind"] == "OUTCOME" and body["outcome"]:
-        tx.execute(
+        cur = tx.execute(
             "INSERT OR IGNORE INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 body["decision_id"],
@@ -270,12 +275,16 @@ def put_decision(tx: Tx, referral_id: str, body: dict[str, Any], decided_at: int
                 _json(body["referrer_feedback"]),
             ),
         )
+    else:
+        return False
+    return bool(cur.rowcount == 1)
 
 
 def put_enquiry(
     tx: Tx, referral_id: str, agency: str, body: dict[str, Any], sent_at: int, deadline: int
-) -> None:
-    tx.execute(
+) -> bool:
+    """Whether the enquiry was new to this store."""
+    cur = tx.execute(
         "INSERT OR IGNORE INTO enquiries VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (
             body["enquiry_id"],
@@ -288,10 +297,13 @@ def put_enquiry(
             sent_at,
         ),
     )
+    return bool(cur.rowcount == 1)
 
 
-def put_answer(tx: Tx, enquiry_id: str, msg_id: str, answered_at: int) -> None:
-    tx.execute("INSERT OR IGNORE INTO answers VALUES (?, ?, ?)", (enquiry_id, msg_id, answered_at))
+def put_answer(tx: Tx, enquiry_id: str, msg_id: str, answered_at: int) -> bool:
+    """Whether this return's answer to the enquiry was new to this store."""
+    cur = tx.execute("INSERT OR IGNORE INTO answers VALUES (?, ?, ?)", (enquiry_id, msg_id, answered_at))
+    return bool(cur.rowcount == 1)
 
 
 def touch_case(tx: Tx, referral_id: str) -> None:

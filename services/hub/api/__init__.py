@@ -7,6 +7,8 @@ its token's scopes allow (docs/api.md). Errors are RFC 9457 ``application/proble
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Mapping, Sequence
 
 from fastapi import APIRouter, Depends, FastAPI
@@ -35,6 +37,13 @@ def _callers(tokens: Mapping[str, ApiToken]) -> dict[str, Caller]:
         t.sha256: Caller(key=t.sha256, subscriber=t.subscriber, actor=t.name or label, scopes=t.scopes)
         for label, t in tokens.items()
     }
+
+
+def _watch(metrics: HubMetrics, db: Conn) -> None:
+    """The gauges are read from the API's connection, on the loop that serves the API."""
+    # Built outside a loop (a test), the gauges are left to whoever calls refresh_gauges.
+    with contextlib.suppress(RuntimeError):
+        metrics.watch(db, asyncio.get_running_loop())
 
 
 def create_app(
@@ -69,6 +78,9 @@ def create_app(
     )
     errors.install(app)
     app.add_middleware(BodyLimit, limit=limits.max_body_bytes)
+    app.add_middleware(errors.Counted)  # added last, so outermost: it sees BodyLimit's 413s
+    if metrics is not None:
+        _watch(metrics, db)
     app.include_router(_open)
 
     api = APIRouter(dependencies=[Depends(caller)], responses=errors.PROBLEMS)

@@ -1,5 +1,5 @@
 """Every error the API returns is RFC 9457 ``application/problem+json``, whatever raised it, and each is
-counted by route template and status."""
+counted by route template and status; so is every request, refused or not (``Counted``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
-from starlette.types import Scope
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jigsaw.errors import JigsawError
 
@@ -63,6 +63,36 @@ def count(app: Any, scope: Scope, status: int) -> None:
     metrics = app.state.hub.metrics
     if metrics is not None:
         metrics.refused(route_of(app, scope), status)
+
+
+class Counted:
+    """Counts every request by route template and status, once its response starts (a live stream's
+    when it opens); one that fails before any response as the 500 the server then sends. Outermost of
+    the app's own middleware, so a body refused before routing (413) is counted too."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        metrics = scope["app"].state.hub.metrics if scope["type"] == "http" else None
+        if metrics is None:
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def counting(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start" and not started:
+                started = True
+                metrics.request(route_of(scope["app"], scope), int(message["status"]))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, counting)
+        except BaseException:
+            if not started:
+                metrics.request(route_of(scope["app"], scope), 500)
+            raise
 
 
 def problem(status: int, title: str, detail: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
