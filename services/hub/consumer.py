@@ -120,7 +120,9 @@ class HubProcessor:
             return rid
         self._sections(tx, opened, agency)
         store.touch_case(tx, rid)
-        self.metrics.assembled(now_micros() - opened.created_at)
+        now = now_micros()
+        released = record.timestamp_ms * 1000 if record.timestamp_ms > 0 else None
+        self.metrics.assembled(now - opened.created_at, None if released is None else now - released)
         return rid
 
     def _decision(self, tx: Tx, opened: Opened, agency: str) -> str:

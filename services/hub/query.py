@@ -33,9 +33,11 @@ _CASES = (
     " CASE WHEN EXISTS (SELECT 1 FROM enquiries e WHERE e.referral_id = c.referral_id"
     f" AND {_BREACHED}) THEN 1 ELSE 0 END AS breached"
     " FROM cases c"
-    " WHERE (:rag IS NULL OR c.rag = :rag) AND (:outcome IS NULL OR c.outcome = :outcome)"
-    " AND (:since IS NULL OR c.updated_at >= :since)) AS listed"
-    " WHERE :breached IS NULL OR breached = :breached"
+    # Each filter cast: PostgreSQL cannot type a parameter from ``:x IS NULL`` alone.
+    " WHERE (CAST(:rag AS TEXT) IS NULL OR c.rag = :rag)"
+    " AND (CAST(:outcome AS TEXT) IS NULL OR c.outcome = :outcome)"
+    " AND (CAST(:since AS BIGINT) IS NULL OR c.updated_at >= :since)) AS listed"
+    " WHERE CAST(:breached AS INTEGER) IS NULL OR breached = CAST(:breached AS INTEGER)"
     " ORDER BY updated_at DESC, referral_id LIMIT :limit"
 )
 

@@ -151,8 +151,12 @@ class Consumer:
         self.offset = 0
         self.subscriber = subscriber
 
-    def feed(self, rid: str, value: bytes, headers: tuple[tuple[str, bytes], ...] = ()) -> None:
-        record = Record(TOPICS.release(self.subscriber), 0, self.offset, rid.encode(), value, headers)
+    def feed(
+        self, rid: str, value: bytes, headers: tuple[tuple[str, bytes], ...] = (), timestamp_ms: int = 0
+    ) -> None:
+        record = Record(
+            TOPICS.release(self.subscriber), 0, self.offset, rid.encode(), value, headers, timestamp_ms
+        )
         self.offset += 1
         with self.store.transaction() as tx:
             self.hub(record, tx)

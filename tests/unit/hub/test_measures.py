@@ -241,9 +241,7 @@ async def test_cases_and_outstanding_and_breached_enquiries_by_rag(store: BaseSt
 
 
 # -- every API request, by route template and status ---------------------------------------------------
-async def test_every_api_request_is_counted_by_route_template(store: BaseStore, store_backend: str) -> None:
-    if store_backend != "sqlite":
-        pytest.skip("the route counting does not depend on the store")
+async def test_every_api_request_is_counted_by_route_template(store: BaseStore) -> None:
     seen = Seen()
     tokens = {"dash": ApiToken(subscriber=SUB, sha256=token_hash("reader-token"))}
     app = create_app(
@@ -327,3 +325,19 @@ def test_working_hours_between_and_the_nearest_rank_percentile() -> None:
     assert percentile([], 0.9) is None
     assert percentile([5.0, 1.0, 3.0], 0.9) == 5.0
     assert percentile([float(n) for n in range(1, 11)], 0.9) == 9.0
+
+
+async def test_latency_from_creation_and_from_the_broker_s_release(world: World, store: BaseStore) -> None:
+    """Two clocks: end to end from the message's created_at, and from the broker's release record's
+    timestamp (here 5 s before the message's own creation, so the two cannot be mistaken for each other)."""
+    seen = Seen()
+    hub = Consumer(world, store, offsets=True, metrics=seen.metrics)
+    made = seal(
+        world, "police.devon", "INTEL", _rid(9), intel_body(), [SectionInput("police_incidents", incidents())]
+    )
+    released_ms = now_micros() // 1000 - 5_000  # 5 s ago
+    hub.feed(_rid(9), release(world, made, _rid(9)), timestamp_ms=released_ms)
+    assert seen("jigsaw_hub_end_to_end_seconds_count") == 1
+    assert seen("jigsaw_hub_release_to_view_seconds_count") == 1
+    assert seen("jigsaw_hub_end_to_end_seconds_sum") < 5
+    assert 5 <= seen("jigsaw_hub_release_to_view_seconds_sum") < 10
