@@ -8,7 +8,7 @@ PYTEST_ARGS ?= --durations=25
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test lint bench kafka-up kafka-down clean
+.PHONY: help venv demo test lint bench image kafka-up kafka-down clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ bench: venv ## Run the benchmarks (about 20 minutes), print their tables, then t
 	for b in envelope broker e2e scale transport cluster; do echo "== $(PY) -m bench.$$b"; $(PY) -m bench.$$b || status=$$?; done; \
 	echo "== $(PY) -m bench.targets"; $(PY) -m bench.targets --since $$start || status=$$?; \
 	echo "== make bench: $$(( $$(date +%s) - start )) s"; exit $$status
+
+image: venv ## Build the container image with buildah from a Debian base (about 2 minutes; docs/deploy.md)
+	$(PY) -m devkit.image
 
 kafka-up: venv ## Start the local Kafka (idempotent)
 	$(JIGSAW) kafka up
