@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from apps.cli.casestore import case_store, store_options
 from apps.cli.common import kafka_for
 from jigsaw import logs
 from jigsaw.lifecycle import install_stop_signals
@@ -19,7 +17,7 @@ from jigsaw.roster import load_roster
 from jigsaw.wire.framing import now_micros
 
 if TYPE_CHECKING:
-    from jigsaw.bus.store import Conn
+    pass
 
 
 def _settings(subscriber: str, bootstrap: str | None, **update: Any):  # type: ignore[no-untyped-def]
@@ -100,19 +98,7 @@ def case() -> None:
 @case.command()
 @click.argument("referral")
 @click.option("--subscriber", required=True)
-@click.option(
-    "--state-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    help="The hub's state directory, which holds hub-<subscriber>.sqlite (default: JIGSAW_HUB__STATE_DIR,"
-    " else .jigsaw/state).",
-)
-@click.option(
-    "--store",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="The case store file itself (instead of --state-dir).",
-)
+@store_options
 @click.option("--json", "as_json", is_flag=True, help="Print the view as JSON (UTF-8).")
 def show(referral: str, subscriber: str, state_dir: Path | None, store: Path | None, as_json: bool) -> None:
     """Render REFERRAL as SUBSCRIBER sees it, from its hub's case store, names included.
@@ -122,45 +108,12 @@ def show(referral: str, subscriber: str, state_dir: Path | None, store: Path | N
     JIGSAW_HUB__STATE_DIR (default .jigsaw/state)."""
     from services.hub.view import render
 
-    with _case_store(subscriber, state_dir, store) as (conn, where):
-        view = render(conn, referral, now_micros())
+    with case_store(subscriber, state_dir, store) as opened:
+        view = render(opened.conn, referral, now_micros())
     if view is None:
-        raise click.ClickException(f"{subscriber} has no case {referral} in {where}")
+        raise click.ClickException(f"{subscriber} has no case {referral} in {opened.where}")
     # The subscriber's own desk tool on its own store: the names it may see are printed as written.
     click.echo(json.dumps(view, indent=2, ensure_ascii=False) if as_json else format_case(view))
-
-
-@contextlib.contextmanager
-def _case_store(subscriber: str, state_dir: Path | None, store: Path | None) -> Iterator[tuple[Conn, str]]:
-    """A connection to the case store ``case show`` reads, and where that is, to name in a message."""
-    from jigsaw.bus.stores import store_for
-    from services.hub import store as hub_store
-    from services.hub.config import HubSettings
-
-    if store is None:
-        settings = HubSettings().model_copy(update={"subscriber": subscriber})
-        if state_dir is None and settings.store.url is not None:
-            shared = store_for(
-                settings.store, settings.store_path(), settings.store_owner(), hub_store.SCHEMA
-            )
-            shared.open()
-            try:
-                reader = shared.reader()
-                try:
-                    yield reader, shared.where
-                finally:
-                    reader.close()
-            finally:
-                shared.close()
-            return
-        store = settings.model_copy(update={"state_dir": state_dir or settings.state_dir}).store_path()
-    if not store.is_file():
-        raise click.ClickException(
-            f"no case store at {store.absolute()}: give the hub's --state-dir (its JIGSAW_HUB__STATE_DIR)"
-            f" or the --store file itself; `jigsaw hub run --subscriber {subscriber}` creates it"
-        )
-    with contextlib.closing(sqlite3.connect(store)) as conn:
-        yield conn, str(store)
 
 
 def _names(v: dict[str, Any]) -> dict[str, list[str]]:

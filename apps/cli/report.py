@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -20,11 +18,10 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from jigsaw.bus.store import Conn
+from apps.cli.casestore import case_store, store_options
 from jigsaw.wire.framing import now_micros
 
 if TYPE_CHECKING:
-    from services.hub.config import HubSettings
     from services.hub.measures import Measures
 
 _ROUTE_NAMES = {
@@ -41,18 +38,7 @@ _ROUTE_NAMES = {
 @click.option("--subscriber", required=True, help="Whose hub store to read, e.g. csc-mash.")
 @click.option("--from", "first", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First day.")
 @click.option("--to", "last", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Last day.")
-@click.option(
-    "--state-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    help="The hub's state directory, which holds hub-<subscriber>.sqlite (default: JIGSAW_HUB__STATE_DIR).",
-)
-@click.option(
-    "--store",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="The case store file itself (instead of --state-dir).",
-)
+@store_options
 @click.option("--json", "as_json", is_flag=True, help="Print the measures as JSON.")
 def report(
     subscriber: str,
@@ -68,18 +54,15 @@ def report(
     The store is --store, else hub-SUBSCRIBER.sqlite under --state-dir, else the hub's own settings: the
     shared PostgreSQL store when JIGSAW_HUB__STORE__URL is set, or the SQLite file under
     JIGSAW_HUB__STATE_DIR."""
-    from services.hub.config import HubSettings
     from services.hub.measures import measures
 
     if last.date() < first.date():
         raise click.BadParameter("--to is before --from", param_hint="--to")
-    settings = HubSettings().model_copy(update={"subscriber": subscriber})
-    if state_dir is not None:
-        settings = settings.model_copy(update={"state_dir": state_dir})
-    with _store(settings, store, shared=store is None and state_dir is None) as conn:
+    with case_store(subscriber, state_dir, store) as opened:
+        settings = opened.settings
         try:
             found = measures(
-                conn,
+                opened.conn,
                 subscriber,
                 first.date(),
                 last.date(),
@@ -88,40 +71,11 @@ def report(
                 responses_in_working_hours=settings.deadline_clock() is not None,
             )
         except sqlite3.DatabaseError as exc:
-            raise click.ClickException(f"{store or settings.store_path()} is not a hub case store") from exc
+            raise click.ClickException(f"{opened.where} is not a hub case store") from exc
     if as_json:
         click.echo(json.dumps(_as_json(found), indent=2))
     else:
         _print(found)
-
-
-@contextmanager
-def _store(settings: HubSettings, path: Path | None, shared: bool) -> Iterator[Conn]:
-    from jigsaw.bus.stores import store_for
-    from services.hub import store as hub_store
-
-    if shared and settings.store.url is not None:
-        pg = store_for(settings.store, settings.store_path(), settings.store_owner(), hub_store.SCHEMA)
-        pg.open()
-        reader = pg.reader()
-        try:
-            yield reader
-        finally:
-            reader.close()
-            pg.close()
-        return
-    where = path or settings.store_path()
-    if not where.is_file():
-        raise click.ClickException(
-            f"no case store at {where.absolute()}: give the hub's --state-dir (its JIGSAW_HUB__STATE_DIR)"
-            f" or the --store file itself; `jigsaw hub run --subscriber {settings.subscriber}` creates it"
-        )
-    # Read only: a report must never create or change a store.
-    conn = sqlite3.connect(f"{where.resolve().as_uri()}?mode=ro", uri=True)
-    try:
-        yield conn
-    finally:
-        conn.close()
 
 
 def _as_json(m: Measures) -> dict[str, Any]:
