@@ -69,6 +69,9 @@ def _labels(name: str, component: str) -> dict[str, str]:
         "app.kubernetes.io/component": component,
         "app.kubernetes.io/part-of": "jigsaw",
         "app.kubernetes.io/version": VERSION,
+        # The service's name as its metrics' own ``service`` label has it (broker, hub-<subscriber>,
+        # connector-<agency>): scraped into ``jigsaw_service``, as the demo's targets are labelled.
+        "jigsaw/service": name.removeprefix("jigsaw-"),
     }
 
 
@@ -371,7 +374,27 @@ def pod_monitor() -> dict[str, Any]:
             "selector": {
                 "matchLabels": {"app.kubernetes.io/part-of": "jigsaw", "app.kubernetes.io/name": "jigsaw"}
             },
-            "podMetricsEndpoints": [{"port": "metrics", "path": "/metrics", "interval": "30s"}],
+            "podMetricsEndpoints": [
+                {
+                    "port": "metrics",
+                    "path": "/metrics",
+                    "interval": "30s",
+                    # The jobs and the target label the alert rules and dashboards read, as
+                    # deploy/prometheus/prometheus.yml sets them for an annotation-scraping Prometheus.
+                    "relabelings": [
+                        {
+                            "sourceLabels": ["__meta_kubernetes_pod_label_app_kubernetes_io_component"],
+                            "regex": "(broker|hub|connector)",
+                            "replacement": "jigsaw-$1",
+                            "targetLabel": "job",
+                        },
+                        {
+                            "sourceLabels": ["__meta_kubernetes_pod_label_jigsaw_service"],
+                            "targetLabel": "jigsaw_service",
+                        },
+                    ],
+                }
+            ],
         },
     }
 

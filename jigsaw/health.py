@@ -48,17 +48,6 @@ class Health(Component):
         """Add (or replace) the readiness check ``name``."""
         self._checks[name] = check
 
-    def flag(self, name: str, reason: str) -> Callable[[bool], None]:
-        """A readiness check held as a flag the caller sets: ``set_ok(True)`` passes, ``False`` fails it
-        with ``reason``. It starts failed."""
-        state = {"ok": False}
-        self.check(name, lambda: None if state["ok"] else reason)
-
-        def set_ok(ok: bool) -> None:
-            state["ok"] = ok
-
-        return set_ok
-
     def live(self) -> tuple[bool, dict[str, str]]:
         beat = self._beat
         if beat is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import socket
 import threading
 import time
 from collections.abc import Iterable
@@ -156,6 +157,11 @@ class KernelMetrics:
         with contextlib.suppress(KeyError):
             self._lag.remove(self.service, topic, str(partition))
 
+    def key_gone(self, participant: str) -> None:
+        """A participant retired (its newest key revoked): nothing is expiring."""
+        with contextlib.suppress(KeyError):
+            self._key_expiry.remove(self.service, participant)
+
     def readiness(self, health: Health) -> None:
         """``jigsaw_ready`` answers as ``/health/ready`` does, when scraped."""
         self._ready.labels(self.service).set_function(lambda: 1.0 if health.ready()[0] else 0.0)
@@ -191,6 +197,10 @@ class KernelMetrics:
         """A readiness check: the supervised tasks that failed for good, if any."""
         failed = sorted(self._failed_tasks)
         return f"failed: {', '.join(failed)}" if failed else None
+
+
+class _Server6(ThreadingWSGIServer):
+    address_family = socket.AF_INET6
 
 
 class _Quiet(WSGIRequestHandler):
@@ -244,7 +254,7 @@ class MetricsServer(Component):
                 self._settings.host,
                 self._settings.port,
                 _wsgi(self._registry, self._health),
-                ThreadingWSGIServer,
+                _Server6 if ":" in self._settings.host else ThreadingWSGIServer,
                 handler_class=_Quiet,
             )
             self._thread = threading.Thread(target=server.serve_forever, name="metrics", daemon=True)

@@ -2,7 +2,8 @@
 
 The store is ``--store``, else ``hub-<subscriber>.sqlite`` under ``--state-dir``, else the hub's own
 settings: the shared PostgreSQL store when ``JIGSAW_HUB__STORE__URL`` is set, or the SQLite file under
-``JIGSAW_HUB__STATE_DIR``. A SQLite store is opened read only: reading must never create or change one.
+``JIGSAW_HUB__STATE_DIR``. Reading never creates or changes a store: SQLite is opened read only, and a
+PostgreSQL schema must exist already.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class Opened:
 
 @contextmanager
 def case_store(subscriber: str, state_dir: Path | None, store: Path | None) -> Iterator[Opened]:
+    from jigsaw.bus.pgstore import PgStore
     from jigsaw.bus.stores import store_for
     from services.hub import store as hub_store
     from services.hub.config import HubSettings
@@ -58,15 +60,13 @@ def case_store(subscriber: str, state_dir: Path | None, store: Path | None) -> I
         settings = settings.model_copy(update={"state_dir": state_dir})
     if store is None and state_dir is None and settings.store.url is not None:
         shared = store_for(settings.store, settings.store_path(), settings.store_owner(), hub_store.SCHEMA)
-        shared.open()
+        if not isinstance(shared, PgStore):
+            raise click.ClickException(f"{settings.store.url}: not a PostgreSQL store")
+        reader = shared.existing_reader()
         try:
-            reader = shared.reader()
-            try:
-                yield Opened(reader, shared.where, settings)
-            finally:
-                reader.close()
+            yield Opened(reader, shared.where, settings)
         finally:
-            shared.close()
+            reader.close()
         return
     path = store or settings.store_path()
     if not path.is_file():

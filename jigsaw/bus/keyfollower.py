@@ -136,7 +136,11 @@ class KeyDirectoryFollower(Component):
             return  # a tombstone: compaction's deletion marker, nothing to apply
         try:
             pid = self.directory.apply(record.value).participant_id
-            self._metrics.key_expiry(pid, self.directory.expires(pid))
+            keyed, expires = self.directory.expires(pid)
+            if keyed:
+                self._metrics.key_expiry(pid, expires)
+            else:
+                self._metrics.key_gone(pid)
         except RejectedInput as exc:
             if self._dlq is not None:
                 await self._dlq.publish(record, exc.reason, str(exc))  # which logs it

@@ -149,13 +149,16 @@ class ConsumeLoop(Component):
         self._lag_task = asyncio.create_task(self._sample_lag(), name="consumer-lag")
 
     def not_ready(self) -> str | None:
-        """A readiness check: fetching from Kafka works, and this instance holds partitions."""
+        """A readiness check: the consumer has joined its group and been given its assignment, and
+        fetching from Kafka works. Holding partitions now is not asked: every member gives all of them
+        up during a rebalance, and a standby (more instances than partitions) holds none, while each can
+        still serve what it serves."""
         if self._task is not None and self._task.done():
             return "the consume loop has ended"
         if self._fetch_error is not None:
             return f"fetching from Kafka failed ({self._fetch_error})"
-        if not self._owned:
-            return "no partitions assigned"
+        if not self.assigned.is_set():
+            return "not assigned yet (joining the consumer group)"
         return None
 
     async def _sample_lag(self) -> None:

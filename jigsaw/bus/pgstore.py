@@ -224,6 +224,25 @@ class PgStore(BaseStore):
     def reader(self) -> _Conn:
         return _Reader(self._reader_session, self.conn.keys)
 
+    def existing_reader(self) -> _Conn:
+        """A reader of a schema that must exist already, without opening the store: a command that only
+        reads (``case show``, ``report``) must never create a schema or a table, and a misspelt one is
+        an error rather than an empty store."""
+        try:
+            raw = self._reader_session()
+        except psycopg.Error as exc:
+            raise ConfigError(f"the store's PostgreSQL cannot be reached: {type(exc).__name__}") from exc
+        try:
+            found = raw.execute(
+                "SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", (self.schema_name,)
+            ).fetchone()
+            if found is None:
+                raise ConfigError(f"no store at {self.where}: no service has opened it")
+            keys = self._keys(raw)
+        finally:
+            raw.close()
+        return _Reader(self._reader_session, keys)
+
     # -- updates across instances: NOTIFY on commit, LISTEN in every instance -------------------------
     @property
     def channel(self) -> str:

@@ -239,13 +239,20 @@ class KeyDirectory:
             raise UnknownSender(f"{participant_id} is not in the key directory")
         return epochs[max(epochs)].agency
 
-    def expires(self, participant_id: str) -> int | None:
-        """When the key new messages to ``participant_id`` are wrapped for stops being valid (µs), None for
-        a key issued without an expiry; now, when no key of theirs is usable any more."""
+    def expires(self, participant_id: str) -> tuple[bool, int | None]:
+        """When ``participant_id``'s key runs out (µs; None for one issued without an expiry), and whether
+        the participant has a key at all. The key new messages are wrapped for, while one is usable; once
+        none is, the newest one's expiry, now past. A participant whose newest key is revoked is retired
+        (False): off-boarded, not expiring."""
         try:
-            return self.current(participant_id).not_after
+            return True, self.current(participant_id).not_after
         except (UnknownSender, RevokedKey):
-            return self._clock()
+            pass
+        epochs = self._epochs.get(participant_id) or {}
+        newest = epochs[max(epochs)] if epochs else None
+        if newest is None or newest.compromised or newest.revoked_at is not None:
+            return False, None
+        return True, newest.not_after
 
     def current(self, participant_id: str) -> PublishedKey:
         """The newest epoch usable now: what new messages to this participant are wrapped for."""

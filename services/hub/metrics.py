@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -35,6 +36,7 @@ _HOUR = 3600.0
 _RESPONSE_BUCKETS = tuple(h * _HOUR for h in (0.25, 1, 2, 4, 6, 8, 24, 48, 72, 168, 336))
 # The schemas' RAG ratings (UNKNOWN: not yet rated), each given a value even when nothing has it.
 RAGS = ("RED", "AMBER", "GREEN", "UNKNOWN")
+GAUGE_REFRESH_S = 10.0
 
 
 def yes_no(value: bool) -> str:
@@ -106,6 +108,7 @@ class HubMetrics:
         )
         self._watched: tuple[Conn, asyncio.AbstractEventLoop] | None = None
         self._refresh_due = False
+        self._next_refresh = 0.0
         registry.register(_OnScrape(self._scraped))
 
     def _measures(self, registry: CollectorRegistry) -> None:
@@ -198,9 +201,12 @@ class HubMetrics:
         return self._watched is not None
 
     def _scraped(self) -> None:
-        if self._watched is None or self._refresh_due:
+        # Two aggregates over the store run on the event loop: at most one refresh per interval, however
+        # many Prometheus servers scrape how often.
+        if self._watched is None or self._refresh_due or time.monotonic() < self._next_refresh:
             return
         self._refresh_due = True
+        self._next_refresh = time.monotonic() + GAUGE_REFRESH_S
         try:
             self._watched[1].call_soon_threadsafe(self._refresh)
         except RuntimeError:  # the loop has closed: the hub is stopping

@@ -123,3 +123,18 @@ def test_a_hub_on_postgresql_is_read_from_its_shared_store(pg_url: str) -> None:
     finally:
         s.purge()
         s.close()
+
+
+def test_a_schema_no_hub_has_opened_is_an_error_and_is_not_created(pg_url: str) -> None:
+    import psycopg
+
+    schema = f"hub_{uuid.uuid4().hex[:12]}"
+    env = {"JIGSAW_HUB__STORE__URL": pg_url, "JIGSAW_HUB__STORE__SCHEMA_NAME": schema}
+    shown = _show(env=env)
+    assert shown.exit_code == 1
+    assert f"no store at postgresql schema {schema}" in shown.stderr
+    with psycopg.connect(pg_url) as conn:
+        found = conn.execute(
+            "SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", (schema,)
+        ).fetchone()
+    assert found is None

@@ -107,6 +107,7 @@ def test_the_pod_monitor_scrapes_every_pod_on_its_metrics_port() -> None:
     assert set(pm["spec"]) == {"selector", "podMetricsEndpoints"}
     assert set(pm["spec"]["selector"]) == {"matchLabels"}
     (endpoint,) = pm["spec"]["podMetricsEndpoints"]
+    relabel = endpoint.pop("relabelings")
     assert endpoint == {"port": "metrics", "path": "/metrics", "interval": "30s"}
     wanted = pm["spec"]["selector"]["matchLabels"]
     deployments = _of("Deployment")
@@ -114,6 +115,26 @@ def test_the_pod_monitor_scrapes_every_pod_on_its_metrics_port() -> None:
         labels = d["spec"]["template"]["metadata"]["labels"]
         assert wanted.items() <= labels.items(), d["metadata"]["name"]
         _port(_container(d), endpoint["port"])
+    # The job and jigsaw_service the alert rules and dashboards read, from each pod's own labels, as
+    # deploy/prometheus/prometheus.yml sets them.
+    job, service = relabel
+    assert (job["targetLabel"], job["replacement"]) == ("job", "jigsaw-$1")
+    assert service == {
+        "sourceLabels": ["__meta_kubernetes_pod_label_jigsaw_service"],
+        "targetLabel": "jigsaw_service",
+    }
+    components = {
+        d["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"] for d in deployments
+    }
+    assert components == {"broker", "hub", "connector"}
+    assert job["regex"] == "(broker|hub|connector)"
+
+
+def test_each_pod_names_its_service_as_its_metrics_do() -> None:
+    services = {d["spec"]["template"]["metadata"]["labels"]["jigsaw/service"] for d in _of("Deployment")}
+    agencies = {p.stem for p in CONNECTORS}
+    wanted = {"broker", *(f"hub-{s}" for s in ROSTER.subscriber_ids), *(f"connector-{a}" for a in agencies)}
+    assert services == wanted
 
 
 def test_the_kustomization_lists_every_resource_but_the_secrets_and_the_optional_pod_monitor() -> None:

@@ -238,6 +238,16 @@ async def test_cases_and_outstanding_and_breached_enquiries_by_rag(store: BaseSt
     seen.metrics.watch(store.conn, asyncio.get_running_loop())
     await asyncio.sleep(0)
     assert seen("jigsaw_hub_enquiries_outstanding", rag="GREEN") == 1
+    # At most one refresh per interval, however often it is scraped; the next interval's scrape sees more.
+    with store.transaction() as tx:
+        enquiry(tx, "R5", "E7", "health", "GREEN", now, now + HOUR)
+    list(seen.registry.collect())  # a scrape
+    await asyncio.sleep(0)
+    assert seen("jigsaw_hub_enquiries_outstanding", rag="GREEN") == 1
+    seen.metrics._next_refresh = 0.0  # the interval has passed
+    list(seen.registry.collect())
+    await asyncio.sleep(0)
+    assert seen("jigsaw_hub_enquiries_outstanding", rag="GREEN") == 2
 
 
 # -- every API request, by route template and status ---------------------------------------------------
