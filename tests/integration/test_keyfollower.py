@@ -16,7 +16,7 @@ from jigsaw.errors import FatalError
 from jigsaw.metrics import KernelMetrics
 from jigsaw.topics import Topics
 from jigsaw.wire.codec import SchemaRegistry
-from jigsaw.wire.directory import KeyDirectory
+from jigsaw.wire.directory import KeyDirectory, PublishedKey
 from tests.integration import kafkautil as ku
 
 
@@ -29,11 +29,11 @@ async def _follow(
     directory = KeyDirectory(registry, world.root.current.sign.public_key())
     real, left = directory.apply, [failures]
 
-    def flaky(value: bytes) -> None:
+    def flaky(value: bytes) -> PublishedKey:
         if left[0] > 0:
             left[0] -= 1
             raise RuntimeError("a bug, not a bad record")
-        real(value)
+        return real(value)
 
     directory.apply = flaky  # type: ignore[method-assign]
     prom = CollectorRegistry()
