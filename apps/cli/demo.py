@@ -138,9 +138,15 @@ def _show_hubs(console: Console, stack: Stack, subscribers: tuple[str, ...], ref
     console.print("\nThe hub APIs (one per subscriber; each token sees only its own subscriber's views):")
     wide = console.width >= 120
     for sub in subscribers:
-        where = f"  {sub:12} {stack.hub_url(sub)}/docs"
-        who = f"token {token(sub)}   scopes {','.join(scopes(sub))}"
-        console.print(f"{where}   {who}" if wide else f"{where}\n  {'':12} {who}")
+        where, who, may = (
+            f"  {sub:12} {stack.hub_url(sub)}/docs",
+            f"token {token(sub)}",
+            ",".join(scopes(sub)),
+        )
+        indent = f"  {'':12} "
+        console.print(
+            f"{where}   {who}   scopes {may}" if wide else f"{where}\n{indent}{who}\n{indent}scopes {may}"
+        )
     console.print(f"\n  {curl_example(stack, referral_id)}\n")
     if stack.prometheus is not None:
         console.print(
