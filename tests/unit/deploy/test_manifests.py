@@ -320,6 +320,8 @@ def test_the_env_a_service_pod_sets_is_what_its_settings_read(
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         settings = cls()
+        # The CLI's own setting, read by `jigsaw` itself (apps/cli), not by the service's settings.
+        assert env.pop("JIGSAW_LOG_FORMAT") == "json"
         for name, value in env.items():
             assert name.startswith(prefix)
             got: Any = settings
