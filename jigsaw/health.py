@@ -27,6 +27,15 @@ def _starting() -> str:
     return "starting"
 
 
+LIVE, READY = "/health/live", "/health/ready"
+
+
+def probe(health: Health | None, path: str) -> tuple[int, dict[str, object]]:
+    """The status code and JSON body of ``GET path`` (LIVE or READY), whichever server answers it."""
+    ok, checks = (True, {}) if health is None else health.live() if path == LIVE else health.ready()
+    return (200 if ok else 503), {"status": "ok" if ok else "fail", "checks": checks}
+
+
 class Health(Component):
     """A service's readiness checks and its liveness heartbeat."""
 

@@ -22,7 +22,7 @@ from prometheus_client.exposition import ThreadingWSGIServer
 
 from jigsaw.config import MetricsSettings
 from jigsaw.errors import DeadLetterReason
-from jigsaw.health import Health
+from jigsaw.health import LIVE, READY, Health, probe
 from jigsaw.lifecycle import Component, require
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
@@ -213,15 +213,11 @@ def _wsgi(registry: CollectorRegistry, health: Health | None) -> WSGIApp:
 
     def app(environ: dict[str, object], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
-        if path in ("/health/live", "/health/ready"):
-            detail: dict[str, str] = {}
-            ok = True
-            if health is not None:
-                ok, detail = health.live() if path == "/health/live" else health.ready()
-            body = json.dumps({"status": "ok" if ok else "fail", "checks": detail}).encode()
-            status = "200 OK" if ok else "503 Service Unavailable"
+        if path in (LIVE, READY):
+            code, body = probe(health, str(path))
+            status = "200 OK" if code == 200 else "503 Service Unavailable"
             start_response(status, [("Content-Type", "application/json"), ("Cache-Control", "no-store")])
-            return [body]
+            return [json.dumps(body).encode()]
         if path == "/metrics":
             return metrics(environ, start_response)  # type: ignore[no-any-return]
         start_response("404 Not Found", [("Content-Type", "text/plain")])

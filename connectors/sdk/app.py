@@ -27,7 +27,7 @@ from jigsaw.bus.loop import ConsumeLoop
 from jigsaw.bus.outbox import OutboxPublisher
 from jigsaw.bus.store import Store
 from jigsaw.config import masked
-from jigsaw.health import Health
+from jigsaw.health import LIVE, READY, Health, probe
 from jigsaw.lifecycle import until_stopped
 from jigsaw.metrics import KernelMetrics
 from jigsaw.serving import serve
@@ -39,13 +39,12 @@ from jigsaw.wire.envelope import Envelopes
 log = logging.getLogger(__name__)
 
 
-def _probe(answer: Callable[[], tuple[bool, dict[str, str]]]) -> Callable[[Request], Awaitable[JSONResponse]]:
-    async def probe(_: Request) -> JSONResponse:
-        ok, checks = answer()
-        body = {"status": "ok" if ok else "fail", "checks": checks}
-        return JSONResponse(body, status_code=200 if ok else 503, headers={"Cache-Control": "no-store"})
+def _probe(health: Health, path: str) -> Callable[[Request], Awaitable[JSONResponse]]:
+    async def answer(_: Request) -> JSONResponse:
+        code, body = probe(health, path)
+        return JSONResponse(body, status_code=code, headers={"Cache-Control": "no-store"})
 
-    return probe
+    return answer
 
 
 def health_app(
@@ -70,8 +69,8 @@ def health_app(
     probes = probes or Health()
     routes = [
         Route("/health", health),
-        Route("/health/live", _probe(probes.live)),
-        Route("/health/ready", _probe(probes.ready)),
+        Route(LIVE, _probe(probes, LIVE)),
+        Route(READY, _probe(probes, READY)),
         Mount("/metrics", app=make_asgi_app(prom)),
     ]
     return Starlette(routes=routes)

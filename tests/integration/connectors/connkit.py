@@ -189,6 +189,7 @@ class ConnectorRig:
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
     runtime: ConnectorRuntime | None = None
+    port: int = 0  # its metrics and health port
 
     @classmethod
     async def create(
@@ -232,7 +233,12 @@ class ConnectorRig:
     async def start(self) -> None:
         ready: asyncio.Future[ConnectorRuntime] = asyncio.get_running_loop().create_future()
         self.stop = asyncio.Event()
-        self.task = asyncio.create_task(run(self.config, self.stop, lambda rt, _port: ready.set_result(rt)))
+
+        def started(runtime: ConnectorRuntime, port: int) -> None:
+            self.port = port
+            ready.set_result(runtime)
+
+        self.task = asyncio.create_task(run(self.config, self.stop, started))
         self.runtime = await asyncio.wait_for(ready, 60)
 
     async def close(self) -> None:

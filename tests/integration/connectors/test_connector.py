@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from jigsaw.bus.dlq import DeadLetterCodec
@@ -116,3 +117,22 @@ async def test_only_the_hub_may_send_enquiries(rig: ConnectorRig, registry: Sche
     ]  # type: ignore[arg-type]
     assert letter["reason"] == "POLICY_ERROR"
     assert await read_to_end(rig.kafka, rig.topics.intel("police")) == [], "no search was run for it"
+
+
+async def test_its_probes_answer_live_and_ready_and_its_metrics_say_ready(rig: ConnectorRig) -> None:
+    base = f"http://127.0.0.1:{rig.port}"
+    async with httpx.AsyncClient(base_url=base) as http:
+        live = await http.get("/health/live")
+        assert (live.status_code, live.json()["status"]) == (200, "ok")
+
+        async def ready() -> bool:
+            return (await http.get("/health/ready")).status_code == 200
+
+        await eventually(ready, what="the connector ready")
+        checks = (await http.get("/health/ready")).json()["checks"]
+        assert checks == dict.fromkeys(("event_loop", "keys", "store", "consumer", "tasks"), "ok")
+        assert 'jigsaw_ready{service="connector-police"} 1.0' in (await http.get("/metrics/")).text
+        # A task failing for good makes it unready at once, named.
+        rig.runtime.kernel_metrics.task_up("outbox", False)  # type: ignore[union-attr]
+        refused = await http.get("/health/ready")
+        assert (refused.status_code, refused.json()["checks"]["tasks"]) == (503, "failed: outbox")
